@@ -1,0 +1,69 @@
+"""mytorch: a PyTorch-compatible deep learning framework in Python (numpy on CPU, cupy on CUDA)."""
+__version__ = "0.1.0"
+
+from . import _dtype
+from ._array import device
+from ._dtype import (bfloat16, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
+                     promote_types, set_default_dtype, uint8)
+from ._dtype import bool_ as bool  # noqa: A001  (mytorch.bool, like torch.bool)
+from ._formatting import set_printoptions
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.grad_mode import is_inference_mode_enabled
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .tensor import Size, Tensor
+
+half, float, double = float16, float32, float64  # noqa: A001
+short, int, long = int16, int32, int64  # noqa: A001
+
+from . import ops  # noqa: E402  (attaches Tensor methods)
+from .ops._registry import PUBLIC_OPS as _PUBLIC_OPS  # noqa: E402
+
+globals().update(_PUBLIC_OPS)
+from .ops.factory import range_ as range  # noqa: E402,A001
+
+from . import autograd, cuda  # noqa: E402
+from ._dtype import result_type as _result_type  # noqa: E402
+
+
+def result_type(tensor1, tensor2):
+    return _result_type(tensor1, tensor2)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def numel(input):
+    return input.numel()
+
+
+def can_cast(from_, to):
+    return from_._kind <= to._kind
+
+
+def is_storage(obj):
+    return False
+
+
+def typename(obj):
+    return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
+
+
+def _lazy(name):
+    import importlib
+
+    return importlib.import_module(f"mytorch.{name}")
+
+
+def __getattr__(name):
+    # heavier subpackages load on first use: mytorch.nn, mytorch.optim, mytorch.utils, ...
+    if name in ("nn", "optim", "utils", "amp", "distributed", "backends", "testing", "models", "accelerate",
+                "kernels"):
+        return _lazy(name)
+    if name in ("save", "load", "save_file", "load_file"):
+        return getattr(_lazy("serialization"), name)
+    raise AttributeError(f"module 'mytorch' has no attribute '{name}'")

@@ -1,0 +1,139 @@
+"""The device layer: maps a device to its array library (numpy for "cpu", cupy for "cuda").
+
+Everything above this module works on raw arrays through `xp = array_module(device)`, so the
+same op code runs on numpy and cupy. cupy is imported lazily and is optional.
+"""
+import numpy as np
+
+_cupy = None
+_cupy_checked = False
+
+
+def cupy_module():
+    """cupy if it is installed and sees a GPU, else None."""
+    global _cupy, _cupy_checked
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy
+
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                _cupy = cupy
+        except Exception:  # ImportError, or a CUDA runtime with no device/driver
+            _cupy = None
+    return _cupy
+
+
+class device:
+    """`mytorch.device("cuda:1")`, `device("cpu")`, `device("cuda", 0)`."""
+
+    __slots__ = ("type", "index")
+
+    def __new__(cls, spec, index=None):
+        if isinstance(spec, device):
+            return spec
+        if isinstance(spec, int):
+            spec, index = "cuda", spec
+        if not isinstance(spec, str):
+            raise TypeError(f"device() expects a string or int, got {type(spec).__name__}")
+        kind, _, idx = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {spec}")
+        if idx:
+            if index is not None:
+                raise RuntimeError(f"device string {spec!r} already names an index")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{spec}'")
+            index = int(idx)
+        key = (kind, index)
+        cached = _DEVICES.get(key)
+        if cached is None:
+            cached = object.__new__(cls)
+            object.__setattr__(cached, "type", kind)
+            object.__setattr__(cached, "index", index)
+            _DEVICES[key] = cached
+        return cached
+
+    def __setattr__(self, name, value):
+        raise AttributeError("device is immutable")
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+_DEVICES = {}
+CPU = device("cpu")
+
+
+def to_device(spec):
+    """Normalise a user device spec; CUDA without an index means the current GPU (0)."""
+    if spec is None:
+        return CPU
+    d = device(spec)
+    if d.type == "cuda":
+        cp = cupy_module()
+        if cp is None:
+            raise RuntimeError("CUDA is not available: cupy is not installed or sees no GPU "
+                               "(pip install 'mytorch[gpu]'); use device='cpu'")
+        if d.index is None:
+            d = device("cuda", cp.cuda.runtime.getDevice())
+        n = cp.cuda.runtime.getDeviceCount()
+        if d.index >= n:
+            raise RuntimeError(f"CUDA error: invalid device ordinal {d.index} (this machine has {n} GPU(s))")
+    return d
+
+
+def array_module(dev):
+    """numpy for a CPU device, cupy for a CUDA one."""
+    return np if dev.type == "cpu" else cupy_module()
+
+
+def device_of_array(arr):
+    """The device an ndarray lives on."""
+    if isinstance(arr, np.ndarray):
+        return CPU
+    cp = cupy_module()
+    if cp is not None and isinstance(arr, cp.ndarray):
+        return device("cuda", arr.device.id)
+    raise TypeError(f"expected a numpy or cupy array, got {type(arr).__name__}")
+
+
+def move_array(arr, dev):
+    """Copy an array to another device (no copy when it is already there)."""
+    src = device_of_array(arr)
+    if src == dev:
+        return arr
+    cp = cupy_module()
+    if dev.type == "cpu":
+        return cp.asnumpy(arr)
+    with cp.cuda.Device(dev.index):
+        return cp.asarray(arr)
+
+
+def get_array_module(arr):
+    """numpy or cupy, whichever owns `arr`."""
+    if isinstance(arr, np.ndarray) or np.isscalar(arr):
+        return np
+    cp = cupy_module()
+    if cp is not None:
+        return cp.get_array_module(arr)
+    return np
+
+
+def xp_of(arr):
+    """Fast array-module lookup for the hot path."""
+    return np if type(arr) is np.ndarray else get_array_module(arr)

@@ -1,0 +1,152 @@
+"""Data types: mytorch.float32 & co., their numpy equivalents, and PyTorch's promotion rules."""
+import numpy as np
+
+
+class dtype:
+    """A tensor element type. `mytorch.float32` is one; it maps to a numpy dtype."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_kind")
+
+    def __init__(self, name, np_dtype, kind):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self._kind = kind  # 0 bool, 1 integer, 2 floating
+        self.is_floating_point = kind == 2
+        self.is_complex = False
+        self.is_signed = name not in ("uint8", "bool")
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self):
+        return f"mytorch.{self.name}"
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+    def to_real(self):
+        return self
+
+
+bool_ = dtype("bool", np.bool_, 0)
+uint8 = dtype("uint8", np.uint8, 1)
+int8 = dtype("int8", np.int8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
+int64 = dtype("int64", np.int64, 1)
+float16 = dtype("float16", np.float16, 2)
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+
+try:  # numpy has no bfloat16; ml_dtypes provides one when installed
+    import ml_dtypes
+
+    bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, 2)
+except ImportError:  # pragma: no cover - depends on environment
+    bfloat16 = None
+
+ALL = [d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64) if d is not None]
+_FROM_NP = {d.np: d for d in ALL}
+_NAMES = {d.name: d for d in ALL}
+_NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
+
+
+def _by_name(name):
+    return _NAMES[name]
+
+
+_default_float = float32
+
+
+def get_default_dtype():
+    return _default_float
+
+
+def set_default_dtype(d):
+    global _default_float
+    d = to_dtype(d)
+    if d not in (float16, float32, float64, bfloat16):
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_float = d
+
+
+def from_numpy_dtype(np_dtype):
+    try:
+        return _FROM_NP[np.dtype(np_dtype)]
+    except KeyError:
+        raise TypeError(f"can't convert array of numpy dtype {np_dtype}: mytorch supports "
+                        f"{', '.join(d.name for d in ALL)}") from None
+
+
+def to_dtype(d):
+    """Accept a mytorch dtype, a numpy dtype/type, or a Python type (float, int, bool)."""
+    if d is None or isinstance(d, dtype):
+        return d
+    if d is float:
+        return float64
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if isinstance(d, str) and d in _NAMES:
+        return _NAMES[d]
+    try:
+        return from_numpy_dtype(d)
+    except TypeError:
+        raise TypeError(f"{d!r} is not a mytorch dtype") from None
+
+
+def dtype_of_scalar(value):
+    """The dtype a Python scalar gets as a tensor: bool, int64, or the default float."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool_
+    if isinstance(value, (int, np.integer)):
+        return int64
+    if isinstance(value, (float, np.floating)):
+        return _default_float
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+# Ordering used for promotion within a category (PyTorch's lattice flattened per category).
+_INT_ORDER = [uint8, int8, int16, int32, int64]
+
+
+def promote_types(a, b):
+    """PyTorch's promote_types for two dtypes."""
+    if a is b:
+        return a
+    if a._kind != b._kind:
+        return a if a._kind > b._kind else b
+    if a._kind == 2:
+        if {a, b} == {float16, bfloat16}:
+            return float32
+        return a if a.itemsize > b.itemsize else b
+    if a._kind == 1:
+        if {a, b} == {uint8, int8}:
+            return int16
+        return a if _INT_ORDER.index(a) > _INT_ORDER.index(b) else b
+    return a
+
+
+def result_type(*operands):
+    """Result dtype of an op over tensors and Python scalars, with PyTorch's three tiers:
+    dimensioned tensors > zero-dim tensors > Python scalars; a lower tier only wins by category."""
+    from .tensor import Tensor
+
+    dim_t = zero_t = scalar = None
+    for x in operands:
+        if isinstance(x, Tensor):
+            if x._data.ndim:
+                dim_t = x.dtype if dim_t is None else promote_types(dim_t, x.dtype)
+            else:
+                zero_t = x.dtype if zero_t is None else promote_types(zero_t, x.dtype)
+        elif x is not None:
+            s = dtype_of_scalar(x)
+            scalar = s if scalar is None or s._kind > scalar._kind else scalar
+    out = dim_t
+    for lower in (zero_t, scalar):
+        if lower is None:
+            continue
+        if out is None:
+            out = lower
+        elif lower._kind > out._kind:
+            out = lower  # a lower tier wins only with a higher category (int tensor * 2.5)
+    return out

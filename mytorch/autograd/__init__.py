@@ -1,0 +1,107 @@
+"""Automatic differentiation: backward, grad, Function, grad modes, gradcheck."""
+from . import grad_mode
+from .engine import run_backward
+from .function import Function as _Function
+from .function import Node, UserFunction as Function
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+
+__all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+           "is_grad_enabled", "gradcheck", "Node"]
+
+
+def _make_grads(outputs, grad_outputs):
+    from .._array import xp_of
+
+    grads = []
+    for out, g in zip(outputs, grad_outputs):
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            grads.append(xp_of(out._data).ones(out._data.shape, out._data.dtype))
+        else:
+            gd = g._data if hasattr(g, "_data") else g
+            if tuple(gd.shape) != tuple(out._data.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {list(gd.shape)} and "
+                                   f"output[0] has a shape of {list(out._data.shape)}.")
+            grads.append(gd)
+    return grads
+
+
+def _roots(outputs):
+    roots = []
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        roots.append((out.grad_fn, out._output_nr) if out.grad_fn is not None else (out._grad_accumulator(), 0))
+    return roots
+
+
+def _as_tuple(x):
+    if x is None:
+        return None
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _check_create_graph(create_graph):
+    if create_graph:
+        raise RuntimeError("create_graph=True (higher-order gradients) is not supported: mytorch's backward "
+                           "functions run on raw arrays and record no graph")
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into each leaf's .grad."""
+    _check_create_graph(create_graph)
+    outputs = _as_tuple(tensors)
+    grads = _make_grads(outputs, _as_tuple(grad_tensors) or (None,) * len(outputs))
+    roots = _roots(outputs)
+    retain = bool(retain_graph) if retain_graph is not None else create_graph
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        capture = {_edge_of(t): None for t in inputs}
+        run_backward(roots, grads, retain, capture=capture, accumulate=False)
+        from .engine import _accumulate
+
+        for t in inputs:
+            g = capture[_edge_of(t)]
+            if g is not None:
+                _accumulate(t, g)
+        return
+    run_backward(roots, grads, retain)
+
+
+def _edge_of(t):
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    if not t.requires_grad:
+        raise RuntimeError("One of the differentiated Tensors does not require grad")
+    return (t._grad_accumulator(), 0)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of outputs w.r.t. inputs, returned (not accumulated into .grad)."""
+    from ..tensor import Tensor
+
+    _check_create_graph(create_graph)
+    outputs = _as_tuple(outputs)
+    single = not isinstance(inputs, (tuple, list))
+    inputs = _as_tuple(inputs)
+    grads = _make_grads(outputs, _as_tuple(grad_outputs) or (None,) * len(outputs))
+    capture = {_edge_of(t): None for t in inputs}
+    run_backward(_roots(outputs), grads, bool(retain_graph), capture=capture, accumulate=False)
+    result = []
+    for i, t in enumerate(inputs):
+        g = capture[_edge_of(t)]
+        if g is None:
+            if materialize_grads:
+                from .._array import xp_of
+
+                g = xp_of(t._data).zeros_like(t._data)
+            elif not allow_unused:
+                raise RuntimeError(f"One of the differentiated Tensors appears to not have been used in the "
+                                   f"graph. Set allow_unused=True if this is the desired behavior.")
+        result.append(None if g is None else Tensor._make(g))
+    return tuple(result)
+
+
+from .gradcheck import gradcheck, gradgradcheck  # noqa: E402

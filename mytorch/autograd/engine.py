@@ -1,0 +1,165 @@
+"""The backward engine: an iterative walk of the graph in dependency order.
+
+1. From the roots, count how many edges point at each node (its consumers).
+2. Pop a node whose consumers have all delivered, sum what they delivered, run its backward,
+   and deliver each input gradient to the node behind that input's edge.
+No recursion, so a graph 100,000 ops deep is fine.
+"""
+from . import grad_mode
+from .function import AccumulateGrad
+
+
+def sum_to_shape(grad, shape):
+    """Undo broadcasting: sum `grad` down to `shape`."""
+    if grad.shape == shape:
+        return grad
+    ndim_extra = grad.ndim - len(shape)
+    axes = tuple(range(ndim_extra)) + tuple(
+        i + ndim_extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + ndim_extra] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if ndim_extra:
+        grad = grad.reshape(shape)
+    return grad
+
+
+def _zeros_for(meta, like):
+    from .._array import get_array_module
+
+    shape, dtype = meta
+    return get_array_module(like).zeros(shape, dtype)
+
+
+def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate=True):
+    """roots: list of (node, output_nr); root_grads: arrays. capture: {(node, nr): None} to fill
+    with the total gradient reaching those edges (autograd.grad)."""
+    dependencies = {}
+    stack = []
+    for node, _ in roots:
+        if node not in dependencies:
+            dependencies[node] = 0
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            nxt = edge[0]
+            if nxt in dependencies:
+                dependencies[nxt] += 1
+            else:
+                dependencies[nxt] = 1
+                stack.append(nxt)
+
+    buffers = {}
+    for (node, nr), g in zip(roots, root_grads):
+        _deliver(buffers, node, nr, g)
+    ready = [node for node in dict.fromkeys(n for n, _ in roots) if dependencies[node] == 0]
+    prev_mode = grad_mode.is_grad_enabled()
+    grad_mode._set(False)
+    try:
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None)
+            if grads is not None:
+                grads = _call_tensor_hooks(node, grads)
+                if capture is not None:
+                    for nr, g in enumerate(grads):
+                        if (node, nr) in capture:
+                            capture[(node, nr)] = g
+            if isinstance(node, AccumulateGrad):
+                if grads is not None and accumulate and grads[0] is not None:
+                    _accumulate(node.variable, grads[0])
+                continue
+            if grads is not None:
+                if node._materialize_grads or len(grads) > 1:
+                    grads = [g if g is not None or meta is None else _zeros_for(meta, _first(grads))
+                             for g, meta in zip(grads, node._out_meta)]
+                pre = node.__dict__.get("_pre_hook_list")
+                if pre:
+                    for hook in pre:
+                        res = hook(grads)
+                        if res is not None:
+                            grads = list(res)
+                in_grads = node._run_backward(grads)
+                post = node.__dict__.get("_post_hooks")
+                if post:
+                    for hook in post:
+                        hook(in_grads, grads)
+                if len(in_grads) < len(node.next_edges):
+                    raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                                       f"(expected {len(node.next_edges)}, got {len(in_grads)})")
+            else:
+                in_grads = (None,) * len(node.next_edges)
+            if not retain_graph:
+                node._release()
+            for edge, g in zip(node.next_edges, in_grads):
+                if edge is None:
+                    continue
+                nxt, nr, shape, dtype = edge
+                if g is not None:
+                    if g.shape != shape:
+                        g = _fit_shape(g, shape, node)
+                    if g.dtype != dtype:
+                        g = g.astype(dtype)
+                    _deliver(buffers, nxt, nr, g)
+                left = dependencies[nxt] - 1
+                dependencies[nxt] = left
+                if left == 0:
+                    ready.append(nxt)
+    finally:
+        grad_mode._set(prev_mode)
+
+
+def _first(grads):
+    return next(g for g in grads if g is not None)
+
+
+def _fit_shape(g, shape, node):
+    try:
+        return sum_to_shape(g, shape)
+    except ValueError:
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient - got {list(g.shape)} "
+                           f"but expected shape compatible with {list(shape)}") from None
+
+
+def _deliver(buffers, node, nr, g):
+    buf = buffers.get(node)
+    if buf is None:
+        n = len(node._out_meta) if hasattr(node, "_out_meta") else 1
+        buf = [None] * n
+        buffers[node] = buf
+    cur = buf[nr]
+    buf[nr] = g if cur is None else cur + g
+
+
+def _call_tensor_hooks(node, grads):
+    hooks = node._hooks
+    if not hooks:
+        return grads
+    from ..tensor import Tensor
+
+    grads = list(grads)
+    for nr, fns in hooks.items():
+        if grads[nr] is None:
+            continue
+        for fn in list(fns):
+            res = fn(Tensor._make(grads[nr]))
+            if res is not None:
+                grads[nr] = res._data if isinstance(res, Tensor) else res
+    return grads
+
+
+def _accumulate(leaf, g):
+    from ..tensor import Tensor
+
+    if leaf.grad is None:
+        # copy: the same gradient array may reach several leaves (e.g. a + b), and .grad is
+        # later modified in place (clip_grad_norm_, optimizer.zero_grad(set_to_none=False))
+        leaf.grad = Tensor._make(g.copy())
+    else:
+        gd = leaf.grad._data
+        if gd.shape == g.shape:
+            gd += g
+        else:
+            leaf.grad._data = gd + g

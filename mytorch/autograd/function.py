@@ -1,0 +1,312 @@
+"""Function: one op's forward and backward, side by side; Node: the record it leaves in the graph.
+
+Internal ops subclass `Function` and work on raw arrays (numpy or cupy):
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):            # x is an ndarray
+            out = xp_of(x).exp(x)
+            ctx.save_for_backward(out)
+            return out
+        @staticmethod
+        def backward(ctx, grad):        # grad is an ndarray shaped like out
+            out, = ctx.saved_tensors
+            return grad * out
+
+`Exp.apply(tensor)` unwraps tensors, runs forward without recording, wraps the result and, when
+grad mode is on and an input requires grad, links an `ExpBackward0` node to the inputs' nodes.
+Backward returns one gradient per forward argument (None for non-tensors); the engine reduces a
+broadcast gradient to the input's shape and casts it to the input's dtype, so ops needn't.
+
+User-defined ops subclass `mytorch.autograd.Function` (below, `Function` with `_tensor_io`),
+whose forward and backward see Tensors like PyTorch's.
+"""
+import weakref
+
+from . import grad_mode
+
+
+class Node:
+    """A recorded op in the graph (PyTorch's grad_fn). Also the `ctx` its forward and backward see."""
+
+    _fn = None  # the Function class this node runs
+    _freed = False
+    _hooks = None  # {output_nr: [hook]} for tensor hooks and retain_grad
+    _pre_hooks = ()
+    _saved = ()
+    _saved_versions = ()
+    _materialize_grads = False
+
+    def __init__(self):
+        self.next_edges = ()
+
+    # ctx API -----------------------------------------------------------------------------------
+    def save_for_backward(self, *values):
+        self._saved = values
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors "
+                "after they have already been freed). Saved intermediate values of the graph are freed "
+                "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+                "backward through the graph a second time or if you need to access saved tensors after "
+                "calling backward.")
+        for counter, version, tensor_ref in self._saved_versions:
+            if counter.value != version:
+                t = tensor_ref()
+                desc = f"[{t.type()} {list(t.shape)}]" if t is not None else "a tensor"
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: {desc}, is at version {counter.value}; expected version "
+                    f"{version} instead. Hint: the operation that saved it is {self.name()}; do the "
+                    "in-place operation on a clone, or out of place.")
+        return self._saved
+
+    def mark_non_differentiable(self, *values):
+        self._non_diff = {id(v) for v in values}
+
+    def set_materialize_grads(self, value):
+        self._materialize_grads = bool(value)
+
+    # graph API ---------------------------------------------------------------------------------
+    @classmethod
+    def name(cls):
+        return cls.__name__
+
+    @property
+    def next_functions(self):
+        return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self.next_edges)
+
+    def register_hook(self, fn):
+        """Hook called as fn(grad_inputs, grad_outputs) after this node's backward."""
+        hooks = self.__dict__.setdefault("_post_hooks", [])
+        hooks.append(fn)
+        return _RemovableHandle(hooks, fn)
+
+    def register_prehook(self, fn):
+        hooks = self.__dict__.setdefault("_pre_hook_list", [])
+        hooks.append(fn)
+        return _RemovableHandle(hooks, fn)
+
+    def _release(self):
+        self._saved = ()
+        self._freed = True
+        self.__dict__.pop("_keep", None)
+
+    def _run_backward(self, grads):
+        if self._freed:
+            self.saved_tensors  # raises the "second time" error
+        fn = self._fn
+        if fn._tensor_io:
+            from ..tensor import Tensor
+
+            with grad_mode.no_grad():
+                out = fn.backward(self, *(None if g is None else Tensor._make(g) for g in grads))
+            out = out if isinstance(out, tuple) else (out,)
+            return tuple(o._data if isinstance(o, Tensor) else o for o in out)
+        out = fn.backward(self, *grads)
+        return out if isinstance(out, tuple) else (out,)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf tensor: adds the incoming gradient to `leaf.grad`."""
+
+    def __init__(self, leaf):
+        self.next_edges = ()
+        self.variable = leaf
+
+    @classmethod
+    def name(cls):
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+class _RemovableHandle:
+    def __init__(self, container, item):
+        self._container, self._item = container, item
+
+    def remove(self):
+        try:
+            self._container.remove(self._item)
+        except ValueError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class Function:
+    """Base of every op. Subclasses define `forward(ctx, *args)` and `backward(ctx, *grads)`."""
+
+    _tensor_io = False  # user Functions (autograd.Function) see Tensors instead of arrays
+    is_view = False  # output shares memory (and the version counter) with input 0
+    differentiable = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        suffix = "Backward" if cls._tensor_io else "Backward0"
+        cls._node_cls = type(cls.__name__ + suffix, (Node,), {"_fn": cls, "__module__": cls.__module__})
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses must implement forward")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("this Function does not implement backward")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from ..tensor import Tensor
+
+        ctx = cls._node_cls()
+        record = cls.differentiable and grad_mode.is_grad_enabled()
+        needs = []
+        any_grad = False
+        if cls._tensor_io:
+            arrays = args
+            for a in args:
+                g = isinstance(a, Tensor) and a._requires_grad
+                needs.append(g)
+                any_grad |= g
+        else:
+            arrays = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a._data)
+                    g = a._requires_grad
+                else:
+                    arrays.append(a)
+                    g = False
+                needs.append(g)
+                any_grad |= g
+        record = record and any_grad
+        ctx.needs_input_grad = tuple(needs)
+        if cls._tensor_io:
+            with grad_mode.no_grad():
+                result = cls.forward(ctx, *arrays, **kwargs)
+            return _wrap_user_outputs(cls, ctx, args, result, record)
+        prev = grad_mode.is_grad_enabled()
+        if prev:
+            grad_mode._set(False)
+        try:
+            result = cls.forward(ctx, *arrays, **kwargs)
+        finally:
+            if prev:
+                grad_mode._set(True)
+        multi = isinstance(result, tuple)
+        outs = result if multi else (result,)
+        non_diff = ctx.__dict__.get("_non_diff", ())
+        tensors = []
+        for o in outs:
+            t = Tensor._make(o)
+            tensors.append(t)
+        if record:
+            _link(ctx, args, tensors, non_diff, outs)
+        if cls.is_view:
+            base = args[0]
+            for t in tensors:
+                t._version = base._version
+                t._base = base if base._base is None else base._base
+        return tuple(tensors) if multi else tensors[0]
+
+
+def _edge(t):
+    """The (node, output_nr, shape, dtype) a gradient for tensor `t` flows into, or None."""
+    if not t._requires_grad:
+        return None
+    fn = t.grad_fn
+    if fn is None:
+        fn = t._grad_accumulator()
+        return (fn, 0, t._data.shape, t._data.dtype)
+    return (fn, t._output_nr, t._data.shape, t._data.dtype)
+
+
+def _link(ctx, args, tensors, non_diff, out_arrays):
+    from ..tensor import Tensor
+
+    ctx.next_edges = tuple(_edge(a) if isinstance(a, Tensor) else None for a in args)
+    ctx._out_meta = tuple((o.shape, o.dtype) for o in out_arrays)
+    for nr, (t, arr) in enumerate(zip(tensors, out_arrays)):
+        if id(arr) in non_diff or arr.dtype.kind not in "fc":
+            continue
+        t._requires_grad = True
+        t.grad_fn = ctx
+        t._output_nr = nr
+    saved = ctx._saved
+    if saved:  # remember versions of saved inputs/outputs so in-place changes are caught
+        versions = []
+        for s in saved:
+            for t in args:
+                if isinstance(t, Tensor) and t._data is s:
+                    versions.append((t._version, t._version.value, weakref.ref(t)))
+                    break
+            else:
+                for t in tensors:
+                    if t._data is s:
+                        versions.append((t._version, t._version.value, weakref.ref(t)))
+                        break
+        if versions:
+            ctx._saved_versions = versions
+
+
+def _wrap_user_outputs(cls, ctx, args, result, record):
+    """autograd.Function: forward returned Tensors; connect them to the graph."""
+    from ..tensor import Tensor
+
+    multi = isinstance(result, tuple)
+    outs = result if multi else (result,)
+    non_diff = ctx.__dict__.get("_non_diff", ())
+    wrapped = []
+    input_ids = {id(a) for a in args if isinstance(a, Tensor)}
+    for o in outs:
+        if not isinstance(o, Tensor):
+            wrapped.append(o)
+            continue
+        if id(o) in input_ids:  # returning an input as-is: give it a fresh identity
+            o = Tensor._make(o._data)
+        else:
+            o._requires_grad = False
+            o.grad_fn = None
+        wrapped.append(o)
+    if record:
+        ctx.next_edges = tuple(_edge(a) if isinstance(a, Tensor) else None for a in args)
+        ctx._out_meta = tuple((o._data.shape, o._data.dtype) if isinstance(o, Tensor) else None for o in wrapped)
+        ctx._materialize_grads = ctx.__dict__.get("_materialize_grads", True)
+        for nr, o in enumerate(wrapped):
+            if isinstance(o, Tensor) and id(o) not in non_diff and o.dtype.is_floating_point:
+                o._requires_grad = True
+                o.grad_fn = ctx
+                o._output_nr = nr
+        saved = ctx._saved
+        if saved:
+            ctx._saved_versions = [(s._version, s._version.value, weakref.ref(s)) for s in saved
+                                   if isinstance(s, Tensor)]
+    return tuple(wrapped) if multi else wrapped[0]
+
+
+class UserFunction(Function):
+    """`mytorch.autograd.Function`: forward/backward take and return Tensors, as in PyTorch.
+
+    class Square(mytorch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+        @staticmethod
+        def backward(ctx, grad):
+            x, = ctx.saved_tensors
+            return 2 * x * grad
+    """
+
+    _tensor_io = True

@@ -1,0 +1,74 @@
+"""Finite-difference gradient checks (run in float64)."""
+import numpy as np
+
+
+def _flat_inputs(inputs):
+    from ..tensor import Tensor
+
+    return [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+
+
+def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, nondet_tol=0.0,
+              check_undefined_grad=True, fast_mode=False):
+    """Compare analytic gradients with central differences for every input that requires grad.
+
+    Inputs should be float64 for the check to be meaningful. Returns True, or raises a
+    GradcheckError-like RuntimeError naming the input and element that disagree.
+    """
+    from ..autograd import grad as autograd_grad
+    from ..autograd.grad_mode import no_grad
+    from ..tensor import Tensor
+
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    diff_inputs = _flat_inputs(inputs)
+    if not diff_inputs:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient")
+    for x in diff_inputs:
+        if x.dtype.name != "float64":
+            import warnings
+
+            warnings.warn(f"Input #{inputs.index(x)} requires gradient and is not a double precision floating "
+                          "point. gradcheck is unreliable below float64.")
+
+    def outputs_of(*args):
+        out = func(*args)
+        return out if isinstance(out, tuple) else (out,)
+
+    outs = [o for o in outputs_of(*inputs) if isinstance(o, Tensor) and o.requires_grad]
+    for oi, out in enumerate(outs):
+        numel = out.numel()
+        analytic = [np.zeros((x.numel(), numel)) for x in diff_inputs]
+        for j in range(numel):
+            seed = np.zeros(out.shape, out._data.dtype)
+            seed.reshape(-1)[j] = 1
+            out_j = [o for o in outputs_of(*inputs) if isinstance(o, Tensor) and o.requires_grad][oi]
+            gs = autograd_grad(out_j, diff_inputs, grad_outputs=Tensor._make(seed), allow_unused=True)
+            for k, g in enumerate(gs):
+                if g is not None:
+                    analytic[k][:, j] = np.asarray(g._data, dtype=np.float64).reshape(-1)
+        for k, x in enumerate(diff_inputs):
+            flat = x._data.reshape(-1)
+            numeric = np.zeros((x.numel(), numel))
+            with no_grad():
+                for i in range(x.numel()):
+                    orig = flat[i].item()
+                    flat[i] = orig + eps
+                    plus = np.asarray(outputs_of(*inputs)[oi]._data, dtype=np.float64).reshape(-1)
+                    flat[i] = orig - eps
+                    minus = np.asarray(outputs_of(*inputs)[oi]._data, dtype=np.float64).reshape(-1)
+                    flat[i] = orig
+                    numeric[i] = (plus - minus) / (2 * eps)
+            if not np.allclose(analytic[k], numeric, rtol=rtol, atol=atol):
+                bad = np.unravel_index(np.argmax(np.abs(analytic[k] - numeric)), numeric.shape)
+                msg = (f"Jacobian mismatch for output {oi} with respect to input {inputs.index(x)},\n"
+                       f"numerical:{numeric[bad]}\nanalytical:{analytic[k][bad]}\n(at input element {bad[0]}, "
+                       f"output element {bad[1]})")
+                if raise_exception:
+                    raise RuntimeError(msg)
+                return False
+    return True
+
+
+def gradgradcheck(*args, **kwargs):
+    raise RuntimeError("gradgradcheck needs higher-order gradients, which mytorch does not record "
+                       "(backward runs on raw arrays)")

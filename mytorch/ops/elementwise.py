@@ -1,0 +1,752 @@
+"""Elementwise ops: arithmetic, comparisons, logic, and unary math, forward and backward together.
+
+Broadcasting needs no code here: the engine sums a broadcast gradient back to each input's shape.
+"""
+import math
+
+import numpy as np
+
+from .. import _dtype
+from .._array import move_array, xp_of
+from ..autograd.function import Function
+from ..tensor import Tensor
+from ._registry import public, tensor_methods
+from ._util import float_input, promote
+
+
+class ToCopy(Function):
+    """Device and dtype conversion (tensor.to)."""
+
+    @staticmethod
+    def forward(ctx, x, device, np_dtype):
+        ctx.src = (x.dtype, x.device if type(x) is not np.ndarray else None)
+        out = move_array(x, device)
+        if out.dtype != np_dtype:
+            out = out.astype(np_dtype)
+        elif out is x:
+            out = x.copy()
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dtype, dev = ctx.src
+        if dev is not None:
+            from .._array import device_of_array
+
+            grad = move_array(grad, device_of_array_of(dev))
+        elif type(grad) is not np.ndarray:
+            from .._array import CPU
+
+            grad = move_array(grad, CPU)
+        return grad.astype(dtype, copy=False), None, None
+
+
+def device_of_array_of(cupy_device):
+    from .._array import device
+
+    return device("cuda", cupy_device.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# binary arithmetic
+# ---------------------------------------------------------------------------------------------
+class Add(Function):
+    @staticmethod
+    def forward(ctx, x, y, alpha=1):
+        return x + y if alpha == 1 else x + alpha * y
+
+    @staticmethod
+    def backward(ctx, grad):
+        alpha = ctx.alpha if hasattr(ctx, "alpha") else 1
+        return grad, (grad if alpha == 1 else grad * alpha)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x - y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (grad * y if need_x else None), (grad * x if need_y else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x / y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        gx = grad / y if need_x else None
+        gy = -grad * x / (y * y) if need_y else None
+        return gx, gy
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
+        if isinstance(y, (int, np.integer)) and getattr(x, "dtype", np.float32).kind in "iu" and y < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        out = xp.power(x, y)
+        ctx.save_for_backward(x, y, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, out = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        gx = gy = None
+        if need_x:
+            if np.isscalar(y):
+                gx = grad * (y * x ** (y - 1)) if y != 0 else grad * 0
+            else:
+                xp = xp_of(y)
+                gx = grad * xp.where(y == 0, 0, y * xp.power(x, y - 1))
+        if need_y:
+            xp = xp_of(out)
+            # d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (PyTorch's convention)
+            log_x = xp.log(xp.where(x == 0, 1, x)) if not np.isscalar(x) else math.log(x) if x > 0 else (
+                float("-inf") if x == 0 else float("nan"))
+            gy = grad * out * log_x
+            if not np.isscalar(x):
+                gy = xp.where((x == 0) & (y >= 0), 0, gy)
+        return gx, gy
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        xp = xp_of(x)
+        ctx.save_for_backward(x, y)
+        return xp.maximum(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        # ties split the gradient evenly, as PyTorch does
+        w = (x > y) + 0.5 * (x == y)
+        return grad * w, grad * (1 - w)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        xp = xp_of(x)
+        ctx.save_for_backward(x, y)
+        return xp.minimum(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        w = (x < y) + 0.5 * (x == y)
+        return grad * w, grad * (1 - w)
+
+
+class Fmod(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
+        return xp.fmod(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        xp = xp_of(grad)
+        gy = -grad * xp.trunc(x / y) if ctx.needs_input_grad[1] else None
+        return grad, gy
+
+
+class Remainder(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
+        return xp.remainder(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        xp = xp_of(grad)
+        gy = -grad * xp.floor(x / y) if ctx.needs_input_grad[1] else None
+        return grad, gy
+
+
+class Atan2(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return xp_of(x).arctan2(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        denom = x * x + y * y
+        return grad * y / denom, -grad * x / denom
+
+
+class NonDiffBinary(Function):
+    """Comparisons, logic, integer division: results carry no gradient."""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, y, ufunc):
+        xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
+        return getattr(xp, ufunc)(x, y)
+
+
+def _binary(fn, name, a, b, *extra):
+    a, b = promote(name, a, b)
+    return fn.apply(a, b, *extra)
+
+
+def add(input, other, *, alpha=1, out=None):
+    if alpha != 1:
+        input, other = promote("add", input, other)
+        return _out(Add.apply(input, other * alpha if not isinstance(other, Tensor) else mul(other, alpha)), out)
+    return _out(_binary(Add, "add", input, other), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    if alpha != 1:
+        other = other * alpha
+    return _out(_binary(Sub, "sub", input, other), out)
+
+
+def rsub(input, other, *, alpha=1):
+    return sub(other, input * alpha if alpha != 1 else input)
+
+
+def mul(input, other, *, out=None):
+    return _out(_binary(Mul, "mul", input, other), out)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    if rounding_mode is None:
+        a, b = promote("div", input, other)
+        # true division: integers divide as the default float type
+        if isinstance(a, Tensor) and a._data.dtype.kind in "biu":
+            a = a.to(_dtype.get_default_dtype())
+        elif isinstance(b, Tensor) and b._data.dtype.kind in "biu":
+            b = b.to(_dtype.get_default_dtype())
+        return _out(Div.apply(a, b), out)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                         f"'{rounding_mode}'")
+    a, b = promote("div", input, other)
+    t = a if isinstance(a, Tensor) else b
+    if t._data.dtype.kind in "iu":
+        _check_int_zero_div(b)
+        ufunc = "floor_divide" if rounding_mode == "floor" else "_trunc_div"
+        if ufunc == "_trunc_div":
+            return _out(_int_trunc_div(a, b), out)
+        return _out(NonDiffBinary.apply(a, b, ufunc), out)
+    q = Div.apply(a, b)
+    return _out(RoundOp.apply(q, rounding_mode), out)
+
+
+def _check_int_zero_div(b):
+    zero = (b._data == 0).any() if isinstance(b, Tensor) else b == 0
+    if zero:
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _int_trunc_div(a, b):
+    xa = a._data if isinstance(a, Tensor) else a
+    xb = b._data if isinstance(b, Tensor) else b
+    xp = xp_of(xa) if not np.isscalar(xa) else xp_of(xb)
+    q = xp.floor_divide(xa, xb)
+    # floor -> trunc: add one where the signs differ and the division is inexact
+    fix = ((xa % xb) != 0) & ((xa < 0) != (xb < 0))
+    return Tensor._make((q + fix).astype(q.dtype))
+
+
+class RoundOp(Function):
+    """floor/trunc after a float division (gradient zero almost everywhere)."""
+
+    @staticmethod
+    def forward(ctx, x, mode):
+        xp = xp_of(x)
+        return xp.floor(x) if mode == "floor" else xp.trunc(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0, None
+
+
+def true_divide(input, other):
+    return div(input, other)
+
+
+def floor_divide(input, other):
+    return div(input, other, rounding_mode="floor")
+
+
+def pow(input, exponent):
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError("pow(): expected at least one Tensor argument")
+    return _binary(Pow, "pow", input, exponent)
+
+
+def maximum(input, other):
+    return _binary(Maximum, "maximum", input, other)
+
+
+def minimum(input, other):
+    return _binary(Minimum, "minimum", input, other)
+
+
+def fmod(input, other):
+    return _binary(Fmod, "fmod", input, other)
+
+
+def remainder(input, other):
+    return _binary(Remainder, "remainder", input, other)
+
+
+def atan2(input, other):
+    a, b = promote("atan2", input, other)
+    return Atan2.apply(float_input(a), float_input(b) if isinstance(b, Tensor) else b)
+
+
+def _compare(ufunc):
+    def op(input, other):
+        a, b = promote(ufunc, input, other)
+        return NonDiffBinary.apply(a, b, ufunc)
+
+    return op
+
+
+eq = _compare("equal")
+ne = _compare("not_equal")
+lt = _compare("less")
+le = _compare("less_equal")
+gt = _compare("greater")
+ge = _compare("greater_equal")
+for _fn, _name in ((eq, "eq"), (ne, "ne"), (lt, "lt"), (le, "le"), (gt, "gt"), (ge, "ge")):
+    _fn.__name__ = _fn.__qualname__ = _name
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def _logical(ufunc):
+    def op(input, other):
+        a = input._data if isinstance(input, Tensor) else input
+        b = other._data if isinstance(other, Tensor) else other
+        xp = xp_of(a) if not np.isscalar(a) else xp_of(b)
+        return Tensor._make(getattr(xp, ufunc)(a, b))
+
+    op.__name__ = ufunc
+    return op
+
+
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+logical_xor = _logical("logical_xor")
+
+
+def logical_not(input):
+    return Tensor._make(xp_of(input._data).logical_not(input._data))
+
+
+def _bitwise(ufunc, name):
+    def op(input, other):
+        a, b = promote(name, input, other)
+        t = a if isinstance(a, Tensor) else b
+        if t._data.dtype.kind == "f":
+            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{t.dtype.name.capitalize()}'")
+        return NonDiffBinary.apply(a, b, ufunc)
+
+    op.__name__ = name
+    return op
+
+
+bitwise_and = _bitwise("bitwise_and", "bitwise_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
+
+
+def bitwise_not(input):
+    if input._data.dtype.kind == "f":
+        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype.name.capitalize()}'")
+    return Tensor._make(xp_of(input._data).invert(input._data))
+
+
+def equal(input, other):
+    """True if both tensors have the same shape and elements."""
+    return input.shape == other.shape and bool((input._data == other._data).all())
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(xp_of(input._data).allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    b = other._data if isinstance(other, Tensor) else other
+    return Tensor._make(xp_of(input._data).isclose(input._data, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+# ---------------------------------------------------------------------------------------------
+# unary math: one table, forward next to derivative
+# ---------------------------------------------------------------------------------------------
+def _erf(xp, x):
+    if xp is np:
+        try:
+            from scipy.special import erf
+        except ImportError:
+            return _erf_numpy(x)
+        return erf(x)
+    from cupyx.scipy.special import erf
+
+    return erf(x)
+
+
+def _erf_numpy(x):
+    """erf without scipy: math.erf elementwise for float64, a 1.5e-7-accurate formula otherwise."""
+    if x.dtype == np.float64:
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+    # Abramowitz & Stegun 7.1.26, evaluated in float64
+    z = np.abs(x.astype(np.float64))
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return (np.sign(x) * (1.0 - poly * np.exp(-z * z))).astype(x.dtype)
+
+
+_SQRT_2_OVER_PI = 2.0 / math.sqrt(math.pi)
+
+# name: (forward(xp, x), derivative(xp, x, out) -> d out / d x, integer inputs become float)
+UNARY = {
+    "neg": (lambda xp, x: -x, lambda xp, x, y: -1, False),
+    "exp": (lambda xp, x: xp.exp(x), lambda xp, x, y: y, True),
+    "exp2": (lambda xp, x: xp.exp2(x), lambda xp, x, y: y * math.log(2), True),
+    "expm1": (lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1, True),
+    "log": (lambda xp, x: xp.log(x), lambda xp, x, y: 1 / x, True),
+    "log2": (lambda xp, x: xp.log2(x), lambda xp, x, y: 1 / (x * math.log(2)), True),
+    "log10": (lambda xp, x: xp.log10(x), lambda xp, x, y: 1 / (x * math.log(10)), True),
+    "log1p": (lambda xp, x: xp.log1p(x), lambda xp, x, y: 1 / (1 + x), True),
+    "sqrt": (lambda xp, x: xp.sqrt(x), lambda xp, x, y: 0.5 / y, True),
+    "rsqrt": (lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y: -0.5 * y * y * y, True),
+    "reciprocal": (lambda xp, x: 1 / x, lambda xp, x, y: -y * y, True),
+    "abs": (lambda xp, x: xp.abs(x), lambda xp, x, y: xp.sign(x), False),
+    "sin": (lambda xp, x: xp.sin(x), lambda xp, x, y: xp.cos(x), True),
+    "cos": (lambda xp, x: xp.cos(x), lambda xp, x, y: -xp.sin(x), True),
+    "tan": (lambda xp, x: xp.tan(x), lambda xp, x, y: 1 + y * y, True),
+    "asin": (lambda xp, x: xp.arcsin(x), lambda xp, x, y: 1 / xp.sqrt(1 - x * x), True),
+    "acos": (lambda xp, x: xp.arccos(x), lambda xp, x, y: -1 / xp.sqrt(1 - x * x), True),
+    "atan": (lambda xp, x: xp.arctan(x), lambda xp, x, y: 1 / (1 + x * x), True),
+    "sinh": (lambda xp, x: xp.sinh(x), lambda xp, x, y: xp.cosh(x), True),
+    "cosh": (lambda xp, x: xp.cosh(x), lambda xp, x, y: xp.sinh(x), True),
+    "tanh": (lambda xp, x: xp.tanh(x), lambda xp, x, y: 1 - y * y, True),
+    "asinh": (lambda xp, x: xp.arcsinh(x), lambda xp, x, y: 1 / xp.sqrt(x * x + 1), True),
+    "acosh": (lambda xp, x: xp.arccosh(x), lambda xp, x, y: 1 / xp.sqrt(x * x - 1), True),
+    "atanh": (lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x), True),
+    "sigmoid": (lambda xp, x: _sigmoid(xp, x), lambda xp, x, y: y * (1 - y), True),
+    "relu": (lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False), lambda xp, x, y: x > 0, False),
+    "erf": (lambda xp, x: _erf(xp, x), lambda xp, x, y: _SQRT_2_OVER_PI * xp.exp(-x * x), True),
+    "erfc": (lambda xp, x: 1 - _erf(xp, x), lambda xp, x, y: -_SQRT_2_OVER_PI * xp.exp(-x * x), True),
+    "sign": (lambda xp, x: xp.sign(x), lambda xp, x, y: 0, False),
+    "sgn": (lambda xp, x: xp.sign(x), lambda xp, x, y: 0, False),
+    "floor": (lambda xp, x: xp.floor(x) if x.dtype.kind == "f" else x.copy(), lambda xp, x, y: 0, False),
+    "ceil": (lambda xp, x: xp.ceil(x) if x.dtype.kind == "f" else x.copy(), lambda xp, x, y: 0, False),
+    "trunc": (lambda xp, x: xp.trunc(x) if x.dtype.kind == "f" else x.copy(), lambda xp, x, y: 0, False),
+    "frac": (lambda xp, x: x - xp.trunc(x), lambda xp, x, y: 1, False),
+    "square": (lambda xp, x: x * x, lambda xp, x, y: 2 * x, False),
+    "positive": (lambda xp, x: x, lambda xp, x, y: 1, False),
+}
+
+
+def _sigmoid(xp, x):
+    # stable for large |x|: exp only ever of a non-positive number
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Unary(Function):
+    """Base for table-driven unary ops; subclasses set `fwd` and `deriv`."""
+
+    @classmethod
+    def forward(cls, ctx, x):
+        xp = xp_of(x)
+        out = xp.asarray(cls.fwd(xp, x))
+        if out.dtype != x.dtype and out.dtype.kind == x.dtype.kind:
+            out = out.astype(x.dtype)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        x, out = ctx.saved_tensors
+        d = cls.deriv(xp_of(x), x, out)
+        return grad * d
+
+
+def _make_unary(name, fwd, deriv, to_float):
+    cls = type(name.capitalize(), (Unary,), {"fwd": staticmethod(fwd), "deriv": staticmethod(deriv)})
+    cls.__module__ = __name__
+
+    if to_float:
+        def op(input):
+            return cls.apply(float_input(input))
+    else:
+        def op(input):
+            return cls.apply(input)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name}."
+    return cls, op
+
+
+_UNARY_FUNCS = {}
+for _name, (_fwd, _deriv, _to_float) in UNARY.items():
+    _cls, _op = _make_unary(_name, _fwd, _deriv, _to_float)
+    globals()[_cls.__name__] = _cls
+    _UNARY_FUNCS[_name] = _op
+globals().update(_UNARY_FUNCS)
+absolute, arcsin, arccos, arctan, negative = abs, asin, acos, atan, neg  # noqa: F821  (defined above)
+
+
+def round(input, decimals=0):
+    data = input._data
+    return RoundDecimals.apply(input, decimals) if data.dtype.kind == "f" else input.clone()
+
+
+class RoundDecimals(Function):
+    @staticmethod
+    def forward(ctx, x, decimals):
+        return xp_of(x).round(x, decimals)  # numpy rounds half to even, like PyTorch
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0, None
+
+
+def _is(fn_name):
+    def op(input):
+        data = input._data
+        xp = xp_of(data)
+        if data.dtype.kind != "f":
+            return Tensor._make(xp.zeros(data.shape, bool) if fn_name != "isfinite" else xp.ones(data.shape, bool))
+        return Tensor._make(getattr(xp, fn_name)(data))
+
+    op.__name__ = fn_name
+    return op
+
+
+isnan = _is("isnan")
+isinf = _is("isinf")
+isfinite = _is("isfinite")
+
+
+def isposinf(input):
+    return Tensor._make(xp_of(input._data).isposinf(input._data))
+
+
+def isneginf(input):
+    return Tensor._make(xp_of(input._data).isneginf(input._data))
+
+
+class NanToNum(Function):
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        info = xp.finfo(x.dtype)
+        return xp.nan_to_num(x, nan=nan, posinf=info.max if posinf is None else posinf,
+                             neginf=info.min if neginf is None else neginf)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * xp_of(x).isfinite(x), None, None, None
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    if input._data.dtype.kind != "f":
+        return input.clone()
+    return NanToNum.apply(input, nan, posinf, neginf)
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        xp = xp_of(x)
+        ctx.save_for_backward(x, lo, hi)
+        out = x
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+        return out.astype(x.dtype, copy=False) if out is not x else x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, lo, hi = ctx.saved_tensors
+        keep = True
+        if lo is not None:
+            keep = keep & (x >= lo)
+        if hi is not None:
+            keep = keep & (x <= hi)
+        g = grad * keep
+        glo = grad * (x < lo) if ctx.needs_input_grad[1] else None
+        ghi = grad * (x > hi) if ctx.needs_input_grad[2] else None
+        return g, glo, ghi
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    x = input
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        from .factory import tensor as _tensor
+
+        rt = _dtype.result_type(x, *(v for v in (min, max) if v is not None))
+        x = x.to(rt)
+        min = min.to(rt) if isinstance(min, Tensor) else min
+        max = max.to(rt) if isinstance(max, Tensor) else max
+    elif any(isinstance(v, float) for v in (min, max)) and x._data.dtype.kind in "biu":
+        x = x.to(_dtype.get_default_dtype())
+    return Clamp.apply(x, min, max)
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+clip = clamp
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        ctx.save_for_backward(cond)
+        return xp_of(cond).where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (cond,) = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad[1:]
+        zero = grad.dtype.type(0)
+        return None, (xp_of(grad).where(cond, grad, zero) if need_x else None), (
+            xp_of(grad).where(cond, zero, grad) if need_y else None)
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        from .index import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor):
+        raise TypeError("where(): condition must be a Tensor")
+    if condition._data.dtype != np.bool_:
+        if condition._data.dtype != np.uint8:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with "
+                               f"dtype {condition.dtype.name.capitalize()}")
+        condition = condition.bool()
+    a, b = promote("where", input, other)
+    if not isinstance(a, Tensor):
+        a = _scalar_tensor(a, b)
+    if not isinstance(b, Tensor):
+        b = _scalar_tensor(b, a)
+    return Where.apply(condition, a, b)
+
+
+def _scalar_tensor(value, like):
+    return Tensor._make(xp_of(like._data).asarray(value, dtype=like._data.dtype))
+
+
+class Lerp(Function):
+    @staticmethod
+    def forward(ctx, start, end, weight):
+        ctx.save_for_backward(start, end, weight)
+        return start + weight * (end - start)
+
+    @staticmethod
+    def backward(ctx, grad):
+        start, end, weight = ctx.saved_tensors
+        gw = grad * (end - start) if ctx.needs_input_grad[2] else None
+        return grad * (1 - weight), grad * weight, gw
+
+
+def lerp(input, end, weight):
+    return Lerp.apply(input, end, weight)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 / tensor2
+
+
+def _out(result, out):
+    if out is None:
+        return result
+    out.copy_(result) if out.shape == result.shape else out.set_data_(result)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Python operators and Tensor methods
+# ---------------------------------------------------------------------------------------------
+def _reflect(fn):
+    def reflected(self, other):
+        return fn(other, self)
+
+    return reflected
+
+
+tensor_methods(
+    __add__=add, __radd__=_reflect(add), __sub__=sub, __rsub__=_reflect(sub),
+    __mul__=mul, __rmul__=_reflect(mul), __truediv__=div, __rtruediv__=_reflect(div),
+    __floordiv__=floor_divide, __rfloordiv__=_reflect(floor_divide),
+    __mod__=remainder, __rmod__=_reflect(remainder),
+    __pow__=pow, __rpow__=_reflect(pow),
+    __neg__=neg, __pos__=positive, __abs__=abs,  # noqa: F821
+    __eq__=eq, __ne__=ne, __lt__=lt, __le__=le, __gt__=gt, __ge__=ge,
+    __and__=bitwise_and, __or__=bitwise_or, __xor__=bitwise_xor, __invert__=lambda self: (
+        logical_not(self) if self._data.dtype == np.bool_ else bitwise_not(self)),
+    __rand__=_reflect(bitwise_and), __ror__=_reflect(bitwise_or), __rxor__=_reflect(bitwise_xor),
+    add=add, sub=sub, subtract=sub, mul=mul, multiply=mul, div=div, divide=div, true_divide=true_divide,
+    floor_divide=floor_divide, pow=pow, maximum=maximum, minimum=minimum, fmod=fmod, remainder=remainder,
+    atan2=atan2, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, greater=gt, greater_equal=ge, less=lt,
+    less_equal=le, not_equal=ne, logical_and=logical_and, logical_or=logical_or, logical_xor=logical_xor,
+    logical_not=logical_not, bitwise_and=bitwise_and, bitwise_or=bitwise_or, bitwise_xor=bitwise_xor,
+    bitwise_not=bitwise_not, equal=equal, allclose=allclose, isclose=isclose,
+    round=round, isnan=isnan, isinf=isinf, isfinite=isfinite, isposinf=isposinf, isneginf=isneginf,
+    nan_to_num=nan_to_num, clamp=clamp, clip=clamp, clamp_min=clamp_min, clamp_max=clamp_max,
+    where=lambda self, condition, other: where(condition, self, other), lerp=lerp,
+    addcmul=addcmul, addcdiv=addcdiv, rsub=rsub,
+    absolute=abs, arcsin=asin, arccos=acos, arctan=atan, negative=neg,  # noqa: F821
+    **_UNARY_FUNCS,
+)
+
+public(add, sub, rsub, mul, div, true_divide, floor_divide, pow, maximum, minimum, fmod, remainder, atan2,
+       eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or,
+       bitwise_xor, bitwise_not, round, isnan, isinf, isfinite, isposinf, isneginf, nan_to_num, clamp,
+       clamp_min, clamp_max, where, lerp, addcmul, addcdiv, *_UNARY_FUNCS.values())
+public(subtract=sub, multiply=mul, divide=div, greater=gt, greater_equal=ge, less=lt, less_equal=le,
+       not_equal=ne, clip=clamp, absolute=abs, arcsin=asin, arccos=acos, arctan=atan,  # noqa: F821
+       negative=neg, equal=equal, allclose=allclose, isclose=isclose)  # noqa: F821

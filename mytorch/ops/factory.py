@@ -1,0 +1,373 @@
+"""Tensor factories: tensor, zeros, ones, arange, randn, ... and their *_like forms."""
+import builtins
+import math
+
+import numpy as np
+
+from .. import _dtype
+from .._array import CPU, array_module, device_of_array, move_array, to_device, xp_of
+from ..random import rng_for
+from ..tensor import Tensor
+from ._registry import public, tensor_methods
+
+
+def _finish(arr, requires_grad):
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _size(size):
+    """zeros(2, 3), zeros((2, 3)), zeros([2, 3]), zeros(Size) -> (2, 3)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = s.item()
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"size must be a sequence of ints, but got an element of type {type(s).__name__}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _np_dtype(dtype, default=None):
+    d = _dtype.to_dtype(dtype)
+    if d is None:
+        d = default or _dtype.get_default_dtype()
+    return d.np
+
+
+def _infer_dtype(data):
+    """The dtype PyTorch gives to nested Python data: bool < int64 < default float."""
+    kind = 0
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, Tensor):
+            kind = builtins.max(kind, 3 + x.dtype._kind) if x._data.ndim == 0 else 9
+            if kind == 9:
+                return None
+        elif isinstance(x, (bool, np.bool_)):
+            kind = builtins.max(kind, 1)
+        elif isinstance(x, (int, np.integer)):
+            kind = builtins.max(kind, 2)
+        elif isinstance(x, (float, np.floating)):
+            kind = builtins.max(kind, 5)
+        else:
+            raise TypeError(f"Could not infer dtype of {type(x).__name__}")
+    return {0: _dtype.get_default_dtype(), 1: _dtype.bool_, 2: _dtype.int64, 3: _dtype.bool_, 4: _dtype.int64,
+            5: _dtype.get_default_dtype()}[kind].np
+
+
+def _to_numpy_nested(data):
+    if isinstance(data, Tensor):
+        return data._data if type(data._data) is np.ndarray else data._data.get()
+    if isinstance(data, (list, tuple)):
+        if data and builtins.any(isinstance(x, Tensor) for x in data):
+            return np.stack([_to_numpy_nested(x) for x in data])
+        return data
+    return data
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of `data` (a number, nested sequence, numpy array or tensor)."""
+    dev = to_device(device) if device is not None else None
+    np_dtype = None if dtype is None else _np_dtype(dtype)
+    if isinstance(data, Tensor):
+        arr = data._data
+        src_dev = data.device
+        arr = arr.astype(np_dtype) if np_dtype is not None and arr.dtype != np_dtype else arr.copy()
+        arr = move_array(arr, dev or src_dev)
+        return _finish(arr, requires_grad)
+    if isinstance(data, np.ndarray) or (not isinstance(data, (list, tuple, int, float, bool)) and hasattr(data, "__array__")
+                                         and not isinstance(data, np.generic)):
+        try:
+            src_dev = device_of_array(data)
+        except TypeError:
+            data, src_dev = np.asarray(data), CPU
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"can't convert np.ndarray of type {data.dtype}. The only supported types are: "
+                            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
+        xp = xp_of(data)
+        arr = xp.array(data, dtype=np_dtype, copy=True)
+        return _finish(move_array(arr, dev or src_dev), requires_grad)
+    if np_dtype is None:
+        np_dtype = _infer_dtype(data)
+    nested = _to_numpy_nested(data)
+    try:
+        arr = np.array(nested, dtype=np_dtype)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"could not build a tensor from the given data: {e}") from None
+    if arr.dtype == object:
+        raise TypeError("could not build a tensor: data has a ragged or non-numeric structure")
+    return _finish(move_array(arr, dev or CPU), requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like `tensor`, but shares memory with a tensor or numpy array when dtype and device allow."""
+    dev = to_device(device) if device is not None else None
+    if isinstance(data, Tensor):
+        return data.to(device=dev or data.device, dtype=dtype or data.dtype)
+    if isinstance(data, np.ndarray) and (dev is None or dev == CPU) and (
+            dtype is None or _dtype.to_dtype(dtype).np == data.dtype) and data.dtype.kind in "biuf":
+        return Tensor._make(data)
+    return tensor(data, dtype=dtype, device=dev)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray):
+    """A CPU tensor sharing memory with `ndarray`."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dtype.from_numpy_dtype(ndarray.dtype)  # raises TypeError for unsupported dtypes
+    return Tensor._make(ndarray)
+
+
+def from_dlpack(ext_tensor):
+    dev_type, _ = ext_tensor.__dlpack_device__()
+    if dev_type == 1:
+        return Tensor._make(np.from_dlpack(ext_tensor))
+    return Tensor._make(array_module(to_device("cuda")).from_dlpack(ext_tensor))
+
+
+def _factory(fill):
+    def make(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False,
+             memory_format=None):
+        dev = to_device(device)
+        xp = array_module(dev)
+        arr = fill(xp, _size(size), _np_dtype(dtype))
+        t = _finish(arr, requires_grad)
+        if out is not None:
+            out.set_data_(t)
+            return out
+        return t
+
+    return make
+
+
+zeros = _factory(lambda xp, shape, dt: xp.zeros(shape, dt))
+ones = _factory(lambda xp, shape, dt: xp.ones(shape, dt))
+empty = _factory(lambda xp, shape, dt: xp.empty(shape, dt))
+zeros.__name__, ones.__name__, empty.__name__ = "zeros", "ones", "empty"
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    np_dtype = _np_dtype(dtype, _dtype.dtype_of_scalar(fill_value))
+    xp = array_module(to_device(device))
+    return _finish(xp.full(_size((size,)) if not isinstance(size, int) else (size,), fill_value, np_dtype),
+                   requires_grad)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    return full((), s, dtype=dtype or _dtype.get_default_dtype(), device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    start, end, step = vals
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign")
+    is_int = builtins.all(isinstance(v, (int, np.integer)) for v in vals)
+    np_dtype = _np_dtype(dtype, _dtype.int64 if is_int else None)
+    xp = array_module(to_device(device))
+    n = int(math.ceil((end - start) / step))
+    arr = (xp.arange(n, dtype=np.float64) * step + start).astype(np_dtype) if not is_int else xp.arange(
+        start, end, step).astype(np_dtype)
+    return _finish(arr, requires_grad)
+
+
+def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Deprecated torch.range: includes `end`."""
+    return arange(start, end + step / 2 if step > 0 else end - abs(step) / 2, step, dtype=dtype or
+                  _dtype.get_default_dtype(), device=device, requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    xp = array_module(to_device(device))
+    return _finish(xp.linspace(start, end, steps).astype(_np_dtype(dtype)), requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    xp = array_module(to_device(device))
+    return _finish(xp.logspace(start, end, steps, base=base).astype(_np_dtype(dtype)), requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    xp = array_module(to_device(device))
+    return _finish(xp.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), requires_grad)
+
+
+# random ----------------------------------------------------------------------------------------
+def _random(draw):
+    def make(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+             pin_memory=False):
+        dev = to_device(device)
+        np_dtype = _np_dtype(dtype)
+        if np_dtype.kind != "f":
+            raise RuntimeError(f"\"{draw.__name__}\" not implemented for '{_dtype.from_numpy_dtype(np_dtype)}'")
+        rng = rng_for(dev, generator)
+        arr = draw(rng, _size(size), np_dtype)
+        return _finish(arr, requires_grad)
+
+    return make
+
+
+def _draw_normal(rng, shape, np_dtype):
+    if np_dtype in (np.float32, np.float64):
+        return rng.standard_normal(shape, dtype=np_dtype)
+    return rng.standard_normal(shape, dtype=np.float32).astype(np_dtype)
+
+
+def _draw_uniform(rng, shape, np_dtype):
+    if np_dtype in (np.float32, np.float64):
+        return rng.random(shape, dtype=np_dtype)
+    return rng.random(shape, dtype=np.float32).astype(np_dtype)
+
+
+_draw_normal.__name__, _draw_uniform.__name__ = "normal_kernel", "uniform_kernel"
+randn = _random(_draw_normal)
+rand = _random(_draw_uniform)
+randn.__name__, rand.__name__ = "randn", "rand"
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dev = to_device(device)
+    arr = rng_for(dev, generator).integers(low, high, size=_size((size,)) if not isinstance(size, int) else (size,))
+    return _finish(arr.astype(_np_dtype(dtype, _dtype.int64)), requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    dev = to_device(device)
+    arr = rng_for(dev, generator).permutation(n)
+    return _finish(arr.astype(_np_dtype(dtype, _dtype.int64)), requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """normal(mean, std, size) with floats, or elementwise with tensor mean and/or std."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        like = mean if isinstance(mean, Tensor) else std
+        shape = np.broadcast_shapes(*(t.shape for t in (mean, std) if isinstance(t, Tensor)))
+        z = randn(*shape, generator=generator, dtype=like.dtype, device=like.device)
+        return (z * std + mean).detach()
+    if size is None:
+        raise TypeError("normal() needs a size when mean and std are numbers")
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    z = randn(*_size((size,)) if not isinstance(size, int) else (size,), generator=generator, dtype=dtype,
+              device=device)
+    z._data = z._data * std + mean if std != 1 or mean != 0 else z._data
+    z._data = z._data.astype(_np_dtype(dtype), copy=False)
+    if requires_grad:
+        z.requires_grad = True
+    return z
+
+
+def bernoulli(input, p=None, *, generator=None):
+    probs = input._data if p is None else p
+    rng = rng_for(input.device, generator)
+    xp = xp_of(input._data)
+    draw = rng.random(input.shape, dtype=np.float64 if input._data.dtype == np.float64 else np.float32)
+    return Tensor._make((draw < probs).astype(input._data.dtype))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Draw category indices from (rows of) non-negative weights."""
+    data = input._data
+    if data.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {data.ndim}")
+    xp = xp_of(data)
+    if bool((data < 0).any()) or not bool(xp.isfinite(data).all()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    probs = data.reshape(-1, data.shape[-1]).astype(np.float64)
+    totals = probs.sum(-1, keepdims=True)
+    if bool((totals == 0).any()):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    n_cat = probs.shape[1]
+    if not replacement and num_samples > n_cat:
+        raise RuntimeError(f"cannot sample n_sample > prob_dist.size(-1) samples without replacement "
+                           f"({num_samples} > {n_cat})")
+    rng = rng_for(input.device, generator)
+    if replacement:
+        cdf = xp.cumsum(probs / totals, axis=-1)
+        u = rng.random((probs.shape[0], num_samples))
+        out = xp.stack([xp.searchsorted(cdf[r], u[r], side="right") for r in builtins.range(probs.shape[0])])
+        out = xp.minimum(out, n_cat - 1)
+    else:
+        # Gumbel-top-k / exponential race: argsort of E/p gives a weighted sample without replacement
+        e = rng.exponential(size=probs.shape)
+        with np.errstate(divide="ignore"):
+            keys = xp.where(probs > 0, e / probs, xp.inf)
+        out = xp.argsort(keys, axis=-1)[:, :num_samples]
+    out = out.astype(np.int64)
+    return Tensor._make(out.reshape(num_samples) if data.ndim == 1 else out)
+
+
+# *_like ---------------------------------------------------------------------------------------
+def _like(factory):
+    def make(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+        return factory(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                       requires_grad=requires_grad)
+
+    make.__name__ = factory.__name__ + "_like"
+    return make
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+randn_like = _like(randn)
+rand_like = _like(rand)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)
+
+
+def _new(factory):
+    def method(self, *size, dtype=None, device=None, requires_grad=False):
+        return factory(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    return method
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+tensor_methods(new_zeros=_new(zeros), new_ones=_new(ones), new_empty=_new(empty), new_full=_new_full,
+               new_tensor=_new_tensor, bernoulli=bernoulli, multinomial=multinomial)
+public(tensor, as_tensor, asarray, from_numpy, zeros, ones, empty, full, scalar_tensor, arange, linspace, logspace,
+       eye, randn, rand, randint, randperm, normal, bernoulli, multinomial, zeros_like, ones_like, empty_like,
+       randn_like, rand_like, full_like, randint_like)

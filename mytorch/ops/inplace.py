@@ -1,0 +1,224 @@
+"""In-place ops (add_, mul_, clamp_, copy_, ...) and clone.
+
+An in-place op computes the out-of-place result, writes it into the tensor's own storage (so
+views see it) and bumps the version counter shared with those views. Under autograd the tensor's
+grad_fn moves to the new op, whose inputs are a snapshot of the old value, so nothing the graph
+saved is overwritten. A backward that needs a value overwritten later raises (see Node.saved_tensors).
+"""
+import numpy as np
+
+from .. import _dtype
+from .._array import xp_of
+from ..autograd import grad_mode
+from ..autograd.function import Function
+from ..tensor import Tensor
+from . import elementwise as ew
+from ._registry import public, tensor_methods
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def clone(input, *, memory_format=None):
+    return Clone.apply(input)
+
+
+def _check_leaf(target):
+    if target._requires_grad and target.grad_fn is None and grad_mode.is_grad_enabled():
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _snapshot(target):
+    """A tensor standing for target's current value and graph position, on its own memory."""
+    snap = Tensor._make(target._data.copy())
+    snap._requires_grad = target._requires_grad
+    snap.grad_fn = target.grad_fn
+    snap._output_nr = target._output_nr
+    if target._requires_grad and target.grad_fn is None:
+        snap._accumulator = None
+        snap.grad_fn = None
+    return snap
+
+
+def apply_inplace(target, op, *args, **kwargs):
+    """Run out-of-place `op(target, *args)` and write the result into target."""
+    _check_leaf(target)
+    recording = grad_mode.is_grad_enabled() and (target._requires_grad or any(
+        isinstance(a, Tensor) and a._requires_grad for a in args))
+    if recording:
+        if target._base is not None and target._base._requires_grad and target._base.grad_fn is not None:
+            raise RuntimeError("in-place modification of a view of a tensor that requires grad is not "
+                               "supported by mytorch's autograd; use an out-of-place op instead")
+        result = op(_snapshot(target), *args, **kwargs)
+    else:
+        with grad_mode.no_grad():
+            result = op(target, *args, **kwargs)
+    write_into(target, result)
+    if recording and result.grad_fn is not None:
+        target.grad_fn = result.grad_fn
+        target._output_nr = result._output_nr
+        target._requires_grad = True
+    return target
+
+
+def write_into(target, result):
+    """Copy result's values into target's storage, with PyTorch's shape and casting checks."""
+    src = result._data
+    dst = target._data
+    if src.shape != dst.shape:
+        try:
+            bshape = np.broadcast_shapes(src.shape, dst.shape)
+        except ValueError:
+            bshape = None
+        if bshape != dst.shape:
+            raise RuntimeError(f"output with shape {list(dst.shape)} doesn't match the broadcast shape "
+                               f"{list(bshape) if bshape is not None else list(src.shape)}")
+    if src.dtype != dst.dtype:
+        src_k, dst_k = _dtype.from_numpy_dtype(src.dtype)._kind, _dtype.from_numpy_dtype(dst.dtype)._kind
+        if src_k > dst_k:
+            raise RuntimeError(f"result type {_dtype.from_numpy_dtype(src.dtype).name.capitalize()} can't be "
+                               f"cast to the desired output type {_dtype.from_numpy_dtype(dst.dtype).name.capitalize()}")
+    dst[...] = src
+    target._version.value += 1
+
+
+def _inplace(op):
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, op, *args, **kwargs)
+
+    method.__name__ = op.__name__ + "_"
+    return method
+
+
+class Fill(Function):
+    """x.fill_(v): the result is v everywhere; gradient flows only to a tensor value."""
+
+    @staticmethod
+    def forward(ctx, x, value):
+        xp = xp_of(x)
+        return xp.full(x.shape, value, dtype=x.dtype) if np.isscalar(value) else xp.broadcast_to(
+            value.astype(x.dtype), x.shape).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, grad.sum() if ctx.needs_input_grad[1] else None
+
+
+def _fill(self, value):
+    if isinstance(value, Tensor):
+        if value.dim() != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.dim()} dimensions.")
+    return Fill.apply(self, value)
+
+
+def fill_(self, value):
+    return apply_inplace(self, _fill, value)
+
+
+def zero_(self):
+    return apply_inplace(self, _fill, 0)
+
+
+class CopyFrom(Function):
+    @staticmethod
+    def forward(ctx, x, src):
+        ctx.src_dtype = src.dtype
+        xp = xp_of(x)
+        out = xp.broadcast_to(src, x.shape).astype(x.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, grad
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy src's values (broadcast, cast, moved across devices) into self."""
+    if not isinstance(src, Tensor):
+        from .factory import tensor
+
+        src = tensor(src)
+    if src.device != self.device:
+        src = src.to(self.device)
+    _check_leaf(self)
+    recording = grad_mode.is_grad_enabled() and (self._requires_grad or src._requires_grad)
+    with grad_mode.set_grad_enabled(recording):
+        result = CopyFrom.apply(_snapshot(self) if recording else self, src)
+    self._data[...] = result._data
+    self._version.value += 1
+    if recording and result.grad_fn is not None:
+        self.grad_fn = result.grad_fn
+        self._output_nr = 0
+        self._requires_grad = True
+    return self
+
+
+def set_data_(self, other):
+    """Replace self's storage with other's (used by out= arguments)."""
+    self._data = other._data
+    self._version.value += 1
+    return self
+
+
+def _random_inplace(draw):
+    def method(self, *args, generator=None, **kwargs):
+        from .._array import xp_of as _xp  # noqa: F401
+        from ..random import rng_for
+
+        rng = rng_for(self.device, generator)
+        with grad_mode.no_grad():
+            vals = draw(rng, self._data.shape, *args, **kwargs)
+            self._data[...] = vals
+        self._version.value += 1
+        return self
+
+    return method
+
+
+def _uniform(rng, shape, a=0.0, b=1.0):
+    return rng.random(shape) * (b - a) + a
+
+
+def _normal(rng, shape, mean=0.0, std=1.0):
+    return rng.standard_normal(shape) * std + mean
+
+
+def _random_(rng, shape, low=0, high=None):
+    if high is None:
+        low, high = 0, low
+    return rng.integers(low, high, size=shape)
+
+
+def _exponential(rng, shape, lambd=1.0):
+    return rng.exponential(1.0 / lambd, size=shape)
+
+
+def _bernoulli(rng, shape, p=0.5):
+    return rng.random(shape) < p
+
+
+_METHODS = {"add": ew.add, "sub": ew.sub, "subtract": ew.sub, "mul": ew.mul, "multiply": ew.mul, "div": ew.div,
+            "divide": ew.div, "true_divide": ew.div, "floor_divide": ew.floor_divide, "pow": ew.pow,
+            "fmod": ew.fmod, "remainder": ew.remainder, "clamp": ew.clamp, "clip": ew.clamp,
+            "clamp_min": ew.clamp_min, "clamp_max": ew.clamp_max, "maximum": ew.maximum, "minimum": ew.minimum,
+            "lerp": ew.lerp, "addcmul": ew.addcmul, "addcdiv": ew.addcdiv, "round": ew.round,
+            "nan_to_num": ew.nan_to_num, "atan2": ew.atan2}
+_METHODS.update(ew._UNARY_FUNCS)
+
+tensor_methods(**{name + "_": _inplace(fn) for name, fn in _METHODS.items()},
+               __iadd__=_inplace(ew.add), __isub__=_inplace(ew.sub), __imul__=_inplace(ew.mul),
+               __itruediv__=_inplace(ew.div), __ifloordiv__=_inplace(ew.floor_divide),
+               __imod__=_inplace(ew.remainder), __ipow__=_inplace(ew.pow),
+               clone=clone, fill_=fill_, zero_=zero_, copy_=copy_, set_data_=set_data_,
+               uniform_=_random_inplace(_uniform), normal_=_random_inplace(_normal),
+               random_=_random_inplace(_random_), exponential_=_random_inplace(_exponential),
+               bernoulli_=_random_inplace(_bernoulli))
+public(clone)
