@@ -27,7 +27,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         if x.dtype.name != "float64":
             import warnings
 
-            warnings.warn(f"Input #{inputs.index(x)} requires gradient and is not a double precision floating "
+            warnings.warn(f"Input #{_position(inputs, x)} requires gradient and is not a double precision floating "
                           "point. gradcheck is unreliable below float64.")
 
     def outputs_of(*args):
@@ -60,7 +60,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                     numeric[i] = (plus - minus) / (2 * eps)
             if not np.allclose(analytic[k], numeric, rtol=rtol, atol=atol):
                 bad = np.unravel_index(np.argmax(np.abs(analytic[k] - numeric)), numeric.shape)
-                msg = (f"Jacobian mismatch for output {oi} with respect to input {inputs.index(x)},\n"
+                msg = (f"Jacobian mismatch for output {oi} with respect to input {_position(inputs, x)},\n"
                        f"numerical:{numeric[bad]}\nanalytical:{analytic[k][bad]}\n(at input element {bad[0]}, "
                        f"output element {bad[1]})")
                 if raise_exception:
@@ -72,3 +72,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(*args, **kwargs):
     raise RuntimeError("gradgradcheck needs higher-order gradients, which mytorch does not record "
                        "(backward runs on raw arrays)")
+
+
+def _position(inputs, x):
+    return next(i for i, a in enumerate(inputs) if a is x)

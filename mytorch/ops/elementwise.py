@@ -52,13 +52,12 @@ def device_of_array_of(cupy_device):
 # ---------------------------------------------------------------------------------------------
 class Add(Function):
     @staticmethod
-    def forward(ctx, x, y, alpha=1):
-        return x + y if alpha == 1 else x + alpha * y
+    def forward(ctx, x, y):
+        return x + y
 
     @staticmethod
     def backward(ctx, grad):
-        alpha = ctx.alpha if hasattr(ctx, "alpha") else 1
-        return grad, (grad if alpha == 1 else grad * alpha)
+        return grad, grad
 
 
 class Sub(Function):
@@ -221,8 +220,7 @@ def _binary(fn, name, a, b, *extra):
 
 def add(input, other, *, alpha=1, out=None):
     if alpha != 1:
-        input, other = promote("add", input, other)
-        return _out(Add.apply(input, other * alpha if not isinstance(other, Tensor) else mul(other, alpha)), out)
+        other = other * alpha
     return _out(_binary(Add, "add", input, other), out)
 
 

@@ -1,0 +1,123 @@
+"""Time common ops in mytorch and PyTorch on the same inputs, in one run, and print the ratios.
+
+Small tensors measure per-op Python overhead (dispatch-bound); large ones measure the array work
+(compute-bound). Forward+backward is timed where the op is differentiable.
+
+    python benchmarks/bench_ops.py            # CPU, small and large sizes
+    python benchmarks/bench_ops.py --quick    # fewer repeats
+    python benchmarks/bench_ops.py --device cuda
+    python benchmarks/bench_ops.py --markdown benchmarks/results/ops_cpu.md
+"""
+import argparse
+import os
+import sys
+import timeit
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import mytorch  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    sys.exit("benchmarks compare against PyTorch: pip install torch")
+
+SIZES = {"small": (8, 8), "large": (1024, 1024)}
+
+# name: (fn(lib, a, b), differentiable)
+OPS = {
+    "add": (lambda lib, a, b: a + b, True),
+    "mul": (lambda lib, a, b: a * b, True),
+    "exp": (lambda lib, a, b: a.exp(), True),
+    "tanh": (lambda lib, a, b: a.tanh(), True),
+    "sum": (lambda lib, a, b: a.sum(), True),
+    "mean(dim)": (lambda lib, a, b: a.mean(-1), True),
+    "softmax": (lambda lib, a, b: lib.softmax(a, -1), True),
+    "matmul": (lambda lib, a, b: a @ b, True),
+    "transpose+reshape": (lambda lib, a, b: a.t().reshape(-1), True),
+    "getitem": (lambda lib, a, b: a[1:, ::2], True),
+    "cat": (lambda lib, a, b: lib.cat([a, b], 0), True),
+    "relu": (lambda lib, a, b: lib.relu(a), True),
+    "where": (lambda lib, a, b: lib.where(a > 0, a, b), True),
+}
+
+
+def make_inputs(lib, shape, device, requires_grad):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(2)]
+    return [lib.tensor(x, device=device, requires_grad=requires_grad) for x in arrays]
+
+
+def time_call(fn, repeats):
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    number = max(1, number // 4) if repeats < 5 else number
+    best = min(timer.repeat(repeat=repeats, number=number)) / number
+    return best
+
+
+def bench(device, repeats, names):
+    sync = (lambda: None)
+    if device == "cuda":
+        def sync():
+            torch.cuda.synchronize()
+            mytorch.cuda.synchronize()
+    rows = []
+    for size_name, shape in SIZES.items():
+        for name in names:
+            fn, diff = OPS[name]
+            for mode in ("forward", "fwd+bwd") if diff else ("forward",):
+                results = {}
+                for lib in (mytorch, torch):
+                    a, b = make_inputs(lib, shape, device, mode != "forward")
+                    if mode == "forward":
+                        def run():
+                            with lib.no_grad():
+                                fn(lib, a, b)
+                            sync()
+                    else:
+                        def run():
+                            out = fn(lib, a, b)
+                            out.sum().backward() if out.dim() else out.backward()
+                            a.grad = b.grad = None
+                            sync()
+                    results[lib.__name__] = time_call(run, repeats)
+                rows.append((size_name, name, mode, results["mytorch"], results["torch"]))
+    return rows
+
+
+def report(rows, markdown_path=None):
+    header = f"| size | op | pass | mytorch (us) | torch (us) | mytorch / torch |"
+    lines = [header, "|---|---|---|---:|---:|---:|"]
+    for size, name, mode, mine, ref in rows:
+        lines.append(f"| {size} | {name} | {mode} | {mine * 1e6:.1f} | {ref * 1e6:.1f} | {mine / ref:.2f}x |")
+    for size in SIZES:
+        ratios = [m / r for s, _, _, m, r in rows if s == size]
+        geo = float(np.exp(np.mean(np.log(ratios))))
+        lines.append(f"\n{size}: geometric-mean time ratio mytorch/torch = {geo:.2f}x")
+    text = "\n".join(lines)
+    print(text)
+    if markdown_path:
+        os.makedirs(os.path.dirname(markdown_path) or ".", exist_ok=True)
+        with open(markdown_path, "w") as f:
+            f.write(text + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--ops", nargs="*", default=list(OPS), choices=list(OPS))
+    parser.add_argument("--markdown", default=None, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not (mytorch.cuda.is_available() and torch.cuda.is_available()):
+        sys.exit("--device cuda needs a GPU with cupy and CUDA-enabled PyTorch")
+    torch.set_num_threads(os.cpu_count() or 1)
+    rows = bench(args.device, 2 if args.quick else 5, args.ops)
+    report(rows, args.markdown)
+
+
+if __name__ == "__main__":
+    main()

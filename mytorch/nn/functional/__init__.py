@@ -1,0 +1,9 @@
+"""mytorch.nn.functional: stateless layer functions (the modules in nn.modules are thin shells over these)."""
+from .activation import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
+from .misc import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403

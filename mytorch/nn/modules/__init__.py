@@ -1,0 +1,11 @@
+"""Layers as Modules. Each submodule lists its public classes in __all__."""
+from .module import Module  # noqa: F401
+from .container import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
+from .misc import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403

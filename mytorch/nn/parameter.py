@@ -1,0 +1,6 @@
+class Parameter:  # placeholder until nn.Parameter lands
+    pass
+
+
+class Buffer:
+    pass

@@ -1,0 +1,25 @@
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("WANDB_MODE", "offline")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    import mytorch
+
+    np.random.seed(0)
+    mytorch.manual_seed(0)
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    import mytorch
+
+    if not mytorch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs an NVIDIA GPU with cupy; none on this machine")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
