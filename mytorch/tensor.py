@@ -427,6 +427,11 @@ class Tensor:
         return t
 
 
+from .autograd import function as _function  # noqa: E402
+
+_function.Tensor = Tensor
+
+
 def _rebuild(data, requires_grad, dev):
     t = Tensor._make(data)
     if dev != "cpu":

@@ -25,6 +25,8 @@ import weakref
 
 from . import grad_mode
 
+Tensor = None  # set by mytorch.tensor once the class exists (avoids an import cycle on the hot path)
+
 
 class Node:
     """A recorded op in the graph (PyTorch's grad_fn). Also the `ctx` its forward and backward see."""
@@ -36,6 +38,7 @@ class Node:
     _saved = ()
     _saved_versions = ()
     _materialize_grads = False
+    _out_meta = None  # ((shape, dtype), ...) for multi-output nodes
 
     def __init__(self):
         self.next_edges = ()
@@ -100,8 +103,6 @@ class Node:
             self.saved_tensors  # raises the "second time" error
         fn = self._fn
         if fn._tensor_io:
-            from ..tensor import Tensor
-
             with grad_mode.no_grad():
                 out = fn.backward(self, *(None if g is None else Tensor._make(g) for g in grads))
             out = out if isinstance(out, tuple) else (out,)
@@ -167,58 +168,44 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ..tensor import Tensor
-
         ctx = cls._node_cls()
-        record = cls.differentiable and grad_mode.is_grad_enabled()
+        if cls._tensor_io:
+            needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+            ctx.needs_input_grad = needs
+            record = cls.differentiable and grad_mode.is_grad_enabled() and any(needs)
+            with grad_mode.no_grad():
+                result = cls.forward(ctx, *args, **kwargs)
+            return _wrap_user_outputs(cls, ctx, args, result, record)
+        # internal ops: forward sees raw arrays, so it can't record anything itself
+        arrays = []
         needs = []
         any_grad = False
-        if cls._tensor_io:
-            arrays = args
-            for a in args:
-                g = isinstance(a, Tensor) and a._requires_grad
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                g = a._requires_grad
+                any_grad = any_grad or g
                 needs.append(g)
-                any_grad |= g
+            else:
+                arrays.append(a)
+                needs.append(False)
+        ctx.needs_input_grad = needs
+        result = cls.forward(ctx, *arrays, **kwargs)
+        make = Tensor._make
+        if type(result) is tuple:
+            tensors = [make(o) for o in result]
+            out_arrays = result
         else:
-            arrays = []
-            for a in args:
-                if isinstance(a, Tensor):
-                    arrays.append(a._data)
-                    g = a._requires_grad
-                else:
-                    arrays.append(a)
-                    g = False
-                needs.append(g)
-                any_grad |= g
-        record = record and any_grad
-        ctx.needs_input_grad = tuple(needs)
-        if cls._tensor_io:
-            with grad_mode.no_grad():
-                result = cls.forward(ctx, *arrays, **kwargs)
-            return _wrap_user_outputs(cls, ctx, args, result, record)
-        prev = grad_mode.is_grad_enabled()
-        if prev:
-            grad_mode._set(False)
-        try:
-            result = cls.forward(ctx, *arrays, **kwargs)
-        finally:
-            if prev:
-                grad_mode._set(True)
-        multi = isinstance(result, tuple)
-        outs = result if multi else (result,)
-        non_diff = ctx.__dict__.get("_non_diff", ())
-        tensors = []
-        for o in outs:
-            t = Tensor._make(o)
-            tensors.append(t)
-        if record:
-            _link(ctx, args, tensors, non_diff, outs)
+            tensors = [make(result)]
+            out_arrays = (result,)
+        if any_grad and cls.differentiable and grad_mode.is_grad_enabled():
+            _link(ctx, args, tensors, ctx.__dict__.get("_non_diff", ()), out_arrays)
         if cls.is_view:
             base = args[0]
             for t in tensors:
                 t._version = base._version
                 t._base = base if base._base is None else base._base
-        return tuple(tensors) if multi else tensors[0]
+        return tuple(tensors) if type(result) is tuple else tensors[0]
 
 
 def _edge(t):
@@ -227,22 +214,31 @@ def _edge(t):
         return None
     fn = t.grad_fn
     if fn is None:
-        fn = t._grad_accumulator()
-        return (fn, 0, t._data.shape, t._data.dtype)
+        return (t._grad_accumulator(), 0, t._data.shape, t._data.dtype)
     return (fn, t._output_nr, t._data.shape, t._data.dtype)
 
 
 def _link(ctx, args, tensors, non_diff, out_arrays):
-    from ..tensor import Tensor
-
-    ctx.next_edges = tuple(_edge(a) if isinstance(a, Tensor) else None for a in args)
-    ctx._out_meta = tuple((o.shape, o.dtype) for o in out_arrays)
-    for nr, (t, arr) in enumerate(zip(tensors, out_arrays)):
-        if id(arr) in non_diff or arr.dtype.kind not in "fc":
-            continue
-        t._requires_grad = True
-        t.grad_fn = ctx
-        t._output_nr = nr
+    edges = []
+    for a in args:
+        if isinstance(a, Tensor) and a._requires_grad:
+            fn = a.grad_fn
+            if fn is None:
+                edges.append((a._grad_accumulator(), 0, a._data.shape, a._data.dtype))
+            else:
+                edges.append((fn, a._output_nr, a._data.shape, a._data.dtype))
+        else:
+            edges.append(None)
+    ctx.next_edges = edges
+    if len(out_arrays) > 1:
+        ctx._out_meta = tuple((o.shape, o.dtype) for o in out_arrays)
+    nr = 0
+    for t, arr in zip(tensors, out_arrays):
+        if arr.dtype.kind in "fc" and (not non_diff or id(arr) not in non_diff):
+            t._requires_grad = True
+            t.grad_fn = ctx
+            t._output_nr = nr
+        nr += 1
     saved = ctx._saved
     if saved:  # remember versions of saved inputs/outputs so in-place changes are caught
         versions = []
@@ -262,8 +258,6 @@ def _link(ctx, args, tensors, non_diff, out_arrays):
 
 def _wrap_user_outputs(cls, ctx, args, result, record):
     """autograd.Function: forward returned Tensors; connect them to the graph."""
-    from ..tensor import Tensor
-
     multi = isinstance(result, tuple)
     outs = result if multi else (result,)
     non_diff = ctx.__dict__.get("_non_diff", ())

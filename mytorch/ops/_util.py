@@ -36,6 +36,10 @@ def promote(op, a, b):
         raise TypeError(f"{op}(): expected at least one Tensor argument")
     else:
         s = b if ta else a
+        kind = (a if ta else b)._data.dtype.kind
+        st = type(s)
+        if (st is float and kind == "f") or (st is int and kind in "iuf"):
+            return a, b  # numpy keeps the tensor's dtype for these, as PyTorch does
         if not isinstance(s, (int, float, bool, np.number, np.bool_)):
             if isinstance(s, (list, tuple, np.ndarray)):
                 s = to_tensor_like(np.asarray(s), a if ta else b)
