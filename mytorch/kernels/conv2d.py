@@ -1,0 +1,191 @@
+"""conv2d as implicit GEMM (no im2col buffer), forward and backward, NCHW, stride/padding/dilation/groups.
+
+Forward, per group g:  out[m, o] = sum_k X[m, k] W[k, o]  with rows m = (n, oh, ow), columns o (output
+channel of the group) and reduction k = (c, kh, kw); X[m, k] = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
+is gathered on the fly with masked loads (zero padding = the mask).
+Backward input: dx[(n, ih, iw), c] = sum_(o, kh, kw) dy[n, o, oh, ow] w[o, c, kh, kw] where
+oh = (ih + ph - kh*dh) / sh must be a whole number inside [0, OH) (the gather mask).
+Backward weight: dw[o, (c, kh, kw)] = sum_(n, oh, ow) dy[n, o, oh, ow] X[(n, oh, ow), (c, kh, kw)].
+Bias gradient: dy summed over (n, oh, ow) on the host.
+"""
+import numpy as np
+import triton
+import triton.language as tl
+
+from . import check_float, count, elem_strides, interpreting, to_triton, xp_of
+
+
+@triton.jit
+def _conv_fwd_kernel(X, W, BIAS, OUT, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, ph, pw, dh, dw,
+                     sxn, sxc, sxh, sxw, swo, swc, swh, sww, HAS_BIAS: tl.constexpr,
+                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    g = tl.program_id(2)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    ro = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    n = rm // (OH * OW)
+    oh = (rm // OW) % OH
+    ow = rm % OW
+    m_ok = rm < N * OH * OW
+    o_ok = ro < Og
+    K = Cg * KH * KW
+    acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        rk = k0 + tl.arange(0, BLOCK_K)
+        c = rk // (KH * KW)
+        kh = (rk // KW) % KH
+        kw = rk % KW
+        ih = oh[:, None] * sh - ph + kh[None, :] * dh
+        iw = ow[:, None] * sw - pw + kw[None, :] * dw
+        a_ok = m_ok[:, None] & (rk[None, :] < K) & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < Wd)
+        a = tl.load(X + n[:, None].to(tl.int64) * sxn + (g * Cg + c[None, :]) * sxc + ih * sxh + iw * sxw,
+                    mask=a_ok, other=0.0)
+        b = tl.load(W + (g * Og + ro[None, :]) * swo + c[:, None] * swc + kh[:, None] * swh + kw[:, None] * sww,
+                    mask=(rk[:, None] < K) & o_ok[None, :], other=0.0)
+        acc += tl.dot(a, b)
+    if HAS_BIAS:
+        acc += tl.load(BIAS + g * Og + ro, mask=o_ok, other=0.0).to(tl.float32)[None, :]
+    out = OUT + ((n[:, None].to(tl.int64) * O + g * Og + ro[None, :]) * OH + oh[:, None]) * OW + ow[:, None]
+    tl.store(out, acc.to(OUT.dtype.element_ty), mask=m_ok[:, None] & o_ok[None, :])
+
+
+@triton.jit
+def _conv_dx_kernel(DY, W, DX, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, ph, pw, dh, dw,
+                    swo, swc, swh, sww, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    g = tl.program_id(2)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rc = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    n = rm // (H * Wd)
+    ih = (rm // Wd) % H
+    iw = rm % Wd
+    m_ok = rm < N * H * Wd
+    c_ok = rc < Cg
+    K = Og * KH * KW
+    acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        rk = k0 + tl.arange(0, BLOCK_K)
+        o = rk // (KH * KW)
+        kh = (rk // KW) % KH
+        kw = rk % KW
+        th = ih[:, None] + ph - kh[None, :] * dh
+        tw = iw[:, None] + pw - kw[None, :] * dw
+        oh = th // sh
+        ow = tw // sw
+        a_ok = (m_ok[:, None] & (rk[None, :] < K) & (th >= 0) & (tw >= 0) & (oh * sh == th) & (ow * sw == tw)
+                & (oh < OH) & (ow < OW))
+        a = tl.load(DY + ((n[:, None].to(tl.int64) * O + g * Og + o[None, :]) * OH + oh) * OW + ow,
+                    mask=a_ok, other=0.0)
+        b = tl.load(W + (g * Og + o[:, None]) * swo + rc[None, :] * swc + kh[:, None] * swh + kw[:, None] * sww,
+                    mask=(rk[:, None] < K) & c_ok[None, :], other=0.0)
+        acc += tl.dot(a, b)
+    out = DX + ((n[:, None].to(tl.int64) * C + g * Cg + rc[None, :]) * H + ih[:, None]) * Wd + iw[:, None]
+    tl.store(out, acc.to(DX.dtype.element_ty), mask=m_ok[:, None] & c_ok[None, :])
+
+
+@triton.jit
+def _conv_dw_kernel(DY, X, DW, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, ph, pw, dh, dw,
+                    sxn, sxc, sxh, sxw, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    # tile: BLOCK_M output channels x BLOCK_N of (c, kh, kw); reduction over BLOCK_K of (n, oh, ow)
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    g = tl.program_id(2)
+    ro = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rq = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    c = rq // (KH * KW)
+    kh = (rq // KW) % KH
+    kw = rq % KW
+    o_ok = ro < Og
+    q_ok = rq < Cg * KH * KW
+    R = N * OH * OW
+    acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+    for r0 in range(0, R, BLOCK_K):
+        rr = r0 + tl.arange(0, BLOCK_K)
+        n = rr // (OH * OW)
+        oh = (rr // OW) % OH
+        ow = rr % OW
+        r_ok = rr < R
+        a = tl.load(DY + ((n[None, :].to(tl.int64) * O + g * Og + ro[:, None]) * OH + oh[None, :]) * OW + ow[None, :],
+                    mask=o_ok[:, None] & r_ok[None, :], other=0.0)
+        ih = oh[:, None] * sh - ph + kh[None, :] * dh
+        iw = ow[:, None] * sw - pw + kw[None, :] * dw
+        b_ok = r_ok[:, None] & q_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < Wd)
+        b = tl.load(X + n[:, None].to(tl.int64) * sxn + (g * Cg + c[None, :]) * sxc + ih * sxh + iw * sxw,
+                    mask=b_ok, other=0.0)
+        acc += tl.dot(a, b)
+    out = DW + (g * Og + ro[:, None]) * (Cg * KH * KW) + rq[None, :]
+    tl.store(out, acc.to(DW.dtype.element_ty), mask=o_ok[:, None] & q_ok[None, :])
+
+
+def _pair(v):
+    return (int(v), int(v)) if np.isscalar(v) else tuple(int(u) for u in v)
+
+
+class _Geometry:
+    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
+        self.N, self.C, self.H, self.W = x_shape
+        self.O, cg, self.KH, self.KW = w_shape
+        self.sh, self.sw = _pair(stride)
+        self.ph, self.pw = _pair(padding)
+        self.dh, self.dw = _pair(dilation)
+        self.groups = groups
+        if self.C != cg * groups or self.O % groups:
+            raise RuntimeError(f"conv2d: input {x_shape} with weight {w_shape} and groups={groups} do not match")
+        self.Cg, self.Og = cg, self.O // groups
+        self.OH = (self.H + 2 * self.ph - self.dh * (self.KH - 1) - 1) // self.sh + 1
+        self.OW = (self.W + 2 * self.pw - self.dw * (self.KW - 1) - 1) // self.sw + 1
+        if self.OH <= 0 or self.OW <= 0:
+            raise RuntimeError(f"conv2d: kernel {w_shape[2:]} larger than padded input {x_shape[2:]}")
+
+    def args(self):
+        return (self.N, self.C, self.H, self.W, self.O, self.OH, self.OW, self.KH, self.KW, self.Cg, self.Og,
+                self.sh, self.sw, self.ph, self.pw, self.dh, self.dw)
+
+
+def _blocks(blocks):
+    return blocks or ((16, 16, 16) if interpreting() else (64, 64, 32))
+
+
+def conv2d_fwd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, blocks=None):
+    """x (N, C, H, W), weight (O, C/groups, KH, KW), bias (O,) -> out (N, O, OH, OW) contiguous.
+    padding is an int or pair (numbers; resolve 'same'/'valid' before calling)."""
+    check_float("conv2d", x, weight, bias)
+    geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
+    out = xp_of(x).empty((geo.N, geo.O, geo.OH, geo.OW), x.dtype)
+    bm, bn, bk = _blocks(blocks)
+    if out.size:
+        grid = (triton.cdiv(geo.N * geo.OH * geo.OW, bm), triton.cdiv(geo.Og, bn), groups)
+        t = to_triton
+        _conv_fwd_kernel[grid](t(x), t(weight), t(bias) if bias is not None else t(weight), t(out), *geo.args(),
+                               *elem_strides(x), *elem_strides(weight), HAS_BIAS=bias is not None,
+                               BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+        count("conv2d_fwd")
+    return out
+
+
+def conv2d_bwd(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, need_dx=True, need_dweight=True,
+               need_dbias=True, blocks=None):
+    """Returns (dx like x | None, dweight like weight | None, dbias (O,) | None)."""
+    xp = xp_of(x)
+    geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
+    dy = xp.ascontiguousarray(dy)
+    bm, bn, bk = _blocks(blocks)
+    t = to_triton
+    dx = dw = db = None
+    if need_dx:
+        dx = xp.zeros(x.shape, x.dtype)
+        if dx.size and dy.size:
+            grid = (triton.cdiv(geo.N * geo.H * geo.W, bm), triton.cdiv(geo.Cg, bn), groups)
+            _conv_dx_kernel[grid](t(dy), t(weight), t(dx), *geo.args(), *elem_strides(weight),
+                                  BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+    if need_dweight:
+        dw = xp.zeros(weight.shape, weight.dtype)
+        if dw.size and dy.size:
+            grid = (triton.cdiv(geo.Og, bm), triton.cdiv(geo.Cg * geo.KH * geo.KW, bn), groups)
+            _conv_dw_kernel[grid](t(dy), t(x), t(dw), *geo.args(), *elem_strides(x), BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+    if need_dbias:
+        db = dy.sum((0, 2, 3), dtype=np.float32).astype(weight.dtype)
+    count("conv2d_bwd")
+    return dx, dw, db

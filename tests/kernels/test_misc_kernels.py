@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.kernels.kutil import assert_close, randn
+import mytorch.kernels as K
+from mytorch.kernels import adamw, conv2d, embedding, rotary
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("idx_shape,dim,block,padding_idx", [((7,), 5, None, None), ((2, 9), 37, 16, 3)])
+def test_embedding_fwd_bwd(idx_shape, dim, block, padding_idx, dtype):
+    V = 11
+    w = randn(V, dim, dtype=dtype)
+    idx = np.random.default_rng(0).integers(0, V, idx_shape)
+    idx.flat[:3] = 3  # repeated indices: the atomics must add up
+    dy = randn(*idx_shape, dim, dtype=dtype, seed=1)
+    out = embedding.embedding_fwd(idx, w, block)
+    np.testing.assert_array_equal(out, w[idx])
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    F.embedding(torch.tensor(idx), wt, padding_idx=padding_idx).backward(torch.tensor(dy, dtype=torch.float64))
+    dw = embedding.embedding_bwd(dy, idx, V, padding_idx, block_size=block)
+    assert dw.dtype == dtype
+    assert_close(dw, wt.grad.numpy(), dtype, scale=3)
+    with pytest.raises(IndexError):
+        embedding.embedding_fwd(np.array([V]), w)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("shape,rotary_dim,interleaved,transposed", [
+    ((2, 3, 7, 16), 16, False, False), ((1, 2, 5, 24), 16, True, False), ((2, 2, 9, 10), 6, False, True)])
+def test_rotary_fwd_bwd(shape, rotary_dim, interleaved, transposed, dtype):
+    B, H, L, D = shape
+    x = randn(B, L, H, D, dtype=dtype).transpose(0, 2, 1, 3) if transposed else randn(*shape, dtype=dtype)
+    cos, sin = rotary.rotary_cos_sin(L + 3, rotary_dim)
+    y = rotary.rotary_fwd(x, cos, sin, interleaved)
+    assert y.strides == x.strides and y.dtype == dtype
+    ref = rotary.reference(x, cos, sin, interleaved)
+    assert_close(y, ref, dtype)
+    # gradient through torch autograd of the same formula
+    xt = torch.tensor(np.ascontiguousarray(x), dtype=torch.float64, requires_grad=True)
+    c, s = torch.tensor(cos[:L], dtype=torch.float64), torch.tensor(sin[:L], dtype=torch.float64)
+    half = rotary_dim // 2
+    if interleaved:
+        x1, x2 = xt[..., 0:rotary_dim:2], xt[..., 1:rotary_dim:2]
+        rot = torch.stack([x1 * c - x2 * s, x2 * c + x1 * s], -1).flatten(-2)
+    else:
+        x1, x2 = xt[..., :half], xt[..., half:rotary_dim]
+        rot = torch.cat([x1 * c - x2 * s, x2 * c + x1 * s], -1)
+    yt = torch.cat([rot, xt[..., rotary_dim:]], -1)
+    assert_close(y, yt.detach().numpy(), dtype)
+    dy = randn(*shape, dtype=dtype, seed=2)
+    yt.backward(torch.tensor(dy, dtype=torch.float64))
+    assert_close(rotary.rotary_bwd(dy, cos, sin, interleaved), xt.grad.numpy(), dtype)
+
+
+@pytest.mark.parametrize("amsgrad,maximize,weight_decay,block", [(False, False, 0.01, None), (True, True, 0.1, 64)])
+def test_adamw_matches_torch(amsgrad, maximize, weight_decay, block):
+    p0 = randn(300)
+    p, tp = p0.copy(), torch.tensor(p0, requires_grad=True)
+    opt = torch.optim.AdamW([tp], lr=0.01, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    vmax = np.zeros_like(p) if amsgrad else None
+    for step in range(1, 4):
+        g = randn(300, seed=step)
+        tp.grad = torch.tensor(g)
+        opt.step()
+        adamw.adamw_step(p, g, m, v, step=step, lr=0.01, weight_decay=weight_decay, amsgrad=amsgrad,
+                         max_exp_avg_sq=vmax, maximize=maximize, block_size=block)
+    assert_close(p, tp.detach().numpy(), scale=0.1)
+    assert_close(m, opt.state[tp]["exp_avg"].numpy(), scale=0.1)
+
+
+CONV_CASES = [  # (x shape, out channels, kernel, stride, padding, dilation, groups, bias, blocks)
+    ((2, 3, 7, 6), 5, (3, 3), 1, 1, 1, 1, True, None),
+    ((1, 4, 9, 8), 6, (3, 2), 2, (1, 0), 1, 2, False, (16, 16, 16)),
+    ((1, 2, 8, 8), 3, (2, 3), (1, 2), 2, 2, 1, True, (32, 16, 16)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("xs,oc,ks,stride,padding,dilation,groups,has_bias,blocks", CONV_CASES)
+def test_conv2d_fwd_bwd(xs, oc, ks, stride, padding, dilation, groups, has_bias, blocks, dtype):
+    x, w = randn(*xs, dtype=dtype), (0.3 * randn(oc, xs[1] // groups, *ks, seed=1)).astype(dtype)
+    b = randn(oc, dtype=dtype, seed=2) if has_bias else None
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y = conv2d.conv2d_fwd(x, w, b, blocks=blocks, **kw)
+    ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    yt = F.conv2d(*ts, **kw)
+    assert y.shape == yt.shape and y.dtype == dtype
+    assert_close(y, yt.detach().numpy(), dtype, scale=3)
+    dy = randn(*y.shape, dtype=dtype, seed=3)
+    yt.backward(torch.tensor(dy, dtype=torch.float64))
+    dx, dw, db = conv2d.conv2d_bwd(dy, x, w, blocks=blocks, need_dbias=has_bias, **kw)
+    assert_close(dx, ts[0].grad.numpy(), dtype, scale=5)
+    assert_close(dw, ts[1].grad.numpy(), dtype, scale=10)
+    if has_bias:
+        assert_close(db, ts[2].grad.numpy(), dtype, scale=10)
+
+
+def test_api_launch_counts_and_adapters():
+    assert K.is_available()  # conftest sets TRITON_INTERPRET=1
+    before = K.launch_counts["softmax_fwd"]
+    from mytorch.kernels import softmax
+    softmax.softmax_fwd(randn(2, 3))
+    assert K.launch_counts["softmax_fwd"] == before + 1
+    arr = randn(4, 5)
+    t = K.to_triton(arr)
+    assert t.data_ptr() == arr.ctypes.data  # zero copy
+    assert K.from_triton(t) is not arr and np.shares_memory(K.from_triton(t), arr)
+    assert K.to_triton(np.ones(3, bool)).dtype == torch.uint8
+
+
+def test_backends_switch():
+    from mytorch import backends
+    assert backends.fused.enabled is False and not backends.fused.use("softmax")
+    with backends.fused.flags(enabled=True, flash_attention=False):
+        assert backends.fused.use("softmax") and not backends.fused.use("flash_attention")
+    assert backends.fused.enabled is False and backends.fused.flash_attention is True
+    with pytest.raises(ValueError):
+        with backends.fused.flags(nonsense=True):
+            pass
