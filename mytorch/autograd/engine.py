@@ -72,7 +72,7 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate
                     _accumulate(node.variable, grads[0])
                 continue
             if grads is not None:
-                if (node._materialize_grads or len(grads) > 1) and None in grads:
+                if (node._materialize_grads or len(grads) > 1) and any(g is None for g in grads):
                     grads = [g if g is not None or meta is None else _zeros_for(meta, _first(grads))
                              for g, meta in zip(grads, node._out_meta)]
                 pre = node.__dict__.get("_pre_hook_list")

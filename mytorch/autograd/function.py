@@ -39,9 +39,7 @@ class Node:
     _saved_versions = ()
     _materialize_grads = False
     _out_meta = None  # ((shape, dtype), ...) for multi-output nodes
-
-    def __init__(self):
-        self.next_edges = ()
+    next_edges = ()  # one (node, output_nr, shape, dtype) or None per forward argument
 
     # ctx API -----------------------------------------------------------------------------------
     def save_for_backward(self, *values):
