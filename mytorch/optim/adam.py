@@ -1,0 +1,104 @@
+"""Adam (Kingma & Ba, 2014) with AMSGrad, L2 or decoupled weight decay, and maximize.
+
+m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+"""
+import math
+
+from .._array import xp_of
+from .optimizer import Optimizer, _check_not_differentiable, _to_scalar
+
+__all__ = ["Adam"]
+
+
+def _check_adam_args(lr, betas, eps, weight_decay):
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2):
+    """exp_avg.lerp_(grad, 1-beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1-beta2), in place, in
+    torch's operation order. Returns a scratch array of grad's shape the caller may reuse."""
+    scratch = xp.subtract(grad, exp_avg)
+    scratch *= 1 - beta1
+    exp_avg += scratch
+    xp.multiply(grad, 1 - beta2, out=scratch)
+    scratch *= grad
+    exp_avg_sq *= beta2
+    exp_avg_sq += scratch
+    return scratch
+
+
+def _weight_decay(group, param, grad, lr, weight_decay):
+    """Decoupled (AdamW-style: shrink the weights) or L2 (add wd * param to the gradient)."""
+    if weight_decay == 0:
+        return grad
+    if group.get("decoupled_weight_decay", False):
+        param *= 1 - lr * weight_decay
+        return grad
+    return grad + weight_decay * param
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        _check_adam_args(lr, betas, eps, weight_decay)
+        _check_not_differentiable(differentiable)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        betas = tuple(_to_scalar(b) for b in betas)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _init_state(self, p, amsgrad):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._step_tensor()
+            state["exp_avg"] = self._zeros_like(p)
+            state["exp_avg_sq"] = self._zeros_like(p)
+            if amsgrad:
+                state["max_exp_avg_sq"] = self._zeros_like(p)
+        return state
+
+    def step(self, closure=None):
+        loss = self._run_closure(closure)
+        for group in self.param_groups:
+            lr = _to_scalar(group["lr"])
+            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+            eps, weight_decay, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self._init_state(p, amsgrad)
+                param = p._data
+                xp = xp_of(param)
+                grad = self._grad_array(p, group)
+                state["step"]._data += 1
+                step = float(state["step"]._data)
+                grad = _weight_decay(group, param, grad, lr, weight_decay)
+                exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+                scratch = _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
+                step_size = lr / (1 - beta1 ** step)
+                bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+                if amsgrad:
+                    max_sq = state["max_exp_avg_sq"]._data
+                    xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+                    denom = xp.sqrt(max_sq, out=scratch)
+                else:
+                    denom = xp.sqrt(exp_avg_sq, out=scratch)
+                denom /= bias_correction2_sqrt
+                denom += eps
+                update = xp.multiply(exp_avg, -step_size)
+                update /= denom
+                param += update
+        return loss
