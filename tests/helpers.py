@@ -11,7 +11,7 @@ def to_numpy(x):
     if isinstance(x, mytorch.Tensor):
         return x.detach().cpu().numpy()
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+        return x.detach().cpu().numpy(force=True)
     return np.asarray(x)
 
 

@@ -242,10 +242,11 @@ def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         a, b = promote("div", input, other)
         # true division: integers divide as the default float type
-        if isinstance(a, Tensor) and a._data.dtype.kind in "biu":
-            a = a.to(_dtype.get_default_dtype())
-        elif isinstance(b, Tensor) and b._data.dtype.kind in "biu":
-            b = b.to(_dtype.get_default_dtype())
+        t = a if isinstance(a, Tensor) else b
+        if t._data.dtype.kind in "biu":
+            f = _dtype.get_default_dtype()
+            a = a.to(f) if isinstance(a, Tensor) else a
+            b = b.to(f) if isinstance(b, Tensor) else b
         return _out(Div.apply(a, b), out)
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
