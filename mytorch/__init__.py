@@ -61,8 +61,7 @@ def _lazy(name):
 
 def __getattr__(name):
     # heavier subpackages load on first use: mytorch.nn, mytorch.optim, mytorch.utils, ...
-    if name in ("nn", "optim", "utils", "amp", "distributed", "backends", "testing", "models", "accelerate",
-                "kernels"):
+    if name in ("nn", "optim", "utils", "backends", "kernels", "serialization"):
         return _lazy(name)
     if name in ("save", "load", "save_file", "load_file"):
         return getattr(_lazy("serialization"), name)
