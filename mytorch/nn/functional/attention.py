@@ -1,1 +1,189 @@
-__all__ = []
+"""scaled_dot_product_attention: softmax(q k^T * scale + mask) v, one Function with a manual backward.
+
+Shapes: q (..., Hq, Lq, E), k (..., Hk, Lk, E), v (..., Hk, Lk, Ev); leading dims broadcast.
+The forward keeps only the attention probabilities P (and the dropout keep mask); the backward is
+    dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dP * P)),  dQ = dS K * scale,  dK = dS^T Q * scale.
+Rows where every key is masked output 0 (and get zero gradient), as PyTorch does.
+
+`window_size` (a mytorch extension, not in PyTorch): sliding-window causal attention. Query i attends
+to keys j with i - window_size < j <= i, i.e. itself and the window_size - 1 keys before it (Mistral-style
+local attention). It implies causal masking and combines with attn_mask.
+With `mytorch.backends.fused` enabled and Triton available, 4-D float16/float32 inputs run the flash
+attention kernel (mytorch.kernels.flash_attention) instead.
+"""
+import math
+
+import numpy as np
+
+from ..._array import xp_of
+from ...autograd.function import Function
+from ...tensor import Tensor
+
+__all__ = ["scaled_dot_product_attention"]
+
+
+def _visible(xp, Lq, Lk, causal, window):
+    """(Lq, Lk) boolean: causal is PyTorch's top-left alignment, key j visible to query i iff j <= i."""
+    i = xp.arange(Lq)[:, None]
+    j = xp.arange(Lk)[None, :]
+    keep = j <= i
+    if window is not None:
+        keep &= j > i - window
+    return keep
+
+
+def _swap(a):
+    return a.swapaxes(-1, -2)
+
+
+class _Attention(Function):
+    @staticmethod
+    def forward(ctx, q, k, v, mask, dropout_p, causal, scale, gqa_rep, window, need_weights, rng):
+        xp = xp_of(q)
+        k_in, v_in = k, v
+        if gqa_rep > 1:  # each kv head serves gqa_rep consecutive query heads
+            k = xp.repeat(k, gqa_rep, axis=-3)
+            v = xp.repeat(v, gqa_rep, axis=-3)
+        s = (q @ _swap(k)) * scale
+        hidden = None  # boolean: True where a key is masked out
+        if mask is not None:
+            if mask.dtype == np.bool_:
+                hidden = ~mask
+            else:
+                s = s + mask
+        if causal or window is not None:
+            band = ~_visible(xp, q.shape[-2], k.shape[-2], causal, window)
+            hidden = band if hidden is None else hidden | band
+        if hidden is not None:
+            s = xp.where(hidden, -xp.inf, s)
+        mx = s.max(-1, keepdims=True)
+        mx = xp.where(xp.isfinite(mx), mx, 0)  # fully masked rows: exp(-inf) = 0 everywhere
+        p = xp.exp(s - mx)
+        denom = p.sum(-1, keepdims=True)
+        p /= xp.where(denom == 0, 1, denom)
+        p = p.astype(q.dtype, copy=False)
+        keep = None
+        pd = p
+        if dropout_p > 0:
+            keep = rng.random(p.shape, dtype=np.float32) >= dropout_p
+            pd = p * keep * (1.0 / (1.0 - dropout_p))
+        out = pd @ v
+        ctx.save_for_backward(q, k_in, v_in, p, keep)
+        ctx.meta = (dropout_p, scale, gqa_rep)
+        if need_weights:
+            return out, pd
+        return out
+
+    @staticmethod
+    def backward(ctx, g_out, g_weights=None):
+        q, k, v, p, keep = ctx.saved_tensors
+        dropout_p, scale, rep = ctx.meta
+        xp = xp_of(q)
+        v_in = v
+        if rep > 1:
+            k = xp.repeat(k, rep, axis=-3)
+            v = xp.repeat(v, rep, axis=-3)
+        pd = p if keep is None else p * keep * (1.0 / (1.0 - dropout_p))
+        dpd = 0 if g_out is None else g_out @ _swap(v)
+        if g_weights is not None:
+            dpd = dpd + g_weights
+        dp = dpd if keep is None else dpd * keep * (1.0 / (1.0 - dropout_p))
+        ds = p * (dp - (dp * p).sum(-1, keepdims=True))
+        needs = ctx.needs_input_grad
+        dq = (ds @ k) * scale if needs[0] else None
+        dk = (_swap(ds) @ q) * scale if needs[1] else None
+        dv = _swap(pd) @ g_out if needs[2] and g_out is not None else None
+        if rep > 1:  # sum the gradients of the query heads that share a kv head
+            def fold(d):
+                return None if d is None else d.reshape(d.shape[:-3] + (-1, rep) + d.shape[-2:]).sum(-3)
+            dk, dv = fold(dk), fold(dv)
+        if dv is None and needs[2]:
+            dv = xp.zeros_like(v_in)
+        dmask = ds if needs[3] else None  # gradient of an additive float mask
+        return dq, dk, dv, dmask, None, None, None, None, None, None, None
+
+
+class _FlashAttention(Function):
+    @staticmethod
+    def forward(ctx, q, k, v, mask, dropout_p, causal, scale, window, seed):
+        from ...kernels import flash_attention as kernel
+
+        win = None if window is None else (window - 1, 0)
+        out, lse = kernel.flash_attention_fwd(q, k, v, mask, causal or window is not None, win, scale, dropout_p,
+                                              seed)
+        ctx.save_for_backward(q, k, v, out, lse, mask)
+        ctx.meta = (causal or window is not None, win, scale, dropout_p, seed)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from ...kernels import flash_attention as kernel
+
+        q, k, v, out, lse, mask = ctx.saved_tensors
+        causal, win, scale, dropout_p, seed = ctx.meta
+        dq, dk, dv = kernel.flash_attention_bwd(g, q, k, v, out, lse, mask, causal, win, scale, dropout_p, seed)
+        return dq, dk, dv, None, None, None, None, None, None
+
+
+def _use_flash(q, k, v, mask, rep):
+    from ... import backends
+
+    if q.ndim != 4 or k.ndim != 4 or not backends.fused.use("flash_attention"):
+        return False
+    if q._data.dtype not in (np.float16, np.float32) or not (q.dtype == k.dtype == v.dtype):
+        return False
+    if v.shape != k.shape or not 16 <= q.shape[-1] <= 128 or q.shape[0] != k.shape[0] or q.shape[1] != k.shape[1] * rep:
+        return False
+    return mask is None or not mask.requires_grad
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False, *, window_size=None, _need_weights=False):
+    """attn_mask: boolean (True = attend) or float (added to the scores), broadcastable to (..., Lq, Lk).
+    is_causal: key j visible to query i iff j <= i (top-left aligned when Lq != Lk).
+    enable_gqa: k/v may have fewer heads than q (grouped-query attention); Hq must be a multiple of Hk.
+    window_size: mytorch extension - sliding-window causal attention (see the module docstring)."""
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError("scaled_dot_product_attention: expected query, key, value with at least 2 dims")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"scaled_dot_product_attention: query and key embedding sizes differ: "
+                           f"{query.shape[-1]} vs {key.shape[-1]}")
+    if key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: key and value sequence lengths differ: "
+                           f"{key.shape[-2]} vs {value.shape[-2]}")
+    if not (query.dtype == key.dtype == value.dtype):
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
+    if window_size is not None and int(window_size) < 1:
+        raise ValueError(f"window_size must be a positive integer, got {window_size}")
+    rep = 1
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3:
+        hq, hk = query.shape[-3], key.shape[-3]
+        if hq % hk or value.shape[-3] != hk:
+            raise RuntimeError(f"scaled_dot_product_attention: number of query heads ({hq}) must be divisible "
+                               f"by the number of key/value heads ({hk})")
+        rep = hq // hk
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    if attn_mask is not None:
+        if not isinstance(attn_mask, Tensor):
+            raise TypeError(f"attn_mask must be a Tensor, not {type(attn_mask).__name__}")
+        if attn_mask._data.dtype != np.bool_ and attn_mask.dtype != query.dtype:
+            raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                               f"attn_mask.dtype: {attn_mask.dtype} and query.dtype: {query.dtype} instead.")
+    training_dropout = dropout_p > 0
+    window = None if window_size is None else int(window_size)
+    if not _need_weights and _use_flash(query, key, value, attn_mask, rep):
+        seed = 0
+        if training_dropout:
+            from ...random import rng_for
+
+            seed = int(rng_for(query.device).integers(0, 2 ** 31 - 1))
+        return _FlashAttention.apply(query, key, value, attn_mask, float(dropout_p), bool(is_causal), scale, window,
+                                     seed)
+    rng = None
+    if training_dropout:
+        from ...random import rng_for
+
+        rng = rng_for(query.device)
+    return _Attention.apply(query, key, value, attn_mask, float(dropout_p), bool(is_causal), scale, rep, window,
+                            bool(_need_weights), rng)

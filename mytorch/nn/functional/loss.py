@@ -1,1 +1,599 @@
-__all__ = []
+"""Loss functions, functional form. reduction is 'mean' | 'sum' | 'none' everywhere.
+
+Two Functions carry most losses, each with a manual backward recomputed from its saved inputs:
+- `_ClassLoss`: cross_entropy with class indices and nll_loss. Logits (N, C, d1, ...) are viewed as rows
+  (M, C); the backward of the fused log-softmax + NLL is `p * sum(a) - a` per row (a: the row's target
+  coefficients), i.e. `softmax - onehot` without label smoothing or weights.
+- `_PointwiseLoss`: elementwise losses (mse, l1, huber, bce, ...) from a table of (value, gradient).
+"""
+import math
+
+import numpy as np
+
+from ..._array import xp_of
+from ...autograd.function import Function
+from ...tensor import Tensor
+
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
+           "poisson_nll_loss", "margin_ranking_loss", "cosine_embedding_loss", "hinge_embedding_loss",
+           "triplet_margin_loss", "cosine_similarity", "pairwise_distance"]
+
+
+def _reduction(size_average, reduce, reduction, extra=()):
+    if size_average is not None or reduce is not None:  # legacy arguments, as torch's _Reduction does
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "none" if not reduce else ("mean" if size_average else "sum")
+    if reduction not in ("none", "mean", "sum") + extra:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _acc(dtype):
+    return np.float32 if np.dtype(dtype).itemsize < 4 else dtype
+
+
+def _softplus(xp, z):
+    return xp.logaddexp(0, z)
+
+
+def _sigmoid(xp, z):
+    return xp.exp(-xp.logaddexp(0, -z))
+
+
+# ---------------------------------------------------------------------------------------------
+# cross_entropy (class indices) and nll_loss
+# ---------------------------------------------------------------------------------------------
+def _rows(x, C):
+    """(N, C, d1, ...) -> (M, C) rows, class axis last; (C,) and (N, C) need no copy."""
+    xp = xp_of(x)
+    moved = xp.moveaxis(x, 1, -1) if x.ndim > 2 else x
+    return moved.reshape(-1, C), moved.shape
+
+
+def _unrows(d2, moved_shape, ndim):
+    xp = xp_of(d2)
+    d = d2.reshape(moved_shape)
+    return xp.moveaxis(d, -1, 1) if ndim > 2 else d
+
+
+class _ClassLoss(Function):
+    @staticmethod
+    def forward(ctx, x, target, weight, log_softmax, ignore_index, ls, reduction):
+        xp = xp_of(x)
+        C = x.shape[1] if x.ndim > 1 else x.shape[0]
+        x2, moved_shape = _rows(x, C)
+        acc = _acc(x.dtype)
+        x2 = x2.astype(acc, copy=False)
+        t = target.reshape(-1)
+        valid = t != ignore_index
+        bad = valid & ((t < 0) | (t >= C))
+        if bad.any():
+            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        tc = xp.where(valid, t, 0)
+        rows = xp.arange(len(t))
+        w = None if weight is None else weight.astype(acc, copy=False)
+        w_t = valid.astype(acc) if w is None else w[tc] * valid
+        lse = None
+        picked = x2[rows, tc]
+        if log_softmax:
+            mx = x2.max(1, keepdims=True)
+            lse = (xp.log(xp.exp(x2 - mx).sum(1, keepdims=True)) + mx)[:, 0]
+            picked = picked - lse
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d_nll = w_t.sum() if reduction == "mean" else 1.0
+            loss = -(1 - ls) * w_t * picked / d_nll
+            d_smooth = d_nll  # mean: both terms divide by the summed target weights of non-ignored rows
+            if ls > 0:
+                # sum_c w_c log p_c = x . w - lse * sum(w), without materialising log p
+                sum_w = C if w is None else w.sum()
+                wx = x2.sum(1) if w is None else x2 @ w
+                smooth = -(wx - lse * sum_w) * valid
+                loss = loss + (ls / C) * smooth / d_smooth
+        ctx.save_for_backward(x, lse)
+        ctx.meta = (tc, valid, w, w_t, d_nll, d_smooth, ls, C, moved_shape, log_softmax)
+        out = loss.reshape(target.shape) if reduction == "none" else loss.sum()
+        return xp.asarray(out).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lse = ctx.saved_tensors
+        tc, valid, w, w_t, d_nll, d_smooth, ls, C, moved_shape, log_softmax = ctx.meta
+        xp = xp_of(g)
+        x2 = _rows(x, C)[0].astype(_acc(x.dtype), copy=False)
+        g = g.reshape(-1)
+        rows = xp.arange(len(tc))
+        a_nll = g * (1 - ls) * w_t / d_nll
+        if log_softmax:
+            p = xp.exp(x2 - lse[:, None])
+            a_smooth = g * (ls / C) * valid / d_smooth
+            total = a_nll + a_smooth * (C if w is None else w.sum())
+            dx2 = p * total[:, None]
+            if ls > 0:
+                dx2 -= a_smooth[:, None] if w is None else a_smooth[:, None] * w
+        else:
+            dx2 = xp.zeros_like(x2)
+        dx2[rows, tc] -= a_nll
+        return _unrows(dx2.astype(x.dtype, copy=False), moved_shape, x.ndim), None, None, None, None, None, None
+
+
+class _SoftTargetCE(Function):
+    """cross_entropy with class probabilities: loss_row = -sum_c w_c t'_c log p_c, t' = smoothed t."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ls, reduction):
+        xp = xp_of(x)
+        C = x.shape[1] if x.ndim > 1 else x.shape[0]
+        x2, moved_shape = _rows(x, C)
+        t2 = _rows(target, C)[0]
+        acc = _acc(x.dtype)
+        x2 = x2.astype(acc, copy=False)
+        mx = x2.max(1, keepdims=True)
+        logp = x2 - (xp.log(xp.exp(x2 - mx).sum(1, keepdims=True)) + mx)
+        wt = t2 * (1 - ls) + ls / C
+        if weight is not None:
+            wt = wt * weight
+        loss = -(wt * logp).sum(1)
+        n = len(loss) if reduction == "mean" else 1
+        ctx.save_for_backward(x, target, weight)
+        ctx.meta = (n, ls, C, moved_shape)
+        out = (loss / n).reshape(moved_shape[:-1]) if reduction == "none" else (loss / n).sum()
+        return xp.asarray(out).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target, weight = ctx.saved_tensors
+        n, ls, C, moved_shape = ctx.meta
+        xp = xp_of(g)
+        x2 = _rows(x, C)[0].astype(_acc(x.dtype), copy=False)
+        t2 = _rows(target, C)[0]
+        g = (g.reshape(-1) / n)[:, None]
+        mx = x2.max(1, keepdims=True)
+        logp = x2 - (xp.log(xp.exp(x2 - mx).sum(1, keepdims=True)) + mx)
+        wt = t2 * (1 - ls) + ls / C
+        if weight is not None:
+            wt = wt * weight
+        dx2 = g * (wt.sum(1, keepdims=True) * xp.exp(logp) - wt)
+        dt = None
+        if ctx.needs_input_grad[1]:
+            dt2 = -g * (1 - ls) * logp * (1 if weight is None else weight)
+            dt = _unrows(dt2.astype(target.dtype, copy=False), moved_shape, x.ndim)
+        return _unrows(dx2.astype(x.dtype, copy=False), moved_shape, x.ndim), dt, None, None, None
+
+
+class _FusedCE(Function):
+    """cross_entropy over (M, V) logits through the Triton kernel (mytorch.kernels.cross_entropy)."""
+
+    @staticmethod
+    def forward(ctx, x, target, ignore_index, ls, reduction):
+        from ...kernels import cross_entropy as kernel
+
+        loss, dlogits, _ = kernel.cross_entropy_fwd(x, target, ignore_index, ls,
+                                                    compute_grad=ctx.needs_input_grad[0])
+        xp = xp_of(x)
+        n = int((target != ignore_index).sum()) if reduction == "mean" else 1
+        ctx.save_for_backward(dlogits)
+        ctx.n = n
+        out = loss if reduction == "none" else xp.asarray(loss.sum() / n if n else xp.nan)
+        return out.astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        from ...kernels import cross_entropy as kernel
+
+        dlogits, = ctx.saved_tensors
+        dlogits = dlogits.copy() if getattr(ctx, "used", False) else dlogits  # scaled in place
+        ctx.used = True
+        return kernel.cross_entropy_bwd(dlogits, g / ctx.n), None, None, None, None
+
+
+def _check_class_target(x, target):
+    n_in = x.shape[0] if x.ndim > 1 else None
+    if target.ndim != max(x.ndim - 1, 0) or (x.ndim > 1 and target.shape[0] != n_in):
+        if x.ndim > 1 and target.ndim >= 1 and target.shape[0] != n_in:
+            raise ValueError(f"Expected input batch_size ({n_in}) to match target batch_size "
+                             f"({target.shape[0]}).")
+        if x.ndim <= 2:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    expected = tuple(x.shape[:1]) + tuple(x.shape[2:]) if x.ndim > 1 else ()
+    if tuple(target.shape) != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    if target._data.dtype.kind not in "iu":
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype}".replace("mytorch.", ""))
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input.ndim == 0:
+        raise RuntimeError("cross_entropy: input must have at least 1 dimension (the classes)")
+    C = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if weight is not None and tuple(weight.shape) != (C,):
+        raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
+                           f"weight tensor of shape: {list(weight.shape)}")
+    if target._data.dtype.kind == "f":
+        if tuple(target.shape) != tuple(input.shape):
+            if input.ndim > 1 and target.ndim >= 1 and target.shape[0] != input.shape[0]:
+                raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                                 f"({target.shape[0]}).")
+            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+        return _SoftTargetCE.apply(input, target, weight, float(label_smoothing), reduction)
+    _check_class_target(input, target)
+    from ... import backends
+
+    if (weight is None and input.ndim == 2 and input._data.dtype in (np.float16, np.float32)
+            and backends.fused.use("cross_entropy")):
+        return _FusedCE.apply(input, target, ignore_index, float(label_smoothing), reduction)
+    return _ClassLoss.apply(input, target, weight, True, ignore_index, float(label_smoothing), reduction)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """input: log-probabilities (N, C, d1, ...) or (C,); target: class indices."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_class_target(input, target)
+    return _ClassLoss.apply(input, target, weight, False, ignore_index, 0.0, reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise losses: value(xp, a, b, p) and grads(xp, a, b, p) -> (d/da, d/db) per element
+# ---------------------------------------------------------------------------------------------
+def _mse(xp, a, b, p):
+    return (a - b) ** 2
+
+
+def _mse_grad(xp, a, b, p):
+    d = 2 * (a - b)
+    return d, -d
+
+
+def _l1(xp, a, b, p):
+    return xp.abs(a - b)
+
+
+def _l1_grad(xp, a, b, p):
+    d = xp.sign(a - b)
+    return d, -d
+
+
+def _smooth_l1(xp, a, b, beta):
+    d = a - b
+    ad = xp.abs(d)
+    if beta == 0:
+        return ad
+    return xp.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
+
+
+def _smooth_l1_grad(xp, a, b, beta):
+    d = a - b
+    g = xp.sign(d) if beta == 0 else xp.where(xp.abs(d) < beta, d / beta, xp.sign(d))
+    return g, -g
+
+
+def _huber(xp, a, b, delta):
+    d = a - b
+    ad = xp.abs(d)
+    return xp.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+
+
+def _huber_grad(xp, a, b, delta):
+    g = xp.clip(a - b, -delta, delta)
+    return g, -g
+
+
+def _bce_logs(xp, a):
+    with np.errstate(divide="ignore"):
+        return xp.maximum(xp.log(a), -100), xp.maximum(xp.log1p(-a), -100)  # torch clamps log at -100
+
+
+def _bce(xp, a, b, p):
+    la, lb = _bce_logs(xp, a)
+    return -(b * la + (1 - b) * lb)
+
+
+def _bce_grad(xp, a, b, p):
+    la, lb = _bce_logs(xp, a)
+    return (a - b) / xp.maximum((1 - a) * a, 1e-12), lb - la
+
+
+def _bce_logits(xp, a, b, pos_weight):
+    sp = _softplus(xp, -a)  # -log(sigmoid(a)), stable
+    lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * b
+    return (1 - b) * a + lw * sp
+
+
+def _bce_logits_grad(xp, a, b, pos_weight):
+    if pos_weight is None:
+        return _sigmoid(xp, a) - b, -a
+    lw = 1 + (pos_weight - 1) * b
+    return (1 - b) + lw * (_sigmoid(xp, a) - 1), -a + (pos_weight - 1) * _softplus(xp, -a)
+
+
+def _kl(xp, a, b, log_target):
+    if log_target:
+        return xp.exp(b) * (b - a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return xp.where(b > 0, b * xp.log(xp.where(b > 0, b, 1)), xp.where(b == 0, 0, xp.nan)) - b * a
+
+
+def _kl_grad(xp, a, b, log_target):
+    if log_target:
+        eb = xp.exp(b)
+        return -eb, eb * (b - a + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -b, xp.log(b) + 1 - a
+
+
+def _soft_margin(xp, a, b, p):
+    return _softplus(xp, -a * b)
+
+
+def _soft_margin_grad(xp, a, b, p):
+    s = _sigmoid(xp, -a * b)
+    return -b * s, -a * s
+
+
+def _poisson(xp, a, b, p):
+    log_input, full, eps = p
+    loss = xp.exp(a) - b * a if log_input else a - b * xp.log(a + eps)
+    if full:  # Stirling's approximation of log(target!), for targets > 1
+        safe = xp.where(b > 1, b, 1)
+        loss = loss + xp.where(b > 1, safe * xp.log(safe) - safe + 0.5 * xp.log(2 * math.pi * safe), 0)
+    return loss
+
+
+def _poisson_grad(xp, a, b, p):
+    log_input, full, eps = p
+    if log_input:
+        da, db = xp.exp(a) - b, -a
+    else:
+        da, db = 1 - b / (a + eps), -xp.log(a + eps)
+    if full:
+        safe = xp.where(b > 1, b, 1)
+        db = db + xp.where(b > 1, xp.log(safe) + 0.5 / safe, 0)
+    return da, db
+
+
+class _PointwiseLoss(Function):
+    @staticmethod
+    def forward(ctx, a, b, weight, value, grads, params, reduction):
+        xp = xp_of(a)
+        loss = value(xp, a, b, params)
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(a, b, weight)
+        ctx.meta = (grads, params, reduction)
+        if reduction == "none":
+            return loss.astype(a.dtype, copy=False)
+        n = {"sum": 1, "mean": loss.size, "batchmean": a.shape[0] if a.ndim else 1}[reduction]
+        ctx.n = n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return xp.asarray(loss.sum() / n).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, weight = ctx.saved_tensors
+        grads, params, reduction = ctx.meta
+        xp = xp_of(g)
+        if reduction != "none":
+            g = g / ctx.n
+        if weight is not None:
+            g = g * weight
+        da, db = grads(xp, a, b, params)
+        return (g * da if ctx.needs_input_grad[0] else None, g * db if ctx.needs_input_grad[1] else None,
+                None, None, None, None, None)
+
+
+def _pointwise(name, input, target, value, grads, params, reduction, weight=None, same_shape=False):
+    if same_shape and tuple(target.shape) != tuple(input.shape):
+        if name == "binary_cross_entropy":
+            raise ValueError(f"Using a target size (torch.Size({list(target.shape)})) that is different to the "
+                             f"input size (torch.Size({list(input.shape)})) is deprecated. Please ensure they "
+                             f"have the same size.")
+        raise ValueError(f"Target size (torch.Size({list(target.shape)})) must be the same as input size "
+                         f"(torch.Size({list(input.shape)}))")
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{name}(): argument 'target' must be Tensor, not {type(target).__name__}")
+    if input.dtype != target.dtype and target._data.dtype.kind == "f":
+        target = target.to(input.dtype)
+    try:
+        np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    except ValueError:
+        raise RuntimeError(f"The size of tensor a ({input.shape[-1]}) must match the size of tensor b "
+                           f"({target.shape[-1]}) at non-singleton dimension {input.ndim - 1}") from None
+    return _PointwiseLoss.apply(input, target, weight, value, grads, params, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    return _pointwise("mse_loss", input, target, _mse, _mse_grad, None,
+                      _reduction(size_average, reduce, reduction), weight)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    return _pointwise("l1_loss", input, target, _l1, _l1_grad, None, _reduction(size_average, reduce, reduction))
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return _pointwise("smooth_l1_loss", input, target, _smooth_l1, _smooth_l1_grad, float(beta),
+                      _reduction(size_average, reduce, reduction))
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    return _pointwise("huber_loss", input, target, _huber, _huber_grad, float(delta), _reduction(None, None, reduction),
+                      weight)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    data = input._data
+    if data.size and bool(((data < 0) | (data > 1)).any()):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    return _pointwise("binary_cross_entropy", input, target, _bce, _bce_grad, None, reduction,
+                      None if weight is None else weight._data, same_shape=True)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """-w [pos_weight * y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], computed stably via softplus."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _pointwise("binary_cross_entropy_with_logits", input, target, _bce_logits, _bce_logits_grad,
+                      None if pos_weight is None else pos_weight._data, reduction,
+                      None if weight is None else weight._data, same_shape=True)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """input: log-probabilities; target: probabilities (log-probabilities with log_target=True)."""
+    reduction = _reduction(size_average, reduce, reduction, extra=("batchmean",))
+    return _pointwise("kl_div", input, target, _kl, _kl_grad, bool(log_target), reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    return _pointwise("soft_margin_loss", input, target, _soft_margin, _soft_margin_grad, None,
+                      _reduction(size_average, reduce, reduction))
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-08, reduce=None,
+                     reduction="mean"):
+    return _pointwise("poisson_nll_loss", input, target, _poisson, _poisson_grad,
+                      (bool(log_input), bool(full), float(eps)), _reduction(size_average, reduce, reduction))
+
+
+# ---------------------------------------------------------------------------------------------
+# distances and losses composed from them
+# ---------------------------------------------------------------------------------------------
+class _ReduceAll(Function):
+    @staticmethod
+    def forward(ctx, x, reduction):
+        ctx.meta = (x.shape, x.size if reduction == "mean" else 1)
+        return xp_of(x).asarray(x.sum() / ctx.meta[1]).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, n = ctx.meta
+        return xp_of(g).broadcast_to(g / n, shape), None
+
+
+def _apply_reduction(loss, reduction):
+    return loss if reduction == "none" else _ReduceAll.apply(loss, reduction)
+
+
+class _CosineSimilarity(Function):
+    """cos = sum(x1/max(|x1|, eps) * x2/max(|x2|, eps)) along dim (torch clamps each norm separately)."""
+
+    @staticmethod
+    def forward(ctx, x1, x2, dim, eps):
+        xp = xp_of(x1)
+        x1, x2 = xp.broadcast_arrays(x1, x2)
+        n1 = xp.sqrt((x1 * x1).sum(dim, keepdims=True))
+        n2 = xp.sqrt((x2 * x2).sum(dim, keepdims=True))
+        d1, d2 = xp.maximum(n1, eps), xp.maximum(n2, eps)
+        cos = ((x1 / d1) * (x2 / d2)).sum(dim, keepdims=True)
+        ctx.save_for_backward(x1, x2)
+        ctx.meta = (dim, d1, d2, n1 > eps, n2 > eps, cos)
+        return xp.squeeze(cos, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        x1, x2 = ctx.saved_tensors
+        dim, d1, d2, free1, free2, cos = ctx.meta
+        xp = xp_of(g)
+        g = xp.expand_dims(g, dim)
+        u1, u2 = x1 / d1, x2 / d2
+        # d cos / d x1 = (u2 - cos * u1) / |x1| where the norm is not clamped, u2 / eps where it is
+        dx1 = g * (u2 - xp.where(free1, cos, 0) * u1) / d1
+        dx2 = g * (u1 - xp.where(free2, cos, 0) * u2) / d2
+        return dx1, dx2, None, None
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    ndim = max(x1.ndim, x2.ndim)
+    from ...tensor import wrap_dim
+
+    return _CosineSimilarity.apply(x1, x2, wrap_dim(dim, ndim) - ndim, float(eps))
+
+
+class _PNorm(Function):
+    """|d|_p along the last axis of d = x1 - x2 + eps (pairwise_distance)."""
+
+    @staticmethod
+    def forward(ctx, x1, x2, p, eps, keepdim):
+        xp = xp_of(x1)
+        d = x1 - x2 + eps
+        ad = xp.abs(d)
+        if p == math.inf:
+            norm = ad.max(-1, keepdims=True)
+        elif p == 0:
+            norm = (ad != 0).sum(-1, keepdims=True).astype(d.dtype)
+        else:
+            norm = (ad ** p).sum(-1, keepdims=True) ** (1.0 / p)
+        ctx.save_for_backward(x1, x2)
+        ctx.meta = (p, eps, norm, keepdim)
+        return norm if keepdim else norm[..., 0]
+
+    @staticmethod
+    def backward(ctx, g):
+        x1, x2 = ctx.saved_tensors
+        p, eps, norm, keepdim = ctx.meta
+        xp = xp_of(g)
+        g = g if keepdim else g[..., None]
+        d = x1 - x2 + eps
+        ad = xp.abs(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == math.inf:
+                hit = ad == norm
+                dd = xp.sign(d) * hit / hit.sum(-1, keepdims=True)
+            elif p == 0:
+                dd = xp.zeros_like(d)
+            else:
+                dd = xp.sign(d) * ad ** (p - 1) / norm ** (p - 1)
+            dd = xp.where(norm == 0, 0, dd)
+        return g * dd, -(g * dd), None, None, None
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    return _PNorm.apply(x1, x2, float(p), float(eps), bool(keepdim))
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -y * (x1 - x2) + margin)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _apply_reduction((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """x where y == 1, max(0, margin - x) where y == -1."""
+    from ...ops.elementwise import where
+
+    reduction = _reduction(size_average, reduce, reduction)
+    zeros = input * 0
+    loss = where(target == 1, input, zeros) + where(target == -1, (margin - input).clamp_min(0), zeros)
+    return _apply_reduction(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) where y == 1, max(0, cos(x1, x2) - margin) where y == -1."""
+    from ...ops.elementwise import where
+
+    reduction = _reduction(size_average, reduce, reduction)
+    cos = cosine_similarity(input1, input2, dim=-1, eps=1e-12)
+    zeros = cos * 0
+    loss = where(target == 1, 1 - cos, zeros) + where(target == -1, (cos - margin).clamp_min(0), zeros)
+    return _apply_reduction(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-06, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    from ...ops.elementwise import minimum
+
+    reduction = _reduction(size_average, reduce, reduction)
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _apply_reduction((margin + d_pos - d_neg).clamp_min(0), reduction)

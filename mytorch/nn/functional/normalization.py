@@ -1,1 +1,284 @@
-__all__ = []
+"""Normalization layers, functional form: layer_norm, rms_norm, batch_norm, instance_norm, group_norm,
+local_response_norm.
+
+Every normalization is one Function, `_Norm`: y = (x - mean) * rstd * w + b, the statistics taken over
+some axes of x viewed as `stat_shape` (GroupNorm views (N, C, ...) as (N, G, -1)). The backward is the
+closed form, recomputing xhat from the saved input instead of keeping it (memory-lean):
+    g = dy * w,   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))     (RMS: no mean(g) term;
+                                                                          fixed eval stats: dx = rstd * g)
+    dw = sum(dy * xhat),  db = sum(dy)   over the axes the parameters broadcast along.
+"""
+import numpy as np
+
+from ..._array import xp_of
+from ...autograd.function import Function
+
+__all__ = ["layer_norm", "rms_norm", "batch_norm", "instance_norm", "group_norm", "local_response_norm"]
+
+
+def _acc_dtype(dtype):
+    """Statistics of half-precision inputs are accumulated in float32."""
+    return np.float32 if np.dtype(dtype).itemsize < 4 else dtype
+
+
+class _Norm(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, rms=False, fixed_stats=None,
+                stats_out=None):
+        """fixed_stats: (mean, var) broadcastable to stat_shape (BatchNorm eval) - no gradient through them.
+        stats_out: a list that receives the batch (mean, var) (used to update running statistics)."""
+        xp = xp_of(x)
+        acc = _acc_dtype(x.dtype)
+        xs = x.reshape(stat_shape)
+        if xs.dtype != acc:
+            xs = xs.astype(acc)
+        if fixed_stats is not None:
+            mean, var = fixed_stats
+        elif rms:
+            mean = None
+            var = xp.mean(xs * xs, axis=axes, keepdims=True)
+        else:
+            mean = xp.mean(xs, axis=axes, keepdims=True)
+            xc = xs - mean
+            var = xp.mean(xc * xc, axis=axes, keepdims=True)
+        if stats_out is not None:
+            stats_out.append((mean, var))
+        rstd = 1.0 / xp.sqrt(var + eps)
+        rstd = rstd.astype(acc, copy=False)
+        xhat = (xs if mean is None else xs - mean) * rstd
+        y = xhat.reshape(x.shape)
+        if weight is not None:
+            y = y * weight.reshape(param_shape)
+        if bias is not None:
+            y = y + bias.reshape(param_shape)
+        ctx.save_for_backward(x, weight, mean, rstd)
+        ctx.shapes = (stat_shape, axes, param_shape, fixed_stats is not None, None if bias is None else bias.shape)
+        return y.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight, mean, rstd = ctx.saved_tensors
+        stat_shape, axes, param_shape, fixed, bias_shape = ctx.shapes
+        xp = xp_of(dy)
+        acc = _acc_dtype(x.dtype)
+        dy = dy.astype(acc, copy=False)
+        xs = x.reshape(stat_shape).astype(acc, copy=False)
+        xhat = (xs if mean is None else xs - mean) * rstd
+        g = (dy if weight is None else dy * weight.reshape(param_shape)).reshape(stat_shape)
+        dx = None
+        if ctx.needs_input_grad[0]:
+            if fixed:
+                dx = g * rstd
+            else:
+                proj = xp.mean(g * xhat, axis=axes, keepdims=True)
+                centred = g - xhat * proj
+                if mean is not None:
+                    centred -= xp.mean(g, axis=axes, keepdims=True)
+                dx = rstd * centred
+            dx = dx.reshape(x.shape).astype(x.dtype, copy=False)
+        # parameters broadcast along every axis where param_shape is 1
+        pshape = (1,) * (x.ndim - len(param_shape)) + tuple(param_shape)
+        red = tuple(i for i, s in enumerate(pshape) if s == 1)
+        dw = db = None
+        if weight is not None and ctx.needs_input_grad[1]:
+            dw = xp.sum(dy * xhat.reshape(x.shape), axis=red).reshape(weight.shape).astype(weight.dtype)
+        if bias_shape is not None and ctx.needs_input_grad[2]:
+            db = xp.sum(dy, axis=red).reshape(bias_shape)
+        return dx, dw, db, None, None, None, None, None, None, None
+
+
+class _FusedNorm(Function):
+    """LayerNorm/RMSNorm over the last axis through the Triton kernel (mytorch.kernels.layer_norm)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps, rms):
+        from ...kernels import layer_norm as kernel
+
+        y, h, mean, rstd = kernel.norm_fwd(x, weight, bias, eps, rms=rms)
+        ctx.save_for_backward(x, weight, mean, rstd)
+        ctx.rms, ctx.has_bias = rms, bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        from ...kernels import layer_norm as kernel
+
+        x, weight, mean, rstd = ctx.saved_tensors
+        dx, dw, db = kernel.norm_bwd(dy, x, weight, mean, rstd, rms=ctx.rms, has_bias=ctx.has_bias,
+                                     need_weight_grad=ctx.needs_input_grad[1] or ctx.needs_input_grad[2])
+        return dx, dw, db, None, None
+
+
+def _use_fused(name, x, n_dims, *params):
+    from ... import backends
+
+    if n_dims != 1 or not backends.fused.use(name):
+        return False
+    return all(p is None or p._data.dtype in (np.float16, np.float32) for p in (x, *params))
+
+
+def _as_shape(normalized_shape):
+    if isinstance(normalized_shape, (int, np.integer)):
+        return (int(normalized_shape),)
+    return tuple(int(s) for s in normalized_shape)
+
+
+def _check_normalized(fn, x, shape, weight, bias):
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size{list(x.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != shape:
+            raise RuntimeError(f"{fn}: Expected {name} to be of same shape as normalized_shape, but got "
+                               f"{name} of shape {list(p.shape)} and normalized_shape = {list(shape)}")
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    shape = _as_shape(normalized_shape)
+    _check_normalized("layer_norm", input, shape, weight, bias)
+    if _use_fused("layer_norm", input, len(shape), weight, bias):
+        return _FusedNorm.apply(input, weight, bias, eps, False)
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    return _Norm.apply(input, weight, bias, input.shape, axes, shape, eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """y = x / sqrt(mean(x^2) + eps) * weight; eps=None means torch.finfo(input.dtype).eps."""
+    shape = _as_shape(normalized_shape)
+    _check_normalized("rms_norm", input, shape, weight, None)
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    if _use_fused("rms_norm", input, len(shape), weight):
+        return _FusedNorm.apply(input, weight, None, eps, True)
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    return _Norm.apply(input, weight, None, input.shape, axes, shape, eps, True)
+
+
+def _channel_shape(x):
+    """Parameters of (N, C, *) normalizations broadcast as (C, 1, ..., 1)."""
+    return (x.shape[1],) + (1,) * (x.ndim - 2)
+
+
+def _update_running(running, batch_value, momentum):
+    """running = (1 - momentum) * running + momentum * batch, in place (running statistics are buffers)."""
+    data = running._data
+    data *= 1 - momentum
+    data += (momentum * batch_value).astype(data.dtype, copy=False)
+    running._version.value += 1
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-05):
+    """Statistics over (N, *) per channel of (N, C, *). In training, running stats (when given) are
+    updated with the batch mean and the unbiased batch variance."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
+    axes = (0,) + tuple(range(2, input.ndim))
+    pshape = _channel_shape(input)
+    if training:
+        count = input.numel() // input.shape[1]
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"torch.Size({list(input.shape)})")
+        stats = []
+        out = _Norm.apply(input, weight, bias, input.shape, axes, pshape, eps, False, None, stats)
+        if running_mean is not None or running_var is not None:
+            mean, var = stats[0]
+            if running_mean is not None:
+                _update_running(running_mean, mean.reshape(-1), momentum)
+            if running_var is not None:
+                _update_running(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
+        return out
+    if running_mean is None or running_var is None:
+        raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+    acc = _acc_dtype(input._data.dtype)
+    fixed = (running_mean._data.astype(acc).reshape(pshape), running_var._data.astype(acc).reshape(pshape))
+    return _Norm.apply(input, weight, bias, input.shape, axes, pshape, eps, False, fixed)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-05):
+    """Statistics over the spatial axes of each (sample, channel) of (N, C, *)."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected at least 3D input (N, C, *), got {input.ndim}D")
+    pshape = _channel_shape(input)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is "
+                               "false")
+        acc = _acc_dtype(input._data.dtype)
+        fixed = (running_mean._data.astype(acc).reshape(pshape), running_var._data.astype(acc).reshape(pshape))
+        return _Norm.apply(input, weight, bias, input.shape, tuple(range(2, input.ndim)), pshape, eps, False,
+                           fixed)
+    count = int(np.prod(input.shape[2:]))
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"torch.Size({list(input.shape)})")
+    stats = []
+    out = _Norm.apply(input, weight, bias, input.shape, tuple(range(2, input.ndim)), pshape, eps, False, None,
+                      stats)
+    mean, var = stats[0]
+    n, c = input.shape[:2]
+    if running_mean is not None:  # running stats average the per-instance stats over the batch
+        _update_running(running_mean, mean.reshape(n, c).mean(0), momentum)
+    if running_var is not None:
+        _update_running(running_var, var.reshape(n, c).mean(0) * (count / (count - 1)), momentum)
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """Statistics over each group of C // num_groups channels (and all spatial positions) per sample."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input.shape)} and num_groups={num_groups}")
+    return _Norm.apply(input, weight, bias, (n, num_groups, -1), (2,), _channel_shape(input), eps)
+
+
+class _LocalResponseNorm(Function):
+    """y = x / (k + alpha/size * sum_{window} x^2)^beta, the window running over `size` channels
+    (size//2 before, (size-1)//2 after) of (N, C, *)."""
+
+    @staticmethod
+    def forward(ctx, x, size, alpha, beta, k):
+        xp = xp_of(x)
+        sq = x * x
+        # windowed channel sum through a cumulative sum, padded so every window is a difference
+        before, after = size // 2, (size - 1) // 2
+        c = x.shape[1]
+        pad = [(0, 0)] * x.ndim
+        pad[1] = (before + 1, after)
+        csum = xp.cumsum(xp.pad(sq, pad), axis=1)
+        win = csum[:, size:size + c] - csum[:, :c]
+        denom = k + (alpha / size) * win
+        y = x * denom ** -beta
+        ctx.save_for_backward(x, denom)
+        ctx.params = (size, alpha, beta)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, denom = ctx.saved_tensors
+        size, alpha, beta = ctx.params
+        xp = xp_of(dy)
+        scale = denom ** -beta
+        # d y_c / d x_j = scale_c [c==j] - 2 beta alpha/size x_c x_j denom_c^(-beta-1) for j in window(c)
+        t = dy * x * scale / denom
+        before, after = size // 2, (size - 1) // 2
+        c = x.shape[1]
+        pad = [(0, 0)] * x.ndim
+        pad[1] = (after + 1, before)  # the transposed window: channel j collects c in [j - after, j + before]
+        csum = xp.cumsum(xp.pad(t, pad), axis=1)
+        win = csum[:, size:size + c] - csum[:, :c]
+        return dy * scale - (2 * beta * alpha / size) * x * win, None, None, None, None
+
+
+def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    return _LocalResponseNorm.apply(input, int(size), float(alpha), float(beta), float(k))
