@@ -1,7 +1,11 @@
 """mytorch: a PyTorch-compatible deep learning framework in Python (numpy on CPU, cupy on CUDA)."""
 __version__ = "0.1.0"
 
-from . import _dtype
+from ._allocator import tune_malloc as _tune_malloc
+
+_tune_malloc()
+
+from . import _dtype  # noqa: E402
 from ._array import device
 from ._dtype import (bfloat16, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
                      promote_types, set_default_dtype, uint8)
