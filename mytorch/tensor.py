@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from . import _dtype
-from ._array import CPU, device_of_array, move_array, to_device
+from ._array import CPU, device, device_of_array, move_array, to_device
 from .autograd import grad_mode
 from .autograd.function import AccumulateGrad
 
@@ -295,22 +295,7 @@ class Tensor:
 
     def to(self, *args, **kwargs):
         """to(device), to(dtype), to(device, dtype), to(other_tensor); copy=False, non_blocking ignored."""
-        dev = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dtype = a.device, a.dtype
-            elif isinstance(a, _dtype.dtype) or a in (float, int, bool):
-                dtype = a
-            elif isinstance(a, (str, _device_type())) or isinstance(a, int):
-                dev = a
-            elif a is not None:
-                raise TypeError(f"to() received an invalid argument {a!r}")
+        dev, dtype, copy = parse_to_args(args, kwargs)
         from .ops.elementwise import ToCopy
 
         dev = self.device if dev is None else to_device(dev)
@@ -432,18 +417,36 @@ from .autograd import function as _function  # noqa: E402
 _function.Tensor = Tensor
 
 
+def parse_to_args(args, kwargs):
+    """The (device, dtype, copy) named by `.to(...)` arguments, as Tensor.to and Module.to take them."""
+    kwargs = dict(kwargs)
+    dev = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dtype = a.device, a.dtype
+        elif isinstance(a, bool):
+            continue  # non_blocking passed positionally
+        elif isinstance(a, _dtype.dtype) or a in (float, int):
+            dtype = a
+        elif isinstance(a, (str, int, device)):
+            dev = a
+        elif a is not None:
+            raise TypeError(f"to() received an invalid argument {a!r}")
+    return dev, dtype, copy
+
+
 def _rebuild(data, requires_grad, dev):
     t = Tensor._make(data)
     if dev != "cpu":
         t = t.to(dev)
     t._requires_grad = requires_grad
     return t
-
-
-def _device_type():
-    from ._array import device
-
-    return device
 
 
 def _as_array(data):

@@ -13,7 +13,7 @@ from ... import _dtype
 from ..._array import to_device
 from ...autograd import grad_mode
 from ...autograd.function import Function
-from ...tensor import Tensor
+from ...tensor import Tensor, parse_to_args
 from ..parameter import Buffer, Parameter
 
 __all__ = ["Module"]
@@ -468,21 +468,7 @@ class Module:
 
     def to(self, *args, **kwargs):
         """to(device), to(dtype), to(device, dtype), to(tensor); dtype applies to floating tensors only."""
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            elif isinstance(a, _dtype.dtype):
-                dtype = a
-            elif isinstance(a, bool):
-                continue  # non_blocking passed positionally
-            elif a is not None:
-                device = a
+        device, dtype, _ = parse_to_args(args, kwargs)
         if dtype is not None:
             dtype = _dtype.to_dtype(dtype)
             if not dtype.is_floating_point:
