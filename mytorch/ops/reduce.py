@@ -552,9 +552,19 @@ class LogSumExp(Function):
 
 
 class Softmax(Function):
+    """fused=True (float16/32 only) runs the Triton row kernel (mytorch.kernels.softmax) on `axis` moved last."""
+
     @staticmethod
-    def forward(ctx, x, axis, log):
+    def forward(ctx, x, axis, log, fused=False):
         xp = xp_of(x)
+        ctx.fused = fused
+        if fused:
+            from ..kernels import softmax as kernel
+
+            out = xp.moveaxis(kernel.softmax_fwd(xp.moveaxis(x, axis, -1), log), -1, axis)
+            ctx.save_for_backward(out)
+            ctx.meta = (axis, log)
+            return out
         shifted = x - _stable_max(x, (axis,))
         if log:
             out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
@@ -570,6 +580,11 @@ class Softmax(Function):
         (out,) = ctx.saved_tensors
         axis, log = ctx.meta
         xp = xp_of(out)
+        if ctx.fused:
+            from ..kernels import softmax as kernel
+
+            dx = kernel.softmax_bwd(xp.moveaxis(grad, axis, -1), xp.moveaxis(out, axis, -1), log)
+            return xp.moveaxis(dx, -1, axis), None, None
         if log:  # d log_softmax: g - softmax * sum(g)
             return grad - xp.exp(out) * grad.sum(axis=axis, keepdims=True), None, None
         return out * (grad - (grad * out).sum(axis=axis, keepdims=True)), None, None
@@ -585,13 +600,20 @@ def logsumexp(input, dim, keepdim=False):
     return LogSumExp.apply(input, _axes(input.ndim, dim), bool(keepdim))
 
 
-def _softmax(name, input, dim, dtype, log):
+def _softmax(name, input, dim, dtype, log, fused=None):
+    """fused: nn.functional's request for the Triton kernel (None: mytorch.backends.fused decides),
+    honoured for float16/float32 inputs."""
     input = _cast(input, dtype)
     if input._data.dtype.kind not in "fc":
         raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{_type_name(input)}'")
     if input.ndim == 0:
         return _softmax(name, input.reshape(1), 0, None, log).reshape(())
-    return (LogSoftmax if log else Softmax).apply(input, wrap_dim(dim, input.ndim), log)
+    if fused is None:
+        from .. import backends
+
+        fused = backends.fused.use("softmax")
+    fused = fused and input._data.dtype in (np.float16, np.float32)
+    return (LogSoftmax if log else Softmax).apply(input, wrap_dim(dim, input.ndim), log, fused=fused)
 
 
 def softmax(input, dim, dtype=None):

@@ -1,8 +1,12 @@
 """Adam (Kingma & Ba, 2014) with AMSGrad, L2 or decoupled weight decay, and maximize.
 
 m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+fused=True (or mytorch.backends.fused) runs this update as one Triton kernel per float32 parameter
+(mytorch.kernels.adamw), with the same state tensors.
 """
 import math
+
+import numpy as np
 
 from .._array import xp_of
 from .optimizer import Optimizer, _check_not_differentiable, _to_scalar
@@ -46,6 +50,34 @@ def _weight_decay(group, param, grad, lr, weight_decay):
     return grad + weight_decay * param
 
 
+def _fused_requested(group):
+    """The Triton AdamW kernel is asked for by fused=True or mytorch.backends.fused (op "adamw"); it
+    implements decoupled weight decay, so Adam's L2 decay (weight_decay != 0) stays unfused."""
+    from .. import backends
+    from ..kernels import is_available
+
+    flags = backends.fused
+    if not ((group.get("fused") or flags.enabled) and flags.adamw) or not is_available():
+        return False
+    return group.get("decoupled_weight_decay", False) or group["weight_decay"] == 0
+
+
+def _fused_ok(group, param, grad):
+    """The kernel updates float32 parameters (and their float32 states) in place: contiguous only."""
+    return (param.dtype == np.float32 and grad.dtype == np.float32 and param.flags.c_contiguous
+            and not group.get("differentiable", False))
+
+
+def _fused_step(group, state, param, grad, step, lr, beta1, beta2):
+    from ..kernels import adamw
+
+    amsgrad = group["amsgrad"]
+    adamw.adamw_step(param, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data, step=step, lr=lr,
+                     beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                     amsgrad=amsgrad, max_exp_avg_sq=state["max_exp_avg_sq"]._data if amsgrad else None,
+                     maximize=group["maximize"])
+
+
 class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
@@ -76,15 +108,19 @@ class Adam(Optimizer):
             lr = _to_scalar(group["lr"])
             beta1, beta2 = (_to_scalar(b) for b in group["betas"])
             eps, weight_decay, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
+            fused = _fused_requested(group)
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 state = self._init_state(p, amsgrad)
                 param = p._data
                 xp = xp_of(param)
-                grad = self._grad_array(p, group)
                 state["step"]._data += 1
                 step = float(state["step"]._data)
+                if fused and _fused_ok(group, param, p.grad._data):
+                    _fused_step(group, state, param, xp.ascontiguousarray(p.grad._data), step, lr, beta1, beta2)
+                    continue
+                grad = self._grad_array(p, group)
                 grad = _weight_decay(group, param, grad, lr, weight_decay)
                 exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 scratch = _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)

@@ -11,6 +11,7 @@ from ...autograd.function import Function
 from ...ops import reduce as _reduce
 from ...ops.elementwise import _erf, _sigmoid
 from ...ops.inplace import apply_inplace
+from .linear import _use_fused
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "silu", "sigmoid", "tanh", "softmax",
            "log_softmax", "elu", "elu_", "selu", "selu_", "celu", "celu_", "softplus", "mish", "glu", "hardtanh",
@@ -84,25 +85,39 @@ _TABLE = {
 }
 
 
-class _Pointwise(Function):
-    """Base of the table's Functions: y = f(x, *params), dy/dx from the saved input or output."""
+# activations with a Triton kernel (mytorch.kernels.activations), under the same names
+_KERNELS = {"relu", "gelu", "gelu_tanh", "silu"}
 
-    fwd = deriv = None
+
+class _Pointwise(Function):
+    """Base of the table's Functions: y = f(x, *params), dy/dx from the saved input or output.
+    fused=True (relu/gelu/silu) runs the Triton elementwise kernels, saving the input."""
+
+    name = fwd = deriv = None
     saves = "x"
 
     @classmethod
-    def forward(cls, ctx, x, *params):
+    def forward(cls, ctx, x, *params, fused=False):
+        ctx.params, ctx.fused = params, fused
+        if fused:
+            from ...kernels import activations as kernel
+
+            ctx.save_for_backward(x)
+            return kernel.activation_fwd(x, cls.name)
         xp = xp_of(x)
         out = cls.fwd(xp, x, *params)
         if out.dtype != x.dtype:
             out = out.astype(x.dtype)  # python-float params must not promote float16/32 results
         ctx.save_for_backward(x if cls.saves == "x" else out)
-        ctx.params = params
         return out
 
     @classmethod
     def backward(cls, ctx, grad):
         (saved,) = ctx.saved_tensors
+        if ctx.fused:
+            from ...kernels import activations as kernel
+
+            return (kernel.activation_bwd(grad, saved, cls.name),)
         d = cls.deriv(xp_of(saved), saved, *ctx.params)
         if d.dtype != grad.dtype and d.dtype.kind == "f":
             d = d.astype(grad.dtype)  # where(x > 0, 1.0, slope) etc. come out float64
@@ -110,15 +125,18 @@ class _Pointwise(Function):
 
 
 _OPS = {name: type("".join(w.capitalize() for w in name.split("_")), (_Pointwise,),
-                   {"fwd": staticmethod(f), "deriv": staticmethod(d), "saves": s, "__module__": __name__})
+                   {"name": name, "fwd": staticmethod(f), "deriv": staticmethod(d), "saves": s,
+                    "__module__": __name__})
         for name, (f, d, s) in _TABLE.items()}
 
 
-def _run(name, input, *params, inplace=False):
+def _run(name, input, *params, inplace=False, fused=False):
+    """fused: the caller's (nn module's) request for the Triton kernel; the global switch can also ask."""
     op = _OPS[name]
+    fused = name in _KERNELS and _use_fused("activation", fused, input)
     if inplace:
-        return apply_inplace(input, lambda t: op.apply(t, *params))
-    return op.apply(input, *params)
+        return apply_inplace(input, lambda t: op.apply(t, *params, fused=fused))
+    return op.apply(input, *params, fused=fused)
 
 
 def relu(input, inplace=False):
@@ -152,9 +170,13 @@ def leaky_relu_(input, negative_slope=0.01):
 
 
 def gelu(input, approximate="none"):
+    return _gelu(input, approximate)
+
+
+def _gelu(input, approximate, fused=False):
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    return _run("gelu" if approximate == "none" else "gelu_tanh", input)
+    return _run("gelu" if approximate == "none" else "gelu_tanh", input, fused=fused)
 
 
 def silu(input, inplace=False):
@@ -331,13 +353,16 @@ def _softmax_dim(ndim):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    if dim is None:
-        dim = _softmax_dim(input.dim())
-    return _reduce.softmax(input, dim, dtype=dtype)
+    return _softmax(input, dim, dtype, False)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax(input, dim, dtype, True)
+
+
+def _softmax(input, dim, dtype, log, fused=False):
+    """softmax / log_softmax with nn.Softmax's `fused` request (any dim: the kernel sees it moved last)."""
     if dim is None:
         dim = _softmax_dim(input.dim())
-    return _reduce.log_softmax(input, dim, dtype=dtype)
-
+    name = "log_softmax" if log else "softmax"
+    return _reduce._softmax(name, input, dim, dtype, log, _use_fused("softmax", fused))

@@ -20,32 +20,61 @@ def _dtype_name(arr):
 # linear: y = x W^T + b, any number of leading dims
 # ---------------------------------------------------------------------------------------------
 class Linear(Function):
+    """fused=True runs the Triton matmul kernels (mytorch.kernels.linear) instead of numpy/cupy `@`."""
+
     @staticmethod
-    def forward(ctx, x, weight, bias):
+    def forward(ctx, x, weight, bias, fused=False):
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias, ctx.fused = bias is not None, fused
+        if fused:
+            from ...kernels import linear as kernel
+
+            return kernel.linear_fwd(x, weight, bias)[0]
         out = x @ weight.T
         if bias is not None:
             out += bias
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
         return out
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if ctx.fused:
+            from ...kernels import linear as kernel
+
+            dx, dw, db = kernel.linear_bwd(grad, x, weight, need_dx=need_x, need_dweight=need_w,
+                                           need_dbias=need_b and ctx.has_bias)
+            return dx, dw, db, None
         grad_x = grad @ weight if need_x else None
         grad_w = grad_b = None
         if need_w or need_b:
             g2 = grad.reshape(-1, weight.shape[0])
             if need_w:
-                grad_w = g2.T @ x.reshape(-1, weight.shape[1])
+                grad_w = g2.T @ x.reshape(g2.shape[0], weight.shape[1])  # not -1: K may be 0
             if need_b:
                 grad_b = g2.sum(axis=0)
-        return grad_x, grad_w, grad_b
+        return grad_x, grad_w, grad_b, None
+
+
+def _use_fused(op, fused, *tensors):
+    """The Triton kernel runs when asked (the module's `fused` flag or the global switch), the op's flag in
+    mytorch.backends.fused is on, kernels can run here, and every float tensor is float16/float32."""
+    from ... import backends
+    from ...kernels import is_available
+
+    flags = backends.fused
+    if not ((fused or flags.enabled) and getattr(flags, op)) or not is_available():
+        return False
+    return all(t is None or t._data.dtype in (np.float16, np.float32) for t in tensors)
 
 
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias; input (*, in_features), weight (out_features, in_features)."""
+    return _linear(input, weight, bias)
+
+
+def _linear(input, weight, bias=None, fused=False):
+    """F.linear with nn.Linear's `fused` request (F.linear keeps PyTorch's signature)."""
     x, w = input._data, weight._data
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
@@ -56,7 +85,8 @@ def linear(input, weight, bias=None):
         other = bias._data if x.dtype == w.dtype else x
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_name(other)} and "
                            f"{_dtype_name(w)}")
-    return Linear.apply(input, weight, bias)
+    fused = w.shape[1] > 0 and _use_fused("linear", fused, input, weight, bias)  # the kernel needs K > 0
+    return Linear.apply(input, weight, bias, fused)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,16 +137,27 @@ def _scatter_add_rows(xp, target, idx, rows):
 
 
 class Embedding(Function):
+    """fused=True gathers rows / scatter-adds their gradient with the Triton kernels (mytorch.kernels.embedding)."""
+
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq, fused=False):
         ctx.save_for_backward(indices)
         ctx.meta = (weight.shape, padding_idx, scale_grad_by_freq)
+        ctx.fused = fused
+        if fused:
+            from ...kernels import embedding as kernel
+
+            return kernel.embedding_fwd(indices, weight)
         return weight[indices]
 
     @staticmethod
     def backward(ctx, grad):
         (indices,) = ctx.saved_tensors
         shape, padding_idx, by_freq = ctx.meta
+        if ctx.fused:
+            from ...kernels import embedding as kernel
+
+            return kernel.embedding_bwd(grad, indices, shape[0], padding_idx), None, None, None, None
         xp = xp_of(grad)
         flat_idx = indices.reshape(-1)
         rows = grad.reshape(-1, shape[1])
@@ -127,7 +168,7 @@ class Embedding(Function):
         _scatter_add_rows(xp, grad_w, flat_idx, rows)
         if padding_idx is not None and padding_idx >= 0:
             grad_w[padding_idx] = 0
-        return grad_w, None, None, None
+        return grad_w, None, None, None, None
 
 
 def _renorm_rows(weight, indices, max_norm, norm_type):
@@ -145,6 +186,12 @@ def _renorm_rows(weight, indices, max_norm, norm_type):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """weight[input]; rows at padding_idx get no gradient. `sparse` grads are returned dense."""
+    return _embedding(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
+
+
+def _embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+               fused=False):
+    """F.embedding with nn.Embedding's `fused` request (the kernel has no scale_grad_by_freq)."""
     idx = input._data
     if idx.dtype.kind not in "iu":
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
@@ -159,7 +206,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
-    return Embedding.apply(weight, input, padding_idx, scale_grad_by_freq)
+    fused = not scale_grad_by_freq and _use_fused("embedding", fused, weight)
+    return Embedding.apply(weight, input, padding_idx, scale_grad_by_freq, fused)
 
 
 def one_hot(tensor, num_classes=-1):
@@ -184,9 +232,18 @@ def one_hot(tensor, num_classes=-1):
 # dropout: out = x * mask / (1 - p); the mask is saved as bool (1 byte per element)
 # ---------------------------------------------------------------------------------------------
 class Dropout(Function):
+    """fused=True: the Triton kernel draws the mask from a counter-based RNG keyed by a seed taken from
+    mytorch's generator, so nothing is stored and backward regenerates the same mask from the seed."""
+
     @staticmethod
-    def forward(ctx, x, p, mask_shape):
+    def forward(ctx, x, p, mask_shape, fused=False):
         xp = xp_of(x)
+        ctx.fused = fused
+        if fused:
+            from ...kernels import dropout as kernel
+
+            ctx.p, ctx.seed = p, int(rng_for(_device(x)).integers(0, 2 ** 31 - 1))
+            return kernel.dropout_fwd(x, p, ctx.seed)
         if p == 1:
             keep = xp.zeros(mask_shape, dtype=bool)
             scale = 0.0
@@ -199,8 +256,12 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.fused:
+            from ...kernels import dropout as kernel
+
+            return kernel.dropout_bwd(grad, ctx.p, ctx.seed), None, None, None
         (keep,) = ctx.saved_tensors
-        return (grad * keep) * grad.dtype.type(ctx.scale), None, None
+        return (grad * keep) * grad.dtype.type(ctx.scale), None, None, None
 
 
 def _device(arr):
@@ -212,13 +273,15 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _dropout(input, p, training, inplace, mask_shape):
+def _dropout(input, p, training, inplace, mask_shape, fused=False):
     _check_p(p)
     if not training or p == 0:
         return input
+    # the kernel draws one mask value per element: feature dropout (a broadcast mask) stays unfused
+    fused = tuple(mask_shape) == tuple(input.shape) and _use_fused("dropout", fused, input)
     if inplace:
-        return apply_inplace(input, lambda t: Dropout.apply(t, p, mask_shape))
-    return Dropout.apply(input, p, mask_shape)
+        return apply_inplace(input, lambda t: Dropout.apply(t, p, mask_shape, fused))
+    return Dropout.apply(input, p, mask_shape, fused)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

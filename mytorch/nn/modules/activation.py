@@ -2,6 +2,7 @@
 from ...ops.factory import empty
 from .. import functional as F
 from .. import init
+from ..functional.activation import _gelu, _run, _softmax
 from ..parameter import Parameter
 from .module import Module
 
@@ -39,12 +40,27 @@ class _Stateless(Module):
         return type(self)._fn(input)
 
 
-class ReLU(_InplaceActivation):
+class _KernelActivation(_InplaceActivation):
+    """ReLU/SiLU: fused=True asks for the Triton kernel (used when one can run; not part of the repr)."""
+
+    _name = None
+
+    def __init__(self, inplace=False, fused=False):
+        super().__init__(inplace)
+        self.fused = fused
+
+    def forward(self, input):
+        return _run(self._name, input, inplace=self.inplace, fused=self.fused)
+
+
+class ReLU(_KernelActivation):
     _fn = staticmethod(F.relu)
+    _name = "relu"
 
 
-class SiLU(_InplaceActivation):
+class SiLU(_KernelActivation):
     _fn = staticmethod(F.silu)
+    _name = "silu"
 
 
 class Mish(_InplaceActivation):
@@ -127,12 +143,13 @@ class LeakyReLU(Module):
 
 
 class GELU(Module):
-    def __init__(self, approximate="none"):
+    def __init__(self, approximate="none", fused=False):
         super().__init__()
         self.approximate = approximate
+        self.fused = fused
 
     def forward(self, input):
-        return F.gelu(input, approximate=self.approximate)
+        return _gelu(input, self.approximate, self.fused)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
@@ -213,7 +230,7 @@ class GLU(Module):
 
 
 class _SoftmaxBase(Module):
-    _fn = None
+    _log = False
 
     def __init__(self, dim=None, fused=False):
         super().__init__()
@@ -226,18 +243,20 @@ class _SoftmaxBase(Module):
             self.dim = None
 
     def forward(self, input):
-        return type(self)._fn(input, self.dim, _stacklevel=5)
+        return _softmax(input, self.dim, None, self._log, self.fused)
 
     def extra_repr(self):
         return f"dim={self.dim}"
 
 
 class Softmax(_SoftmaxBase):
-    _fn = staticmethod(F.softmax)
+    """fused=True asks for the Triton kernel (used when one can run; not part of the repr)."""
+
+    _log = False
 
 
 class LogSoftmax(_SoftmaxBase):
-    _fn = staticmethod(F.log_softmax)
+    _log = True
 
 
 class Softmin(_SoftmaxBase):

@@ -5,6 +5,7 @@ from ...autograd import grad_mode
 from ...ops.factory import empty
 from .. import functional as F
 from .. import init
+from ..functional.linear import _dropout, _embedding, _linear
 from ..parameter import Parameter
 from .module import Module
 
@@ -23,7 +24,8 @@ class Identity(Module):
 
 
 class Linear(Module):
-    """y = x W^T + b. Weight and bias start uniform in +-1/sqrt(in_features), as in PyTorch."""
+    """y = x W^T + b. Weight and bias start uniform in +-1/sqrt(in_features), as in PyTorch.
+    fused=True asks for the Triton kernel (used when one can run; not part of the repr)."""
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, fused=False):
         super().__init__()
@@ -46,7 +48,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        return F.linear(input, self.weight, self.bias)
+        return _linear(input, self.weight, self.bias, self.fused)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -121,8 +123,8 @@ class Embedding(Module):
                 self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-                           self.scale_grad_by_freq, self.sparse)
+        return _embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                          self.scale_grad_by_freq, self.fused)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -168,9 +170,13 @@ class _DropoutNd(Module):
 
 
 class Dropout(_DropoutNd):
-    """Zeroes elements with probability p during training, scaling the rest by 1/(1-p)."""
+    """Zeroes elements with probability p during training, scaling the rest by 1/(1-p).
+    fused=True asks for the Triton kernel (mask regenerated from a seed in backward, never stored)."""
 
     _fn = staticmethod(F.dropout)
+
+    def forward(self, input):
+        return _dropout(input, self.p, self.training, self.inplace, input.shape, self.fused)
 
 
 class Dropout1d(_DropoutNd):
