@@ -8,8 +8,9 @@ Rows where every key is masked output 0 (and get zero gradient), as PyTorch does
 `window_size` (a mytorch extension, not in PyTorch): sliding-window causal attention. Query i attends
 to keys j with i - window_size < j <= i, i.e. itself and the window_size - 1 keys before it (Mistral-style
 local attention). It implies causal masking and combines with attn_mask.
-With `mytorch.backends.fused` enabled and Triton available, 4-D float16/float32 inputs run the flash
-attention kernel (mytorch.kernels.flash_attention) instead.
+With `mytorch.backends.fused` enabled (or nn.MultiheadAttention(fused=True)) and Triton available, 4-D
+float16/float32 inputs run the flash attention kernel (mytorch.kernels.flash_attention) as the second body
+of the same Function.
 """
 import math
 
@@ -18,6 +19,7 @@ import numpy as np
 from ..._array import xp_of
 from ...autograd.function import Function
 from ...tensor import Tensor
+from .linear import _use_fused
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -37,8 +39,23 @@ def _swap(a):
 
 
 class _Attention(Function):
+    """fused=True: the flash attention kernels (mytorch.kernels.flash_attention) stream over key blocks and
+    save only out and the row logsumexp instead of P; GQA is native there (no repeated k/v), the window is
+    (window - 1 keys to the left, none to the right) and the dropout mask is regenerated from a seed."""
+
     @staticmethod
-    def forward(ctx, q, k, v, mask, dropout_p, causal, scale, gqa_rep, window, need_weights, rng):
+    def forward(ctx, q, k, v, mask, dropout_p, causal, scale, gqa_rep, window, need_weights, rng, fused=False):
+        ctx.fused = fused
+        if fused:
+            from ...kernels import flash_attention as kernel
+
+            seed = int(rng.integers(0, 2 ** 31 - 1)) if dropout_p > 0 else 0
+            win = None if window is None else (window - 1, 0)
+            causal = causal or window is not None
+            out, lse = kernel.flash_attention_fwd(q, k, v, mask, causal, win, scale, dropout_p, seed)
+            ctx.save_for_backward(q, k, v, out, lse, mask)
+            ctx.meta = (causal, win, scale, dropout_p, seed)
+            return out
         xp = xp_of(q)
         k_in, v_in = k, v
         if gqa_rep > 1:  # each kv head serves gqa_rep consecutive query heads
@@ -76,6 +93,12 @@ class _Attention(Function):
 
     @staticmethod
     def backward(ctx, g_out, g_weights=None):
+        if ctx.fused:
+            from ...kernels import flash_attention as kernel
+
+            q, k, v, out, lse, mask = ctx.saved_tensors
+            dq, dk, dv = kernel.flash_attention_bwd(g_out, q, k, v, out, lse, mask, *ctx.meta)
+            return (dq, dk, dv) + (None,) * 9
         q, k, v, p, keep = ctx.saved_tensors
         dropout_p, scale, rep = ctx.meta
         xp = xp_of(q)
@@ -100,49 +123,35 @@ class _Attention(Function):
         if dv is None and needs[2]:
             dv = xp.zeros_like(v_in)
         dmask = ds if needs[3] else None  # gradient of an additive float mask
-        return dq, dk, dv, dmask, None, None, None, None, None, None, None
+        return dq, dk, dv, dmask, None, None, None, None, None, None, None, None
 
 
-class _FlashAttention(Function):
-    @staticmethod
-    def forward(ctx, q, k, v, mask, dropout_p, causal, scale, window, seed):
-        from ...kernels import flash_attention as kernel
-
-        win = None if window is None else (window - 1, 0)
-        out, lse = kernel.flash_attention_fwd(q, k, v, mask, causal or window is not None, win, scale, dropout_p,
-                                              seed)
-        ctx.save_for_backward(q, k, v, out, lse, mask)
-        ctx.meta = (causal or window is not None, win, scale, dropout_p, seed)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        from ...kernels import flash_attention as kernel
-
-        q, k, v, out, lse, mask = ctx.saved_tensors
-        causal, win, scale, dropout_p, seed = ctx.meta
-        dq, dk, dv = kernel.flash_attention_bwd(g, q, k, v, out, lse, mask, causal, win, scale, dropout_p, seed)
-        return dq, dk, dv, None, None, None, None, None, None
-
-
-def _use_flash(q, k, v, mask, rep):
-    from ... import backends
-
-    if q.ndim != 4 or k.ndim != 4 or not backends.fused.use("flash_attention"):
+def _use_flash(fused, q, k, v, mask, rep, need_weights):
+    """The kernel takes 4-D (B, H, L, D) q/k/v with equal batch, 16 <= D <= 128, v shaped like k, heads
+    Hq = rep * Hkv, and a mask without gradient; it returns no attention weights."""
+    if need_weights or q.ndim != 4 or k.ndim != 4 or v.shape != k.shape or not 16 <= q.shape[-1] <= 128:
         return False
-    if q._data.dtype not in (np.float16, np.float32) or not (q.dtype == k.dtype == v.dtype):
+    if q.shape[0] != k.shape[0] or q.shape[1] != k.shape[1] * rep:
         return False
-    if v.shape != k.shape or not 16 <= q.shape[-1] <= 128 or q.shape[0] != k.shape[0] or q.shape[1] != k.shape[1] * rep:
+    if mask is not None and (mask.requires_grad or mask.ndim > 4):
         return False
-    return mask is None or not mask.requires_grad
+    return _use_fused("flash_attention", fused, q, k, v)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                                 enable_gqa=False, *, window_size=None, _need_weights=False):
+                                 enable_gqa=False, *, window_size=None):
     """attn_mask: boolean (True = attend) or float (added to the scores), broadcastable to (..., Lq, Lk).
     is_causal: key j visible to query i iff j <= i (top-left aligned when Lq != Lk).
     enable_gqa: k/v may have fewer heads than q (grouped-query attention); Hq must be a multiple of Hk.
     window_size: mytorch extension - sliding-window causal attention (see the module docstring)."""
+    return _scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
+                                         window_size)
+
+
+def _scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                  enable_gqa=False, window_size=None, need_weights=False, fused=None):
+    """F.scaled_dot_product_attention with MultiheadAttention's options: need_weights also returns the
+    (dropped-out) attention probabilities; fused is the module's kernel request (None: the global switch)."""
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise RuntimeError("scaled_dot_product_attention: expected query, key, value with at least 2 dims")
     if query.shape[-1] != key.shape[-1]:
@@ -170,20 +179,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if attn_mask._data.dtype != np.bool_ and attn_mask.dtype != query.dtype:
             raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
                                f"attn_mask.dtype: {attn_mask.dtype} and query.dtype: {query.dtype} instead.")
-    training_dropout = dropout_p > 0
     window = None if window_size is None else int(window_size)
-    if not _need_weights and _use_flash(query, key, value, attn_mask, rep):
-        seed = 0
-        if training_dropout:
-            from ...random import rng_for
-
-            seed = int(rng_for(query.device).integers(0, 2 ** 31 - 1))
-        return _FlashAttention.apply(query, key, value, attn_mask, float(dropout_p), bool(is_causal), scale, window,
-                                     seed)
+    fused = _use_flash(fused, query, key, value, attn_mask, rep, need_weights)
     rng = None
-    if training_dropout:
+    if dropout_p > 0:
         from ...random import rng_for
 
         rng = rng_for(query.device)
     return _Attention.apply(query, key, value, attn_mask, float(dropout_p), bool(is_causal), scale, rep, window,
-                            bool(_need_weights), rng)
+                            bool(need_weights), rng, fused)

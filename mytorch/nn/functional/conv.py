@@ -17,6 +17,7 @@ import numpy as np
 from ..._array import xp_of
 from ...autograd.function import Function
 from ...tensor import Tensor
+from .linear import _use_fused
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "unfold", "fold"]
@@ -143,8 +144,18 @@ def _conv_input_grad(dy, w, padded, pads, stride, dilation, groups):
 # ---- autograd Functions --------------------------------------------------------------------------------
 
 class _ConvNd(Function):
+    """fused=True (2-D, symmetric padding): the Triton implicit-GEMM kernels (mytorch.kernels.conv2d) read
+    the input directly, with no im2col copy, and backward recomputes from the saved input."""
+
     @staticmethod
-    def forward(ctx, x, w, bias, stride, pads, dilation, groups):
+    def forward(ctx, x, w, bias, stride, pads, dilation, groups, fused=False):
+        ctx.fused = fused
+        if fused:
+            from ...kernels import conv2d as kernel
+
+            ctx.save_for_backward(x, w)
+            ctx.geometry = (stride, tuple(lo for lo, _ in pads), dilation, groups)
+            return kernel.conv2d_fwd(x, w, bias, *ctx.geometry)
         xpad = _pad_zeros(x, pads)
         cols, out = _im2col(xpad, w.shape[2:], stride, dilation, groups)
         y = _cols_times_weight(cols, w, out, groups)
@@ -156,17 +167,25 @@ class _ConvNd(Function):
 
     @staticmethod
     def backward(ctx, dy):
+        need = ctx.needs_input_grad
+        if ctx.fused:
+            from ...kernels import conv2d as kernel
+
+            x, w = ctx.saved_tensors
+            dx, dw, db = kernel.conv2d_bwd(dy, x, w, *ctx.geometry, need_dx=need[0], need_dweight=need[1],
+                                           need_dbias=need[2])
+            return dx, dw, db, None, None, None, None, None
         w, cols = ctx.saved_tensors
         padded, stride, pads, dilation, groups = ctx.geometry
         dy = xp_of(dy).ascontiguousarray(dy)  # e.g. the stride-0 gradient of a sum: BLAS needs real strides
         dx = dw = db = None
-        if ctx.needs_input_grad[0]:
+        if need[0]:
             dx = _conv_input_grad(dy, w, padded, pads, stride, dilation, groups)
-        if ctx.needs_input_grad[1]:
+        if need[1]:
             dw = _conv_weight_grad(dy, cols, w.shape, groups)
-        if ctx.needs_input_grad[2]:
+        if need[2]:
             db = dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
-        return dx, dw, db, None, None, None, None
+        return dx, dw, db, None, None, None, None, None
 
 
 class _ConvTransposeNd(Function):
@@ -339,38 +358,8 @@ def _conv_pads(fn, padding, kernel, stride, dilation):
     return tuple((p, p) for p in _ntuple(padding, d, "padding"))
 
 
-def _use_fused_conv2d(x, weight, bias, fused):
-    from ... import backends
-
-    if not (fused or backends.fused.enabled) or not backends.fused.conv2d:
-        return False
-    from ...kernels import is_available
-
-    return is_available() and all(p is None or p._data.dtype in (np.float16, np.float32) for p in (x, weight, bias))
-
-
-class _FusedConv2d(Function):
-    @staticmethod
-    def forward(ctx, x, w, bias, stride, padding, dilation, groups):
-        from ...kernels import conv2d as kernel
-
-        ctx.save_for_backward(x, w)
-        ctx.geometry = (stride, padding, dilation, groups)
-        return kernel.conv2d_fwd(x, w, bias, stride, padding, dilation, groups)
-
-    @staticmethod
-    def backward(ctx, dy):
-        from ...kernels import conv2d as kernel
-
-        x, w = ctx.saved_tensors
-        stride, padding, dilation, groups = ctx.geometry
-        need = ctx.needs_input_grad
-        dx, dw, db = kernel.conv2d_bwd(dy, x, w, stride, padding, dilation, groups, need_dx=need[0],
-                                       need_dweight=need[1], need_dbias=need[2])
-        return dx, dw, db, None, None, None, None
-
-
-def _conv(fn, d, input, weight, bias, stride, padding, dilation, groups, fused=False):
+def _conv(fn, d, input, weight, bias, stride, padding, dilation, groups, fused=None):
+    """F.conv1d/2d/3d; fused: nn.Conv2d's kernel request (None: the global switch decides)."""
     x, unbatched = _batched(fn, input, d)
     _check_dtypes(fn, x, weight, bias)
     if weight.ndim != d + 2:
@@ -397,10 +386,9 @@ def _conv(fn, d, input, weight, bias, stride, padding, dilation, groups, fused=F
         raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel "
                            f"size: ({' x '.join(str(dl * (k - 1) + 1) for k, dl in zip(kernel, dilation))}). "
                            "Kernel size can't be greater than actual input size")
-    if d == 2 and all(lo == hi for lo, hi in pads) and _use_fused_conv2d(x, weight, bias, fused):
-        out = _FusedConv2d.apply(x, weight, bias, stride, tuple(lo for lo, _ in pads), dilation, groups)
-    else:
-        out = _ConvNd.apply(x, weight, bias, stride, pads, dilation, groups)
+    # the kernel takes one padding amount per axis ('same' with an even kernel pads unevenly)
+    fused = d == 2 and all(lo == hi for lo, hi in pads) and _use_fused("conv2d", fused, x, weight, bias)
+    out = _ConvNd.apply(x, weight, bias, stride, pads, dilation, groups, fused)
     return out.squeeze(0) if unbatched else out
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..._array import xp_of
 from ...autograd.function import Function
 from ...tensor import Tensor
+from .linear import _use_fused
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
@@ -59,18 +60,34 @@ def _unrows(d2, moved_shape, ndim):
 
 
 class _ClassLoss(Function):
+    """fused=True (cross_entropy without class weights): the Triton kernel (mytorch.kernels.cross_entropy)
+    returns per-row losses and d loss_row / d logits in one pass over the rows; backward only scales that
+    saved gradient (in place) by the upstream gradient, so no softmax is recomputed."""
+
     @staticmethod
-    def forward(ctx, x, target, weight, log_softmax, ignore_index, ls, reduction):
+    def forward(ctx, x, target, weight, log_softmax, ignore_index, ls, reduction, fused=False):
         xp = xp_of(x)
         C = x.shape[1] if x.ndim > 1 else x.shape[0]
         x2, moved_shape = _rows(x, C)
-        acc = _acc(x.dtype)
-        x2 = x2.astype(acc, copy=False)
         t = target.reshape(-1)
         valid = t != ignore_index
         bad = valid & ((t < 0) | (t >= C))
         if bad.any():
             raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        ctx.fused = fused
+        if fused:
+            from ...kernels import cross_entropy as kernel
+
+            loss, dlogits, _ = kernel.cross_entropy_fwd(x2, t, ignore_index, ls,
+                                                        compute_grad=ctx.needs_input_grad[0])
+            n = int(valid.sum()) if reduction == "mean" else 1
+            ctx.save_for_backward(dlogits)
+            ctx.meta = (n, reduction, moved_shape, None)  # last: the scale already applied to dlogits
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = loss.reshape(target.shape) if reduction == "none" else xp.asarray(loss.sum() / n)
+            return out.astype(x.dtype, copy=False)
+        acc = _acc(x.dtype)
+        x2 = x2.astype(acc, copy=False)
         tc = xp.where(valid, t, 0)
         rows = xp.arange(len(t))
         w = None if weight is None else weight.astype(acc, copy=False)
@@ -98,6 +115,8 @@ class _ClassLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.fused:
+            return (_ClassLoss._fused_backward(ctx, g),) + (None,) * 7
         x, lse = ctx.saved_tensors
         tc, valid, w, w_t, d_nll, d_smooth, ls, C, moved_shape, log_softmax = ctx.meta
         xp = xp_of(g)
@@ -115,7 +134,27 @@ class _ClassLoss(Function):
         else:
             dx2 = xp.zeros_like(x2)
         dx2[rows, tc] -= a_nll
-        return _unrows(dx2.astype(x.dtype, copy=False), moved_shape, x.ndim), None, None, None, None, None, None
+        return _unrows(dx2.astype(x.dtype, copy=False), moved_shape, x.ndim), None, None, None, None, None, None, None
+
+    @staticmethod
+    def _fused_backward(ctx, g):
+        from ...kernels import cross_entropy as kernel
+
+        (dlogits,) = ctx.saved_tensors
+        n, reduction, moved_shape, applied = ctx.meta
+        if dlogits is None:
+            return None
+        xp = xp_of(dlogits)
+        scale = (g.reshape(-1) if reduction == "none" else g / n).astype(np.float32)
+        if applied is not None:  # a second backward (retain_graph): undo the first scale on a copy
+            if bool((applied == 0).any()):
+                raise RuntimeError("fused cross_entropy scales its saved gradient in place: a second backward "
+                                   "after a zero upstream gradient is not supported (use fused=False)")
+            dlogits, scale = dlogits.copy(), scale / applied
+        else:
+            ctx.meta = (n, reduction, moved_shape, scale)
+        dx2 = kernel.cross_entropy_bwd(dlogits, xp.asarray(scale))
+        return _unrows(dx2, moved_shape, len(moved_shape))
 
 
 class _SoftTargetCE(Function):
@@ -162,32 +201,6 @@ class _SoftTargetCE(Function):
         return _unrows(dx2.astype(x.dtype, copy=False), moved_shape, x.ndim), dt, None, None, None
 
 
-class _FusedCE(Function):
-    """cross_entropy over (M, V) logits through the Triton kernel (mytorch.kernels.cross_entropy)."""
-
-    @staticmethod
-    def forward(ctx, x, target, ignore_index, ls, reduction):
-        from ...kernels import cross_entropy as kernel
-
-        loss, dlogits, _ = kernel.cross_entropy_fwd(x, target, ignore_index, ls,
-                                                    compute_grad=ctx.needs_input_grad[0])
-        xp = xp_of(x)
-        n = int((target != ignore_index).sum()) if reduction == "mean" else 1
-        ctx.save_for_backward(dlogits)
-        ctx.n = n
-        out = loss if reduction == "none" else xp.asarray(loss.sum() / n if n else xp.nan)
-        return out.astype(x.dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        from ...kernels import cross_entropy as kernel
-
-        dlogits, = ctx.saved_tensors
-        dlogits = dlogits.copy() if getattr(ctx, "used", False) else dlogits  # scaled in place
-        ctx.used = True
-        return kernel.cross_entropy_bwd(dlogits, g / ctx.n), None, None, None, None
-
-
 def _check_class_target(x, target):
     n_in = x.shape[0] if x.ndim > 1 else None
     if target.ndim != max(x.ndim - 1, 0) or (x.ndim > 1 and target.shape[0] != n_in):
@@ -205,7 +218,14 @@ def _check_class_target(x, target):
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
-    reduction = _reduction(size_average, reduce, reduction)
+    return _cross_entropy(input, target, weight, ignore_index, _reduction(size_average, reduce, reduction),
+                          label_smoothing)
+
+
+def _cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
+                   fused=None):
+    """F.cross_entropy with nn.CrossEntropyLoss's `fused` request (None: the global switch decides)."""
+    reduction = _reduction(None, None, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if input.ndim == 0:
@@ -222,12 +242,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
         return _SoftTargetCE.apply(input, target, weight, float(label_smoothing), reduction)
     _check_class_target(input, target)
-    from ... import backends
-
-    if (weight is None and input.ndim == 2 and input._data.dtype in (np.float16, np.float32)
-            and backends.fused.use("cross_entropy")):
-        return _FusedCE.apply(input, target, ignore_index, float(label_smoothing), reduction)
-    return _ClassLoss.apply(input, target, weight, True, ignore_index, float(label_smoothing), reduction)
+    fused = weight is None and C > 0 and _use_fused("cross_entropy", fused, input)  # no class weights in the kernel
+    return _ClassLoss.apply(input, target, weight, True, ignore_index, float(label_smoothing), reduction, fused)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..._array import xp_of
 from ...autograd.function import Function
+from .linear import _use_fused
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "instance_norm", "group_norm", "local_response_norm"]
 
@@ -22,11 +23,24 @@ def _acc_dtype(dtype):
 
 
 class _Norm(Function):
+    """fused=True (LayerNorm/RMSNorm over trailing axes): the Triton kernels (mytorch.kernels.layer_norm) see
+    x as rows (M, N) with N = prod(param_shape) and save only the (M,) statistics, as the numpy body does."""
+
     @staticmethod
     def forward(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, rms=False, fixed_stats=None,
-                stats_out=None):
+                stats_out=None, fused=False):
         """fixed_stats: (mean, var) broadcastable to stat_shape (BatchNorm eval) - no gradient through them.
         stats_out: a list that receives the batch (mean, var) (used to update running statistics)."""
+        ctx.fused = fused
+        ctx.shapes = (stat_shape, axes, param_shape, fixed_stats is not None, None if bias is None else bias.shape)
+        if fused:
+            from ...kernels import layer_norm as kernel
+
+            n = int(np.prod(param_shape))
+            w2, b2 = (None if p is None else p.reshape(n) for p in (weight, bias))
+            y, _, mean, rstd = kernel.norm_fwd(x.reshape(-1, n), w2, b2, eps, rms=rms)
+            ctx.save_for_backward(x, weight, mean, rstd)
+            return y.reshape(x.shape)
         xp = xp_of(x)
         acc = _acc_dtype(x.dtype)
         xs = x.reshape(stat_shape)
@@ -52,13 +66,24 @@ class _Norm(Function):
         if bias is not None:
             y = y + bias.reshape(param_shape)
         ctx.save_for_backward(x, weight, mean, rstd)
-        ctx.shapes = (stat_shape, axes, param_shape, fixed_stats is not None, None if bias is None else bias.shape)
         return y.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, dy):
         x, weight, mean, rstd = ctx.saved_tensors
         stat_shape, axes, param_shape, fixed, bias_shape = ctx.shapes
+        if ctx.fused:
+            from ...kernels import layer_norm as kernel
+
+            n = int(np.prod(param_shape))
+            need = ctx.needs_input_grad
+            dx, dw, db = kernel.norm_bwd(dy.reshape(-1, n), x.reshape(-1, n),
+                                         None if weight is None else weight.reshape(n), mean, rstd,
+                                         rms=mean is None, has_bias=bias_shape is not None,
+                                         need_weight_grad=need[1] or need[2])
+            dw = None if dw is None else dw.reshape(weight.shape)
+            db = None if db is None else db.reshape(bias_shape)
+            return dx.reshape(x.shape), dw, db, None, None, None, None, None, None, None, None
         xp = xp_of(dy)
         acc = _acc_dtype(x.dtype)
         dy = dy.astype(acc, copy=False)
@@ -84,37 +109,7 @@ class _Norm(Function):
             dw = xp.sum(dy * xhat.reshape(x.shape), axis=red).reshape(weight.shape).astype(weight.dtype)
         if bias_shape is not None and ctx.needs_input_grad[2]:
             db = xp.sum(dy, axis=red).reshape(bias_shape)
-        return dx, dw, db, None, None, None, None, None, None, None
-
-
-class _FusedNorm(Function):
-    """LayerNorm/RMSNorm over the last axis through the Triton kernel (mytorch.kernels.layer_norm)."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, eps, rms):
-        from ...kernels import layer_norm as kernel
-
-        y, h, mean, rstd = kernel.norm_fwd(x, weight, bias, eps, rms=rms)
-        ctx.save_for_backward(x, weight, mean, rstd)
-        ctx.rms, ctx.has_bias = rms, bias is not None
-        return y
-
-    @staticmethod
-    def backward(ctx, dy):
-        from ...kernels import layer_norm as kernel
-
-        x, weight, mean, rstd = ctx.saved_tensors
-        dx, dw, db = kernel.norm_bwd(dy, x, weight, mean, rstd, rms=ctx.rms, has_bias=ctx.has_bias,
-                                     need_weight_grad=ctx.needs_input_grad[1] or ctx.needs_input_grad[2])
-        return dx, dw, db, None, None
-
-
-def _use_fused(name, x, n_dims, *params):
-    from ... import backends
-
-    if n_dims != 1 or not backends.fused.use(name):
-        return False
-    return all(p is None or p._data.dtype in (np.float16, np.float32) for p in (x, *params))
+        return dx, dw, db, None, None, None, None, None, None, None, None
 
 
 def _as_shape(normalized_shape):
@@ -134,25 +129,36 @@ def _check_normalized(fn, x, shape, weight, bias):
                                f"{name} of shape {list(p.shape)} and normalized_shape = {list(shape)}")
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+def _trailing_norm(fn, input, normalized_shape, weight, bias, eps, rms, fused):
+    """layer_norm / rms_norm over the trailing dims given by normalized_shape; fused: nn's request."""
     shape = _as_shape(normalized_shape)
-    _check_normalized("layer_norm", input, shape, weight, bias)
-    if _use_fused("layer_norm", input, len(shape), weight, bias):
-        return _FusedNorm.apply(input, weight, bias, eps, False)
+    _check_normalized(fn, input, shape, weight, bias)
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    # the kernel needs non-empty rows and operands of one dtype
+    fused = (int(np.prod(shape)) > 0 and all(p is None or p.dtype == input.dtype for p in (weight, bias))
+             and _use_fused(fn, fused, input, weight, bias))
     axes = tuple(range(input.ndim - len(shape), input.ndim))
-    return _Norm.apply(input, weight, bias, input.shape, axes, shape, eps)
+    return _Norm.apply(input, weight, bias, input.shape, axes, shape, eps, rms, None, None, fused)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    return _layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def _layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05, fused=None):
+    """F.layer_norm with nn.LayerNorm's `fused` request (None: the global switch decides)."""
+    return _trailing_norm("layer_norm", input, normalized_shape, weight, bias, eps, False, fused)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """y = x / sqrt(mean(x^2) + eps) * weight; eps=None means torch.finfo(input.dtype).eps."""
-    shape = _as_shape(normalized_shape)
-    _check_normalized("rms_norm", input, shape, weight, None)
-    if eps is None:
-        eps = float(np.finfo(input._data.dtype).eps)
-    if _use_fused("rms_norm", input, len(shape), weight):
-        return _FusedNorm.apply(input, weight, None, eps, True)
-    axes = tuple(range(input.ndim - len(shape), input.ndim))
-    return _Norm.apply(input, weight, None, input.shape, axes, shape, eps, True)
+    return _rms_norm(input, normalized_shape, weight, eps)
+
+
+def _rms_norm(input, normalized_shape, weight=None, eps=None, fused=None):
+    """F.rms_norm with nn.RMSNorm's `fused` request (None: the global switch decides)."""
+    return _trailing_norm("rms_norm", input, normalized_shape, weight, None, eps, True, fused)
 
 
 def _channel_shape(x):

@@ -4,7 +4,8 @@ in_proj_weight (3E, E) / in_proj_bias (3E,) pack the q, k, v projections when kd
 otherwise q_proj_weight (E, E), k_proj_weight (E, kdim), v_proj_weight (E, vdim). out_proj holds
 weight (E, E) and bias. Heads split the projected sequence as (N, H, L, head_dim), masks merge into one
 additive float mask (True in a boolean key_padding_mask / attn_mask means "do not attend", the opposite
-of scaled_dot_product_attention's boolean masks) and the attention runs through F.scaled_dot_product_attention.
+of scaled_dot_product_attention's boolean masks) and the attention runs through F.scaled_dot_product_attention
+(its flash attention kernel with fused=True when need_weights=False).
 """
 import math
 
@@ -16,7 +17,7 @@ from ...ops.factory import empty, zeros
 from ...ops.shape import cat
 from ...tensor import Tensor
 from .. import init
-from ..functional.attention import scaled_dot_product_attention
+from ..functional.attention import _scaled_dot_product_attention
 from ..parameter import Parameter
 from .module import Module
 
@@ -190,8 +191,8 @@ class MultiheadAttention(Module):
             kpm = kpm.reshape(N, 1, 1, S)
             mask = kpm if mask is None else mask + kpm
         dropout_p = self.dropout if self.training else 0.0
-        result = scaled_dot_product_attention(q, k, v, None if mask is None else Tensor._make(mask), dropout_p,
-                                              _need_weights=need_weights)
+        result = _scaled_dot_product_attention(q, k, v, None if mask is None else Tensor._make(mask), dropout_p,
+                                               need_weights=need_weights, fused=self.fused)
         out, weights = result if need_weights else (result, None)
         out = self.out_proj(out.permute(2, 0, 1, 3).reshape(L, N, E))
         if weights is not None and average_attn_weights:

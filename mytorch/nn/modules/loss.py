@@ -1,5 +1,6 @@
 """Loss modules: each stores its options (and weight buffers) and calls the functional form."""
 from .. import functional as F
+from ..functional.loss import _cross_entropy
 from .module import Module
 
 __all__ = ["L1Loss", "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
@@ -39,8 +40,8 @@ class CrossEntropyLoss(_WeightedLoss):
         self.ignore_index, self.label_smoothing, self.fused = ignore_index, label_smoothing, fused
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+        return _cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing,
+                              self.fused)
 
 
 class NLLLoss(_WeightedLoss):

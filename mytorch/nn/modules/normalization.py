@@ -3,6 +3,7 @@ from ... import _dtype
 from ...ops.factory import empty, ones, tensor, zeros
 from .. import functional as F
 from .. import init
+from ..functional.normalization import _layer_norm, _rms_norm
 from ..parameter import Parameter
 from .module import Module
 
@@ -42,7 +43,7 @@ class LayerNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, input):
-        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+        return _layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps, self.fused)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
@@ -50,7 +51,8 @@ class LayerNorm(Module):
 
 
 class RMSNorm(Module):
-    """y = x / sqrt(mean(x^2) + eps) * weight; eps=None means finfo(x.dtype).eps, as in torch."""
+    """y = x / sqrt(mean(x^2) + eps) * weight; eps=None means finfo(x.dtype).eps, as in torch.
+    fused=True asks for the Triton kernel (used when mytorch.backends.fused allows it)."""
 
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None, fused=False):
         super().__init__()
@@ -68,7 +70,7 @@ class RMSNorm(Module):
             init.ones_(self.weight)
 
     def forward(self, x):
-        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        return _rms_norm(x, self.normalized_shape, self.weight, self.eps, self.fused)
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
