@@ -62,7 +62,8 @@ class ReshapeCopy(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
-        return x.reshape(shape).copy() if x.size else x.reshape(shape)
+        out = x.reshape(shape)  # numpy copies here: _can_view said no view exists
+        return out.copy() if out.size and xp_of(out).may_share_memory(out, x) else out
 
     @staticmethod
     def backward(ctx, grad):
@@ -236,16 +237,27 @@ def _infer_shape(shape, numel):
 
 
 def _can_view(x, shape):
-    """Whether numpy can reshape `x` to `shape` without copying (same rule as torch's view)."""
-    if not x.size:
+    """Whether `x` can be reshaped to `shape` without copying: PyTorch's view rule (computeStride),
+    in O(ndim) Python. Dims are grouped into chunks that are contiguous in memory; each group of new
+    dims must exactly cover one chunk."""
+    if not x.size or x.ndim == 0:
         return True
-    # numpy's shape setter refuses exactly when a copy would be needed; probe with x's strides only
-    probe = np.lib.stride_tricks.as_strided(np.zeros(1, x.dtype), x.shape, x.strides)
-    try:
-        probe.shape = shape
-    except AttributeError:
-        return False
-    return True
+    old_shape, old_strides = x.shape, x.strides
+    view_d = len(shape) - 1
+    chunk_base_stride = old_strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(x.ndim - 1, -1, -1):
+        tensor_numel *= old_shape[d]
+        if d == 0 or (old_shape[d - 1] != 1 and old_strides[d - 1] != tensor_numel * chunk_base_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or shape[view_d] == 1):
+                view_numel *= shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return False
+            if d > 0:
+                chunk_base_stride = old_strides[d - 1]
+                tensor_numel = view_numel = 1
+    return view_d == -1
 
 
 def reshape(input, *shape):
