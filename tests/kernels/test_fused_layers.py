@@ -210,7 +210,8 @@ def test_global_switch_and_op_flags():
     for k in LN + RMS + CE + FA + CONV:
         assert kernels.launch_counts[k] == 1, k
     kernels.launch_counts.clear()
-    ops = dict(layer_norm=False, rms_norm=False, cross_entropy=False, flash_attention=False, conv2d=False)
+    ops = dict(layer_norm=False, rms_norm=False, cross_entropy=False, flash_attention=False, conv2d=False,
+               linear=False)
     with backends.fused.flags(enabled=True, **ops):
         everything()
     with backends.fused.flags(**ops):  # an op flag off also vetoes the module's request
@@ -229,8 +230,9 @@ def test_fused_falls_back_where_the_kernel_does_not_apply():
     nn.CrossEntropyLoss(weight=mt.rand(8), fused=True)(mt.randn(3, 8), mt.tensor([0, 1, 2]))  # class weights
     nn.CrossEntropyLoss(fused=True)(mt.randn(3, 8), mt.softmax(mt.randn(3, 8), -1))  # probability targets
     x = mt.randn(2, 5, 16)
-    nn.MultiheadAttention(16, 1, batch_first=True, fused=True)(x, x, x)  # need_weights=True
-    nn.MultiheadAttention(16, 2, batch_first=True, fused=True)(x, x, x, need_weights=False)  # head_dim 8
+    with backends.fused.flags(linear=False):  # MHA's projections would run the linear kernel
+        nn.MultiheadAttention(16, 1, batch_first=True, fused=True)(x, x, x)  # need_weights=True
+        nn.MultiheadAttention(16, 2, batch_first=True, fused=True)(x, x, x, need_weights=False)  # head_dim 8
     q = mt.randn(2, 4, 16)  # 3-D
     mask = mt.randn(4, 4, requires_grad=True)  # a mask that wants its gradient
     with backends.fused.flags(enabled=True):

@@ -132,18 +132,20 @@ def _copy_state(mt_module, th_module):
 
 
 MHA = [
-    # (name, ctor kwargs, (L, S, N), forward kwargs, self-attention)
-    ("self", {}, (5, 5, 2), {}, True),
-    ("batch_first", {"batch_first": True}, (5, 5, 2), {}, True),
-    ("cross_no_bias", {"bias": False}, (3, 6, 2), {}, False),
-    ("kdim_vdim", {"kdim": 6, "vdim": 4, "batch_first": True}, (4, 7, 3), {}, False),
-    ("bias_kv_zero_attn", {"add_bias_kv": True, "add_zero_attn": True}, (4, 5, 2), {}, False),
-    ("per_head_weights", {}, (4, 4, 2), {"average_attn_weights": False}, True),
-    ("no_weights", {}, (4, 4, 2), {"need_weights": False}, True),
-    ("key_padding_mask", {"batch_first": True}, (4, 5, 2), {"key_padding_mask": "kpm"}, False),
-    ("float_kpm_and_mask", {}, (4, 5, 2), {"key_padding_mask": "kpm_float", "attn_mask": "mask"}, False),
-    ("causal", {"batch_first": True}, (5, 5, 2), {"attn_mask": "causal", "is_causal": True}, True),
-    ("3d_mask", {}, (4, 5, 2), {"attn_mask": "mask3d"}, False),
+    # (name, ctor kwargs, (L, S, N), forward kwargs, shared inputs: "qkv" self-attention, "kv" key is value)
+    ("self", {}, (5, 5, 2), {}, "qkv"),
+    ("batch_first", {"batch_first": True}, (5, 5, 2), {}, "qkv"),
+    ("cross_no_bias", {"bias": False}, (3, 6, 2), {}, None),
+    ("key_is_value", {}, (3, 6, 2), {}, "kv"),
+    ("key_is_value_batch_first_no_bias", {"batch_first": True, "bias": False}, (4, 5, 2), {}, "kv"),
+    ("kdim_vdim", {"kdim": 6, "vdim": 4, "batch_first": True}, (4, 7, 3), {}, None),
+    ("bias_kv_zero_attn", {"add_bias_kv": True, "add_zero_attn": True}, (4, 5, 2), {}, None),
+    ("per_head_weights", {}, (4, 4, 2), {"average_attn_weights": False}, "qkv"),
+    ("no_weights", {}, (4, 4, 2), {"need_weights": False}, "qkv"),
+    ("key_padding_mask", {"batch_first": True}, (4, 5, 2), {"key_padding_mask": "kpm"}, None),
+    ("float_kpm_and_mask", {}, (4, 5, 2), {"key_padding_mask": "kpm_float", "attn_mask": "mask"}, None),
+    ("causal", {"batch_first": True}, (5, 5, 2), {"attn_mask": "causal", "is_causal": True}, "qkv"),
+    ("3d_mask", {}, (4, 5, 2), {"attn_mask": "mask3d"}, None),
 ]
 
 
@@ -157,8 +159,8 @@ def _masks(L, S, N, H):
             "mask3d": randn(N * H, L, S, seed=11).astype(np.float32)}
 
 
-@pytest.mark.parametrize("name,ctor,dims,fkw,self_attn", MHA, ids=[c[0] for c in MHA])
-def test_multihead_attention_matches_torch(name, ctor, dims, fkw, self_attn):
+@pytest.mark.parametrize("name,ctor,dims,fkw,shared", MHA, ids=[c[0] for c in MHA])
+def test_multihead_attention_matches_torch(name, ctor, dims, fkw, shared):
     E, H = 8, 2
     L, S, N = dims
     torch.manual_seed(0)
@@ -169,6 +171,8 @@ def test_multihead_attention_matches_torch(name, ctor, dims, fkw, self_attn):
             th.in_proj_bias.normal_()
     assert sorted(mt.state_dict()) == sorted(th.state_dict())
     assert repr(mt) == repr(th)
+    # out_proj is an nn.Linear subclass, as in torch
+    assert isinstance(mt.out_proj, nn.Linear) and type(mt.out_proj).__name__ == type(th.out_proj).__name__
     _copy_state(mt, th)
     bf = ctor.get("batch_first", False)
 
@@ -176,24 +180,28 @@ def test_multihead_attention_matches_torch(name, ctor, dims, fkw, self_attn):
         return randn(*((N, n, e) if bf else (n, N, e)), seed=seed).astype(np.float32)
 
     q = seq(L, E, 1)
-    k = q if self_attn else seq(S, ctor.get("kdim", E), 2)
-    v = q if self_attn else seq(S, ctor.get("vdim", E), 3)
+    k = q if shared == "qkv" else seq(S, ctor.get("kdim", E), 2)
+    v = k if shared else seq(S, ctor.get("vdim", E), 3)
     masks = _masks(L, S, N, H)
     mk = {key: (mytorch.tensor(masks[val]) if isinstance(val, str) else val) for key, val in fkw.items()}
     tk = {key: (torch.tensor(masks[val]) if isinstance(val, str) else val) for key, val in fkw.items()}
-    arrays = (q,) if self_attn else (q, k, v)
+    # pass the same tensor object where inputs are shared, so the packed-projection paths run
+    arrays, expand = {"qkv": ((q,), lambda a: a * 3), "kv": ((q, k), lambda a: a + a[1:]),
+                      None: ((q, k, v), lambda a: a)}[shared]
 
     def run_mt(*a):
-        out = mt(*(a * 3 if self_attn else a), **mk)
+        out = mt(*expand(a), **mk)
         return out if out[1] is not None else (out[0],)
 
     def run_th(*a):
-        out = th(*(a * 3 if self_attn else a), **tk)
+        out = th(*expand(a), **tk)
         return out if out[1] is not None else (out[0],)
 
     check_against_torch(run_mt, run_th, *arrays, rtol=1e-4, atol=1e-5)
+    mt_params = dict(mt.named_parameters())
+    assert mt_params.keys() == dict(th.named_parameters()).keys()
     for pname, p in th.named_parameters():
-        assert_close(dict(mt.named_parameters())[pname].grad, p.grad, rtol=1e-4, atol=1e-5, msg=pname)
+        assert_close(mt_params[pname].grad, p.grad, rtol=1e-4, atol=1e-5, msg=pname)
 
 
 def test_multihead_attention_unbatched_and_dropout_eval():

@@ -5,68 +5,28 @@ otherwise q_proj_weight (E, E), k_proj_weight (E, kdim), v_proj_weight (E, vdim)
 weight (E, E) and bias. Heads split the projected sequence as (N, H, L, head_dim), masks merge into one
 additive float mask (True in a boolean key_padding_mask / attn_mask means "do not attend", the opposite
 of scaled_dot_product_attention's boolean masks) and the attention runs through F.scaled_dot_product_attention
-(its flash attention kernel with fused=True when need_weights=False).
+(its flash attention kernel with fused=True when need_weights=False). All projections go through F.linear's
+_linear, so fused=True also runs them on the Triton linear kernel.
 """
-import math
-
 import numpy as np
 
 from ..._array import xp_of
-from ...autograd.function import Function
 from ...ops.factory import empty, zeros
 from ...ops.shape import cat
 from ...tensor import Tensor
 from .. import init
 from ..functional.attention import _scaled_dot_product_attention
+from ..functional.linear import _linear
 from ..parameter import Parameter
+from .linear import Linear
 from .module import Module
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
 
 
-class _Project(Function):
-    """y = x @ w^T + b (the input/output projections)."""
-
-    @staticmethod
-    def forward(ctx, x, w, b):
-        ctx.save_for_backward(x, w)
-        y = x @ w.T
-        return y if b is None else y + b
-
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        g2 = g.reshape(-1, g.shape[-1])
-        dw = g2.T @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
-        db = g2.sum(0) if ctx.needs_input_grad[2] else None
-        return g @ w, dw, db
-
-
-def _project(x, w, b):
-    return _Project.apply(x, w, b)
-
-
-class NonDynamicallyQuantizableLinear(Module):
-    """MultiheadAttention.out_proj: a Linear (same parameters, init and repr as torch's)."""
-
-    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
-        super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(empty(out_features, in_features, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(in_features) if in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, input):
-        return _project(input, self.weight, self.bias)
-
-    def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+class NonDynamicallyQuantizableLinear(Linear):
+    """MultiheadAttention.out_proj: a plain Linear under torch's name (its parameters, init and repr), so torch
+    state_dicts load unchanged. MultiheadAttention applies it through F.linear on its weight and bias."""
 
 
 def _float_mask(mask, dtype, name):
@@ -137,17 +97,21 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_v)
 
     def _in_projection(self, query, key, value):
-        E = self.embed_dim
+        """q, k, v = x W^T + b per input; the packed (3E, E) weight is sliced by rows like torch does, and
+        shared inputs share one matmul (self-attention: all three; key is value: k and v)."""
+        E, fused = self.embed_dim, self.fused
         b = self.in_proj_bias
         bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            if query is key and key is value:  # self-attention: one packed matmul
-                return _project(query, w, b).chunk(3, dim=-1)
-            wq, wk, wv = w[:E], w[E:2 * E], w[2 * E:]
-        else:
-            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        return _project(query, wq, bq), _project(key, wk, bk), _project(value, wv, bv)
+        if not self._qkv_same_embed_dim:
+            return (_linear(query, self.q_proj_weight, bq, fused), _linear(key, self.k_proj_weight, bk, fused),
+                    _linear(value, self.v_proj_weight, bv, fused))
+        w = self.in_proj_weight
+        if query is key and key is value:
+            return _linear(query, w, b, fused).chunk(3, dim=-1)
+        q = _linear(query, w[:E], bq, fused)
+        if key is value:
+            return (q,) + _linear(key, w[E:], None if b is None else b[E:], fused).chunk(2, dim=-1)
+        return q, _linear(key, w[E:2 * E], bk, fused), _linear(value, w[2 * E:], bv, fused)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -194,7 +158,8 @@ class MultiheadAttention(Module):
         result = _scaled_dot_product_attention(q, k, v, None if mask is None else Tensor._make(mask), dropout_p,
                                                need_weights=need_weights, fused=self.fused)
         out, weights = result if need_weights else (result, None)
-        out = self.out_proj(out.permute(2, 0, 1, 3).reshape(L, N, E))
+        out = out.permute(2, 0, 1, 3).reshape(L, N, E)
+        out = _linear(out, self.out_proj.weight, self.out_proj.bias, self.fused)
         if weights is not None and average_attn_weights:
             weights = weights.sum(1) * (1.0 / H)
         if unbatched:
