@@ -1,6 +1,6 @@
 """Adadelta (Zeiler, 2012): step = RMS(past updates) / RMS(gradients) * grad, scaled by lr."""
 from .._array import xp_of
-from .optimizer import Optimizer, _check_not_differentiable, _to_scalar
+from .optimizer import Optimizer, _check_nonnegative, _check_not_differentiable, _to_scalar
 
 __all__ = ["Adadelta"]
 
@@ -8,14 +8,10 @@ __all__ = ["Adadelta"]
 class Adadelta(Optimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_nonnegative(lr=lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative(eps=eps, weight_decay=weight_decay)
         _check_not_differentiable(differentiable)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
@@ -25,21 +21,9 @@ class Adadelta(Optimizer):
         loss = self._run_closure(closure)
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
-            rho, eps, weight_decay = group["rho"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._step_tensor()
-                    state["square_avg"] = self._zeros_like(p)
-                    state["acc_delta"] = self._zeros_like(p)
-                param = p._data
+            rho, eps = group["rho"], group["eps"]
+            for param, grad, state, _ in self._each_param(group, "square_avg", "acc_delta"):
                 xp = xp_of(param)
-                grad = self._grad_array(p, group)
-                state["step"]._data += 1
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
                 square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
                 square_avg *= rho
                 square_avg += (1 - rho) * grad * grad

@@ -1,6 +1,6 @@
 """Adagrad (Duchi et al., 2011): per-coordinate lr / sqrt(sum of squared gradients)."""
 from .._array import xp_of
-from .optimizer import Optimizer, _check_not_differentiable, _to_scalar
+from .optimizer import Optimizer, _check_nonnegative, _check_not_differentiable, _to_scalar
 
 __all__ = ["Adagrad"]
 
@@ -8,16 +8,8 @@ __all__ = ["Adagrad"]
 class Adagrad(Optimizer):
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                           initial_accumulator_value=initial_accumulator_value, eps=eps)
         _check_not_differentiable(differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
@@ -34,18 +26,9 @@ class Adagrad(Optimizer):
         loss = self._run_closure(closure)
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
-            lr_decay, eps, weight_decay = group["lr_decay"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                param = p._data
+            lr_decay, eps = group["lr_decay"], group["eps"]
+            for param, grad, state, step in self._each_param(group):  # state made in __init__
                 xp = xp_of(param)
-                grad = self._grad_array(p, group)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
                 clr = lr / (1 + (step - 1) * lr_decay)
                 state_sum = state["sum"]._data
                 state_sum += grad * grad

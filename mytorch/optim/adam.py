@@ -9,45 +9,18 @@ import math
 import numpy as np
 
 from .._array import xp_of
-from .optimizer import Optimizer, _check_not_differentiable, _to_scalar
+from ._functional import _update_moments, _weight_decay
+from .optimizer import Optimizer, _check_nonnegative, _check_not_differentiable, _to_scalar
 
 __all__ = ["Adam"]
 
 
 def _check_adam_args(lr, betas, eps, weight_decay):
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-
-
-def _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2):
-    """exp_avg.lerp_(grad, 1-beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1-beta2), in place, in
-    torch's operation order. Returns a scratch array of grad's shape the caller may reuse."""
-    scratch = xp.subtract(grad, exp_avg)
-    scratch *= 1 - beta1
-    exp_avg += scratch
-    xp.multiply(grad, 1 - beta2, out=scratch)
-    scratch *= grad
-    exp_avg_sq *= beta2
-    exp_avg_sq += scratch
-    return scratch
-
-
-def _weight_decay(group, param, grad, lr, weight_decay):
-    """Decoupled (AdamW-style: shrink the weights) or L2 (add wd * param to the gradient)."""
-    if weight_decay == 0:
-        return grad
-    if group.get("decoupled_weight_decay", False):
-        param *= 1 - lr * weight_decay
-        return grad
-    return grad + weight_decay * param
+    _check_nonnegative(lr=lr, eps=eps)
+    for i in (0, 1):
+        if not 0.0 <= betas[i] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+    _check_nonnegative(weight_decay=weight_decay)
 
 
 def _fused_requested(group):
@@ -92,16 +65,6 @@ class Adam(Optimizer):
                         fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def _init_state(self, p, amsgrad):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(p)
-            state["exp_avg_sq"] = self._zeros_like(p)
-            if amsgrad:
-                state["max_exp_avg_sq"] = self._zeros_like(p)
-        return state
-
     def step(self, closure=None):
         loss = self._run_closure(closure)
         for group in self.param_groups:
@@ -112,11 +75,10 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self._init_state(p, amsgrad)
+                state = self._lazy_state(p, "exp_avg", "exp_avg_sq", "max_exp_avg_sq" if amsgrad else None)
                 param = p._data
                 xp = xp_of(param)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
+                step = self._count_step(state)
                 if fused and _fused_ok(group, param, p.grad._data):
                     _fused_step(group, state, param, xp.ascontiguousarray(p.grad._data), step, lr, beta1, beta2)
                     continue

@@ -1,5 +1,6 @@
 """Adamax (Kingma & Ba, 2014, sec. 7): Adam with the infinity norm, u = max(b2*u, |g| + eps)."""
 from .._array import xp_of
+from ._functional import _lerp_
 from .adam import _check_adam_args
 from .optimizer import Optimizer, _check_not_differentiable, _to_scalar
 
@@ -20,26 +21,11 @@ class Adamax(Optimizer):
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             beta1, beta2 = group["betas"]
-            eps, weight_decay = group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._step_tensor()
-                    state["exp_avg"] = self._zeros_like(p)
-                    state["exp_inf"] = self._zeros_like(p)
-                param = p._data
+            eps = group["eps"]
+            for param, grad, state, step in self._each_param(group, "exp_avg", "exp_inf"):
                 xp = xp_of(param)
-                grad = self._grad_array(p, group)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
                 exp_avg, exp_inf = state["exp_avg"]._data, state["exp_inf"]._data
-                scratch = xp.subtract(grad, exp_avg)
-                scratch *= 1 - beta1
-                exp_avg += scratch
+                scratch = _lerp_(xp, exp_avg, grad, 1 - beta1)
                 exp_inf *= beta2
                 xp.abs(grad, out=scratch)
                 scratch += eps

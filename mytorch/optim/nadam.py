@@ -1,8 +1,9 @@
 """NAdam (Dozat, 2016): Adam with Nesterov momentum and the momentum-decay schedule
 mu_t = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))."""
 from .._array import xp_of
-from .adam import _check_adam_args, _update_moments, _weight_decay
-from .optimizer import Optimizer, _check_not_differentiable, _to_scalar
+from ._functional import _update_moments
+from .adam import _check_adam_args
+from .optimizer import Optimizer, _check_nonnegative, _check_not_differentiable, _to_scalar
 
 __all__ = ["NAdam"]
 
@@ -12,8 +13,7 @@ class NAdam(Optimizer):
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
         _check_adam_args(lr, betas, eps, weight_decay)
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _check_nonnegative(momentum_decay=momentum_decay)
         _check_not_differentiable(differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
@@ -25,23 +25,10 @@ class NAdam(Optimizer):
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             beta1, beta2 = group["betas"]
-            eps, weight_decay, momentum_decay = group["eps"], group["weight_decay"], group["momentum_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._step_tensor()
-                    state["mu_product"] = self._step_tensor(1.0)
-                    state["exp_avg"] = self._zeros_like(p)
-                    state["exp_avg_sq"] = self._zeros_like(p)
-                param = p._data
+            eps, momentum_decay = group["eps"], group["momentum_decay"]
+            for param, grad, state, step in self._each_param(group, "exp_avg", "exp_avg_sq", mu_product=1.0):
                 xp = xp_of(param)
-                grad = self._grad_array(p, group)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
                 bias_correction2 = 1 - beta2 ** step
-                grad = _weight_decay(group, param, grad, lr, weight_decay)
                 mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
                 mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
                 state["mu_product"]._data *= mu  # a float scalar tensor, rounded like torch's

@@ -15,6 +15,7 @@ from .._array import move_array, xp_of
 from .._dtype import get_default_dtype
 from ..autograd import grad_mode
 from ..tensor import Tensor
+from ._functional import _weight_decay
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -230,6 +231,39 @@ class Optimizer:
         grad = p.grad._data
         return -grad if group.get("maximize", False) else grad
 
+    def _lazy_state(self, p, *buffers, **scalars):
+        """self.state[p], made on its first step: a 'step' counter, float scalar tensors `scalars`, then
+        zero buffers named `buffers` (a None name is skipped: an optional buffer that is off)."""
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._step_tensor()
+            for name, value in scalars.items():
+                state[name] = self._step_tensor(value)
+            for name in buffers:
+                if name is not None:
+                    state[name] = self._zeros_like(p)
+        return state
+
+    @staticmethod
+    def _count_step(state):
+        """state['step'] += 1; returns the new count as a float."""
+        state["step"]._data += 1
+        return float(state["step"]._data)
+
+    def _each_param(self, group, *buffers, **scalars):
+        """The preamble every adaptive optimizer's step shares, per parameter of `group` that has a grad:
+        its state (see _lazy_state), the step counted, the gradient negated when maximizing and with
+        weight decay (L2, or decoupled when the group asks) applied. Yields (param, grad, state, step):
+        raw arrays, the state dict and the step as a float."""
+        lr, weight_decay = _to_scalar(group["lr"]), group["weight_decay"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self._lazy_state(p, *buffers, **scalars)
+            step = self._count_step(state)
+            grad = _weight_decay(group, p._data, self._grad_array(p, group), lr, weight_decay)
+            yield p._data, grad, state, step
+
     # hooks -------------------------------------------------------------------------------------
     def register_step_pre_hook(self, hook):
         return _add_hook(self._optimizer_step_pre_hooks, hook)
@@ -326,6 +360,17 @@ def _cast_state(param, key, value):
 def _to_scalar(x):
     """A float from an lr/beta that may be a 1-element Tensor."""
     return x.item() if isinstance(x, Tensor) else x
+
+
+_ARG_NAMES = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_nonnegative(**values):
+    """torch's ValueError for a negative (or NaN) hyper-parameter, checked in the order given:
+    'Invalid learning rate: -1', 'Invalid epsilon value: ...', 'Invalid <name> value: ...'."""
+    for name, value in values.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_ARG_NAMES.get(name, name + ' value')}: {value}")
 
 
 def _check_not_differentiable(differentiable):

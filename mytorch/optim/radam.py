@@ -3,7 +3,8 @@ factor, once the approximated SMA length rho_t exceeds 5; before that it is SGD 
 import math
 
 from .._array import xp_of
-from .adam import _check_adam_args, _update_moments, _weight_decay
+from ._functional import _update_moments
+from .adam import _check_adam_args
 from .optimizer import Optimizer, _check_not_differentiable, _to_scalar
 
 __all__ = ["RAdam"]
@@ -24,21 +25,9 @@ class RAdam(Optimizer):
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             beta1, beta2 = group["betas"]
-            eps, weight_decay = group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._step_tensor()
-                    state["exp_avg"] = self._zeros_like(p)
-                    state["exp_avg_sq"] = self._zeros_like(p)
-                param = p._data
+            eps = group["eps"]
+            for param, grad, state, step in self._each_param(group, "exp_avg", "exp_avg_sq"):
                 xp = xp_of(param)
-                grad = self._grad_array(p, group)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                grad = _weight_decay(group, param, grad, lr, weight_decay)
                 exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 scratch = _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
                 bias_correction1 = 1 - beta1 ** step
