@@ -264,3 +264,37 @@ with mytorch.backends.fused.flags(enabled=True):
 for name in ["layer_norm_bwd", "rms_norm_bwd", "cross_entropy_bwd", "flash_attention_bwd"]:
     assert kernels.launch_counts[name] > 0, name
 """
+
+
+@pytest.mark.parametrize("window,batch_first,bias", [(1, True, True), (3, True, False), (4, False, True)])
+def test_sliding_window_attention_module(window, batch_first, bias):
+    """nn.SlidingWindowAttention vs the same computation in torch (packed qkv, banded causal mask, projection)."""
+    import torch.nn.functional as TF
+
+    E, H, N, L = 12, 3, 2, 7
+    mt_mod = mytorch.nn.SlidingWindowAttention(E, H, window, bias=bias, batch_first=batch_first)
+    assert repr(mt_mod).startswith("SlidingWindowAttention(") and "window_size=" + str(window) in repr(mt_mod)
+    qkv = torch.nn.Linear(E, 3 * E, bias=bias).double()
+    proj = torch.nn.Linear(E, E, bias=bias).double()
+    state = {f"qkv.{k}": v for k, v in qkv.state_dict().items()}
+    state.update({f"proj.{k}": v for k, v in proj.state_dict().items()})
+    mt_mod.load_state_dict({k: mytorch.tensor(v.detach().numpy()) for k, v in state.items()})
+    mt_mod.double()
+    i, j = np.arange(L)[:, None], np.arange(L)[None, :]
+    band = torch.tensor((j <= i) & (j > i - window))
+
+    def ref(x):
+        xb = x if batch_first else x.transpose(0, 1)
+        q, k, v = (t.reshape(N, L, H, E // H).transpose(1, 2) for t in qkv(xb).split(E, dim=-1))
+        out = TF.scaled_dot_product_attention(q, k, v, attn_mask=band)
+        out = proj(out.transpose(1, 2).reshape(N, L, E))
+        return out if batch_first else out.transpose(0, 1)
+
+    shape = (N, L, E) if batch_first else (L, N, E)
+    check_against_torch(mt_mod, ref, np.random.default_rng(0).standard_normal(shape))
+    assert_close(mt_mod.qkv.weight.grad, qkv.weight.grad)
+    assert_close(mt_mod.proj.weight.grad, proj.weight.grad)
+    with pytest.raises(ValueError, match="window_size"):
+        mytorch.nn.SlidingWindowAttention(E, H, 0)
+    with pytest.raises(RuntimeError, match="3-D input"):
+        mt_mod(mytorch.randn(2, 3))

@@ -21,7 +21,7 @@ from ..parameter import Parameter
 from .linear import Linear
 from .module import Module
 
-__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
+__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear", "SlidingWindowAttention"]
 
 
 class NonDynamicallyQuantizableLinear(Linear):
@@ -175,3 +175,45 @@ def _pad_col(mask):
         return None
     xp = xp_of(mask)
     return xp.concatenate([mask, xp.zeros(mask.shape[:-1] + (1,), mask.dtype)], -1)
+
+
+class SlidingWindowAttention(Module):
+    """Causal self-attention where each position sees only the last `window_size` positions
+    (itself included), as in Mistral/Longformer-style local attention. mytorch extension.
+
+    x (N, L, E) (or (L, N, E) with batch_first=False) -> (N, L, E). One packed qkv projection
+    (`qkv`, E -> 3E) and an output projection (`proj`); heads of size E / num_heads. The attention
+    is F.scaled_dot_product_attention(..., window_size=window_size), so fused=True (or the global
+    switch) runs the flash attention kernel with the window applied inside its tiles.
+    """
+
+    def __init__(self, embed_dim, num_heads, window_size, dropout=0.0, bias=True, batch_first=True, fused=False,
+                 device=None, dtype=None):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        if not isinstance(window_size, int) or window_size < 1:
+            raise ValueError(f"window_size must be a positive int, got {window_size!r}")
+        self.embed_dim, self.num_heads, self.window_size = embed_dim, num_heads, window_size
+        self.dropout, self.batch_first, self.fused = dropout, batch_first, fused
+        self.qkv = Linear(embed_dim, 3 * embed_dim, bias=bias, device=device, dtype=dtype)
+        self.proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
+
+    def forward(self, x):
+        if x.ndim != 3 or x.shape[-1] != self.embed_dim:
+            raise RuntimeError(f"SlidingWindowAttention expects a 3-D input with {self.embed_dim} features, "
+                               f"got shape {list(x.shape)}")
+        if not self.batch_first:
+            x = x.transpose(0, 1)
+        n, length, e = x.shape
+        heads = self.num_heads
+        qkv = _linear(x, self.qkv.weight, self.qkv.bias, self.fused)
+        q, k, v = (t.reshape(n, length, heads, e // heads).transpose(1, 2) for t in qkv.split(e, dim=-1))
+        out = _scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+                                            window_size=self.window_size, fused=self.fused)
+        out = _linear(out.transpose(1, 2).reshape(n, length, e), self.proj.weight, self.proj.bias, self.fused)
+        return out if self.batch_first else out.transpose(0, 1)
+
+    def extra_repr(self):
+        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, window_size={self.window_size}, "
+                f"dropout={self.dropout}, batch_first={self.batch_first}")
