@@ -182,3 +182,14 @@ COVERED = ({c[0] for c in BINARY_CASES} | {c[0] for c in UNARY_CASES} | set(COMP
            | set(BITWISE) | {"clamp", "clip", "clamp_min", "clamp_max", "where", "isnan", "isinf", "isfinite",
                              "isposinf", "isneginf", "logical_not", "bitwise_not", "floor_divide", "allclose",
                              "isclose", "equal"})
+
+
+@pytest.mark.parametrize("shapes", [((2, 3), (4, 3)), ((5, 2, 3), (2, 4)), ((3,), (4,))])
+@pytest.mark.parametrize("op", ["add", "mul", "sub", "div", "maximum", "pow"])
+def test_broadcast_error_matches_torch(shapes, op):
+    a, b = shapes
+    with pytest.raises(RuntimeError) as ours:
+        getattr(mytorch, op)(mytorch.rand(*a) + 0.5, mytorch.rand(*b) + 0.5)
+    with pytest.raises(RuntimeError) as theirs:
+        getattr(torch, op)(torch.rand(*a) + 0.5, torch.rand(*b) + 0.5)
+    assert str(ours.value) == str(theirs.value)
