@@ -27,6 +27,8 @@ def promote(op, a, b):
     """Cast tensor operands of a binary op to PyTorch's result dtype; scalars pass through."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
+        if a._data.shape != b._data.shape:
+            check_broadcast(a._data.shape, b._data.shape)
         if a._data.dtype == b._data.dtype:
             if type(a._data) is not type(b._data) or (type(a._data) is not np.ndarray):
                 check_same_device(op, a, b)
@@ -55,6 +57,15 @@ def promote(op, a, b):
     if not tb and isinstance(b, (bool, np.bool_)) and rt.np.kind != "b":
         b = int(b)
     return a, b
+
+
+def check_broadcast(shape_a, shape_b):
+    """PyTorch's RuntimeError (not numpy's ValueError) for shapes that don't broadcast."""
+    for i in range(1, min(len(shape_a), len(shape_b)) + 1):
+        x, y = shape_a[-i], shape_b[-i]
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                               f"non-singleton dimension {max(len(shape_a), len(shape_b)) - i}")
 
 
 def float_input(x):

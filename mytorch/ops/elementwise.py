@@ -215,18 +215,7 @@ class NonDiffBinary(Function):
 
 def _binary(fn, name, a, b, *extra):
     a, b = promote(name, a, b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.shape != b._data.shape:
-        check_broadcast(a._data.shape, b._data.shape)
     return fn.apply(a, b, *extra)
-
-
-def check_broadcast(shape_a, shape_b):
-    """PyTorch's RuntimeError (not numpy's ValueError) for shapes that don't broadcast."""
-    for i in range(1, min(len(shape_a), len(shape_b)) + 1):
-        x, y = shape_a[-i], shape_b[-i]
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                               f"non-singleton dimension {max(len(shape_a), len(shape_b)) - i}")
 
 
 def add(input, other, *, alpha=1, out=None):
