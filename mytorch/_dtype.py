@@ -36,14 +36,31 @@ float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
 
+class _UnavailableDtype(dtype):
+    """A dtype the array backend can't hold (bfloat16 without ml_dtypes): it exists, compares and
+    prints, and any attempt to make an array of it raises a clear TypeError."""
+
+    def __init__(self, name, kind, itemsize, hint):
+        self.name, self._kind, self.itemsize, self._hint = name, kind, itemsize, hint
+        self.is_floating_point, self.is_complex, self.is_signed = kind == 2, False, True
+
+    __slots__ = ("_hint",)
+
+    @property
+    def np(self):
+        raise TypeError(f"mytorch.{self.name} is not supported here: {self._hint}")
+
+
 try:  # numpy has no bfloat16; ml_dtypes provides one when installed
     import ml_dtypes
 
     bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, 2)
+    _HAS_BF16 = True
 except ImportError:  # pragma: no cover - depends on environment
-    bfloat16 = None
+    bfloat16 = _UnavailableDtype("bfloat16", 2, 2, "numpy has no bfloat16; pip install ml_dtypes to enable it")
+    _HAS_BF16 = False
 
-ALL = [d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64) if d is not None]
+ALL = [bool_, uint8, int8, int16, int32, int64, float16] + ([bfloat16] if _HAS_BF16 else []) + [float32, float64]
 _FROM_NP = {d.np: d for d in ALL}
 _NAMES = {d.name: d for d in ALL}
 _NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)

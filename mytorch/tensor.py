@@ -320,8 +320,6 @@ class Tensor:
         return self.to(_dtype.float16)
 
     def bfloat16(self):
-        if _dtype.bfloat16 is None:
-            raise TypeError("bfloat16 needs the ml_dtypes package on the CPU (pip install ml_dtypes)")
         return self.to(_dtype.bfloat16)
 
     def int(self):

@@ -126,3 +126,14 @@ def test_legacy_constructor():
     assert mytorch.Tensor([1, 2]).dtype == mytorch.float32
     assert mytorch.Tensor(2, 3).shape == (2, 3)
     assert mytorch.is_tensor(mytorch.Tensor([1]))
+
+
+def test_bfloat16_exists_and_fails_clearly_without_backend_support():
+    assert repr(mytorch.bfloat16) == "mytorch.bfloat16" and mytorch.bfloat16.is_floating_point
+    if not mytorch._dtype._HAS_BF16:
+        with pytest.raises(TypeError, match="ml_dtypes"):
+            mytorch.ones(2).to(mytorch.bfloat16)
+        with pytest.raises(TypeError, match="ml_dtypes"):
+            mytorch.zeros(2, dtype=mytorch.bfloat16)
+    else:
+        assert mytorch.ones(2).bfloat16().dtype == mytorch.bfloat16
