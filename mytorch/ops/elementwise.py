@@ -160,33 +160,25 @@ class Minimum(Function):
 
 
 class Fmod(Function):
-    @staticmethod
-    def forward(ctx, x, y):
+    """x - trunc(x / y) * y (the sign of x); Remainder below is the floor version (the sign of y)."""
+
+    ufunc, rounding = "fmod", "trunc"
+
+    @classmethod
+    def forward(cls, ctx, x, y):
         ctx.save_for_backward(x, y)
         xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
-        return xp.fmod(x, y)
+        return getattr(xp, cls.ufunc)(x, y)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         x, y = ctx.saved_tensors
-        xp = xp_of(grad)
-        gy = -grad * xp.trunc(x / y) if ctx.needs_input_grad[1] else None
-        return grad, gy
+        quotient = getattr(xp_of(grad), cls.rounding)(x / y)
+        return grad, (-grad * quotient if ctx.needs_input_grad[1] else None)
 
 
-class Remainder(Function):
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
-        xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
-        return xp.remainder(x, y)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, y = ctx.saved_tensors
-        xp = xp_of(grad)
-        gy = -grad * xp.floor(x / y) if ctx.needs_input_grad[1] else None
-        return grad, gy
+class Remainder(Fmod):
+    ufunc, rounding = "remainder", "floor"
 
 
 class Atan2(Function):
