@@ -565,12 +565,12 @@ class Softmax(Function):
             ctx.save_for_backward(out)
             ctx.meta = (axis, log)
             return out
-        shifted = x - _stable_max(x, (axis,))
+        out = x - _stable_max(x, (axis,))  # a fresh array: the steps below work in place on it
         if log:
-            out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+            out -= xp.log(xp.exp(out).sum(axis=axis, keepdims=True))
         else:
-            e = xp.exp(shifted)
-            out = e / e.sum(axis=axis, keepdims=True)
+            xp.exp(out, out=out)
+            out /= out.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
         ctx.meta = (axis, log)
         return out
@@ -586,8 +586,12 @@ class Softmax(Function):
             dx = kernel.softmax_bwd(xp.moveaxis(grad, axis, -1), xp.moveaxis(out, axis, -1), log)
             return xp.moveaxis(dx, -1, axis), None, None
         if log:  # d log_softmax: g - softmax * sum(g)
-            return grad - xp.exp(out) * grad.sum(axis=axis, keepdims=True), None, None
-        return out * (grad - (grad * out).sum(axis=axis, keepdims=True)), None, None
+            dx = xp.exp(out)
+            dx *= grad.sum(axis=axis, keepdims=True)
+            return xp.subtract(grad, dx, out=dx), None, None
+        dx = grad * out  # d softmax: y * (g - sum(g * y))
+        dx -= out * dx.sum(axis=axis, keepdims=True)
+        return dx, None, None
 
 
 class LogSoftmax(Softmax):
