@@ -8,6 +8,7 @@ import math
 
 from ..._array import xp_of
 from ...autograd.function import Function
+from ...ops import elementwise as _elementwise
 from ...ops import reduce as _reduce
 from ...ops.elementwise import _erf, _sigmoid
 from ...ops.inplace import apply_inplace
@@ -63,8 +64,6 @@ _TABLE = {
              lambda xp, x: 0.5 * (1 + _erf(xp, x * _INV_SQRT2)) + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x), "x"),
     "gelu_tanh": (lambda xp, x: 0.5 * x * (1 + _gelu_tanh(xp, x)), _gelu_tanh_grad, "x"),
     "silu": (lambda xp, x: x * _sigmoid(xp, x), _silu_grad, "x"),
-    "sigmoid": (_sigmoid, lambda xp, y: y * (1 - y), "out"),
-    "tanh": (lambda xp, x: xp.tanh(x), lambda xp, y: 1 - y * y, "out"),
     "elu": (lambda xp, x, alpha, scale: scale * xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))),
             lambda xp, x, alpha, scale: scale * xp.where(x > 0, 1.0, alpha * xp.exp(xp.minimum(x, 0))), "x"),
     "celu": (lambda xp, x, alpha: xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0) / alpha)),
@@ -184,11 +183,11 @@ def silu(input, inplace=False):
 
 
 def sigmoid(input):
-    return _run("sigmoid", input)
+    return _elementwise.sigmoid(input)  # defined once, with the other unary ops
 
 
 def tanh(input):
-    return _run("tanh", input)
+    return _elementwise.tanh(input)
 
 
 def elu(input, alpha=1.0, inplace=False):
