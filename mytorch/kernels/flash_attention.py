@@ -44,6 +44,15 @@ def _scores(q, k, rows, cols, mask_ptr, smb, smh, smm, smn, b, h, Lq, Lk, qk_sca
 
 
 @triton.jit
+def _tile_range(pid, BLOCK: tl.constexpr, OTHER_BLOCK: tl.constexpr, before, after, n):
+    """The [lo, hi) span of the other axis that tile `pid` can see: the window reaches `before`
+    positions back and `after` forward; lo is aligned down to a whole OTHER_BLOCK tile."""
+    lo = tl.maximum(pid * BLOCK - before, 0) // OTHER_BLOCK * OTHER_BLOCK
+    hi = tl.minimum((pid + 1) * BLOCK + after, n)
+    return lo, hi
+
+
+@triton.jit
 def _keep(seed, bh, rows, cols, Lq, Lk, dropout_p):
     # int32 counters in every kernel, so forward and backward draw the same Philox stream
     offsets = (bh.to(tl.int32) * Lq + rows[:, None]) * Lk + cols[None, :]
@@ -69,8 +78,7 @@ def _attn_fwd_kernel(Q, K, V, O, LSE, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, s
     m_i = tl.full([BLOCK_M], -float("inf"), tl.float32)
     l_i = tl.zeros([BLOCK_M], tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-    lo = tl.maximum(pid_m * BLOCK_M - win_left, 0) // BLOCK_N * BLOCK_N
-    hi = tl.minimum((pid_m + 1) * BLOCK_M + win_right, Lk)
+    lo, hi = _tile_range(pid_m, BLOCK_M, BLOCK_N, win_left, win_right, Lk)
     k_base = K + b * skb + hk * skh
     v_base = V + b * svb + hk * svh
     for start_n in range(lo, hi, BLOCK_N):
@@ -132,8 +140,7 @@ def _attn_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, sqb, sqh, sqm, 
     v = tl.load(V + b * svb + hk * svh + cols[:, None] * svn + offs_d[None, :] * svd, mask=kv_mask, other=0.0)
     dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-    lo = tl.maximum(pid_n * BLOCK_N - win_right, 0) // BLOCK_M * BLOCK_M
-    hi = tl.minimum((pid_n + 1) * BLOCK_N + win_left, Lq)
+    lo, hi = _tile_range(pid_n, BLOCK_N, BLOCK_M, win_right, win_left, Lq)
     for g in range(0, GROUP):
         h = hk * GROUP + g
         bh = b * H + h
@@ -184,8 +191,7 @@ def _attn_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, sqb, sqh, sqm, sqd, s
     lse = tl.load(LSE + bh.to(tl.int64) * Lq + rows, mask=rows < Lq, other=float("inf"))
     delta = tl.load(DELTA + bh.to(tl.int64) * Lq + rows, mask=rows < Lq, other=0.0)
     dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-    lo = tl.maximum(pid_m * BLOCK_M - win_left, 0) // BLOCK_N * BLOCK_N
-    hi = tl.minimum((pid_m + 1) * BLOCK_M + win_right, Lk)
+    lo, hi = _tile_range(pid_m, BLOCK_M, BLOCK_N, win_left, win_right, Lk)
     for start_n in range(lo, hi, BLOCK_N):
         cols = start_n + offs_n
         kv_mask = (cols[:, None] < Lk) & d_ok
