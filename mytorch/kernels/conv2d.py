@@ -16,6 +16,12 @@ from . import check_float, count, elem_strides, interpreting, to_triton, xp_of
 
 
 @triton.jit
+def _unflatten3(i, B, C):
+    """Split a flat index over (A, B, C) into its three coordinates (implicit-GEMM row/column ids)."""
+    return i // (B * C), (i // C) % B, i % C
+
+
+@triton.jit
 def _conv_fwd_kernel(X, W, BIAS, OUT, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, ph, pw, dh, dw,
                      sxn, sxc, sxh, sxw, swo, swc, swh, sww, HAS_BIAS: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
@@ -24,18 +30,14 @@ def _conv_fwd_kernel(X, W, BIAS, OUT, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh
     g = tl.program_id(2)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     ro = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    n = rm // (OH * OW)
-    oh = (rm // OW) % OH
-    ow = rm % OW
+    n, oh, ow = _unflatten3(rm, OH, OW)
     m_ok = rm < N * OH * OW
     o_ok = ro < Og
     K = Cg * KH * KW
     acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
     for k0 in range(0, K, BLOCK_K):
         rk = k0 + tl.arange(0, BLOCK_K)
-        c = rk // (KH * KW)
-        kh = (rk // KW) % KH
-        kw = rk % KW
+        c, kh, kw = _unflatten3(rk, KH, KW)
         ih = oh[:, None] * sh - ph + kh[None, :] * dh
         iw = ow[:, None] * sw - pw + kw[None, :] * dw
         a_ok = m_ok[:, None] & (rk[None, :] < K) & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < Wd)
@@ -58,18 +60,14 @@ def _conv_dx_kernel(DY, W, DX, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, p
     g = tl.program_id(2)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rc = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    n = rm // (H * Wd)
-    ih = (rm // Wd) % H
-    iw = rm % Wd
+    n, ih, iw = _unflatten3(rm, H, Wd)
     m_ok = rm < N * H * Wd
     c_ok = rc < Cg
     K = Og * KH * KW
     acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
     for k0 in range(0, K, BLOCK_K):
         rk = k0 + tl.arange(0, BLOCK_K)
-        o = rk // (KH * KW)
-        kh = (rk // KW) % KH
-        kw = rk % KW
+        o, kh, kw = _unflatten3(rk, KH, KW)
         th = ih[:, None] + ph - kh[None, :] * dh
         tw = iw[:, None] + pw - kw[None, :] * dw
         oh = th // sh
@@ -94,18 +92,14 @@ def _conv_dw_kernel(DY, X, DW, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, p
     g = tl.program_id(2)
     ro = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rq = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    c = rq // (KH * KW)
-    kh = (rq // KW) % KH
-    kw = rq % KW
+    c, kh, kw = _unflatten3(rq, KH, KW)
     o_ok = ro < Og
     q_ok = rq < Cg * KH * KW
     R = N * OH * OW
     acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
     for r0 in range(0, R, BLOCK_K):
         rr = r0 + tl.arange(0, BLOCK_K)
-        n = rr // (OH * OW)
-        oh = (rr // OW) % OH
-        ow = rr % OW
+        n, oh, ow = _unflatten3(rr, OH, OW)
         r_ok = rr < R
         a = tl.load(DY + ((n[None, :].to(tl.int64) * O + g * Og + ro[:, None]) * OH + oh[None, :]) * OW + ow[None, :],
                     mask=o_ok[:, None] & r_ok[None, :], other=0.0)
