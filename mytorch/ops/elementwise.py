@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import _dtype
-from .._array import move_array, xp_of
+from .._array import device_of_array, move_array, xp_of
 from ..autograd.function import Function
 from ..tensor import Tensor
 from ._registry import public, tensor_methods
@@ -15,11 +15,11 @@ from ._util import float_input, promote
 
 
 class ToCopy(Function):
-    """Device and dtype conversion (tensor.to)."""
+    """Device and dtype conversion (tensor.to); the gradient goes back to the source device and dtype."""
 
     @staticmethod
     def forward(ctx, x, device, np_dtype):
-        ctx.src = (x.dtype, x.device if type(x) is not np.ndarray else None)
+        ctx.src = (x.dtype, device_of_array(x))
         out = move_array(x, device)
         if out.dtype != np_dtype:
             out = out.astype(np_dtype)
@@ -29,22 +29,8 @@ class ToCopy(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        dtype, dev = ctx.src
-        if dev is not None:
-            from .._array import device_of_array
-
-            grad = move_array(grad, device_of_array_of(dev))
-        elif type(grad) is not np.ndarray:
-            from .._array import CPU
-
-            grad = move_array(grad, CPU)
-        return grad.astype(dtype, copy=False), None, None
-
-
-def device_of_array_of(cupy_device):
-    from .._array import device
-
-    return device("cuda", cupy_device.id)
+        dtype, src_device = ctx.src
+        return move_array(grad, src_device).astype(dtype, copy=False), None, None
 
 
 # ---------------------------------------------------------------------------------------------
