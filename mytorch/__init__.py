@@ -65,8 +65,11 @@ def _lazy(name):
 
 def __getattr__(name):
     # heavier subpackages load on first use: mytorch.nn, mytorch.optim, mytorch.utils, ...
-    if name in ("nn", "optim", "utils", "backends", "kernels", "serialization"):
+    if name in ("nn", "optim", "utils", "backends", "kernels", "serialization", "amp", "distributed",
+                "accelerate", "models", "tokenizers"):
         return _lazy(name)
+    if name in ("autocast", "GradScaler"):
+        return getattr(_lazy("amp"), name)
     if name in ("save", "load", "save_file", "load_file"):
         return getattr(_lazy("serialization"), name)
     raise AttributeError(f"module 'mytorch' has no attribute '{name}'")
