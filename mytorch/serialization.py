@@ -16,8 +16,10 @@ import io
 import json
 import math
 import os
+import stat
 import struct
 import uuid
+import zlib
 
 import numpy as np
 
@@ -36,16 +38,77 @@ def _is_path(f):
     return isinstance(f, (str, bytes, os.PathLike))
 
 
+def _tmp_prefix(name):
+    return f".{name}."
+
+
+def _remove_stale_temps(folder, name):
+    """Delete temp files that writers of `name` left behind when they were killed mid-save. A temp
+    file is named `.{name}.{pid}.{random}.tmp`: one whose pid no longer runs is an orphan."""
+    prefix = _tmp_prefix(name)
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+            continue
+        pid = entry[len(prefix):-len(".tmp")].split(".")[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                os.remove(os.path.join(folder, entry))
+            except OSError:
+                pass
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
 def _write_atomic(path, write):
     """Run write(file) on a temp file in the target's folder, then os.replace it into place: readers
-    see the old file or the complete new one, never a partial write."""
+    see the old file or the complete new one, never a partial write.
+
+    What is at `path` already decides how it is replaced, like open(path, "wb") would treat it: a
+    symlink is followed and its target written; the new file keeps an existing file's permission
+    bits (a new file gets 0o666 & ~umask); a file with several hard links, a FIFO or a device node is
+    written in place (a rename would detach the link or replace the node); a directory is refused.
+    Temp files orphaned by writers that were killed (e.g. `kill -9` during a save) are removed by the
+    next save to the same path."""
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    path = os.path.realpath(path)  # write through symlinks (a dangling one creates its target)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a directory")
+    if st is not None and (not stat.S_ISREG(st.st_mode) or st.st_nlink > 1):
+        with open(path, "wb") as fh:
+            write(fh)
+            fh.flush()
+            if stat.S_ISREG(st.st_mode):
+                os.fsync(fh.fileno())
+        return
+    folder, name = os.path.split(path)
+    _remove_stale_temps(folder, name)
+    tmp = os.path.join(folder, f"{_tmp_prefix(name)}{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, like open()
     try:
+        if st is not None:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                os.fchown(fd, st.st_uid, st.st_gid)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -80,29 +143,58 @@ def _write_chunks(fh, arrays, offsets, data_start):
         if begin + data_start > pos:
             fh.write(b"\x00" * (begin + data_start - pos))
         if arr.nbytes:
-            fh.write(memoryview(arr.reshape(-1)).cast("B"))
+            fh.write(memoryview(arr.reshape(-1).view(np.uint8)))
         pos = data_start + end
 
 
+_CHUNK = 1 << 24  # reads of unknown-size streams grow 16 MiB at a time, never by what a header claims
+
+
+def _remaining(fh):
+    """Bytes between the current position and the end of `fh`, or None for a stream that can't seek."""
+    try:
+        if not fh.seekable():
+            return None
+        pos = fh.tell()
+        end = fh.seek(0, os.SEEK_END)
+        fh.seek(pos)
+        return end - pos
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _truncated(name, expected, got):
+    return RuntimeError(f"{name}: file is truncated (expected {expected} more bytes, got {got})")
+
+
 def _read_exact(fh, n, name):
-    data = fh.read(n)
-    if data is None or len(data) != n:
-        raise RuntimeError(f"{name}: file is truncated (expected {n} more bytes, got {len(data or b'')})")
-    return data
+    chunks, got = [], 0
+    while got < n:
+        data = fh.read(min(n - got, _CHUNK))
+        if not data:
+            raise _truncated(name, n, got)
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
 
 
-def _read_into(fh, n, name):
+def _read_into(fh, n, name, sized):
+    """A writable buffer of the next n bytes. `sized`: the caller checked that the file holds them,
+    so the buffer can be allocated up front and filled in place."""
+    if not sized or not hasattr(fh, "readinto"):
+        return bytearray(_read_exact(fh, n, name))
     buf = bytearray(n)
-    got = fh.readinto(buf) if hasattr(fh, "readinto") else None
-    if got is None:
-        buf[:] = _read_exact(fh, n, name)
-    else:
-        while got < n:  # raw streams may return short reads
-            more = fh.readinto(memoryview(buf)[got:])
-            if not more:
-                raise RuntimeError(f"{name}: file is truncated (expected {n} bytes of tensor data, got {got})")
-            got += more
+    view, got = memoryview(buf), 0
+    while got < n:  # raw streams may return short reads
+        more = fh.readinto(view[got:])
+        if not more:
+            raise RuntimeError(f"{name}: file is truncated (expected {n} bytes of tensor data, got {got})")
+        got += more
     return buf
+
+
+def _crc32(arr):
+    return zlib.crc32(memoryview(arr.reshape(-1).view(np.uint8))) if arr.nbytes else 0
 
 
 # mytorch.save / mytorch.load -------------------------------------------------------------------
@@ -170,8 +262,9 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
         pos = -(-pos // _ALIGN) * _ALIGN
         offsets.append((pos, pos + arr.nbytes))
         pos += arr.nbytes
-    for spec, off in zip(enc.specs, offsets):
+    for spec, off, arr in zip(enc.specs, offsets, enc.tensors):
         spec["offsets"] = list(off)
+        spec["crc32"] = _crc32(arr)  # verified on load: flipped bits are caught, not silently loaded
     header = json.dumps({"format": "mytorch", "version": FORMAT_VERSION, "root": root, "tensors": enc.specs},
                         separators=(",", ":"), allow_nan=False).encode()
     header += b" " * (-(len(MAGIC) + 8 + len(header)) % _ALIGN)  # align the data section
@@ -199,9 +292,14 @@ class _Decoder:
         tag = node["T"]
         try:
             if tag in ("tensor", "ndarray"):
-                t = self.tensors[node["i"]]
+                i = node["i"]
+                if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(self.tensors):
+                    raise IndexError(f"tensor index {i!r} out of range for {len(self.tensors)} tensors")
+                t = self.tensors[i]
                 return t if tag == "tensor" else t.numpy(force=True)
             if tag in ("dict", "odict"):
+                if len(node["k"]) != len(node["v"]):
+                    raise ValueError(f"dict node has {len(node['k'])} keys but {len(node['v'])} values")
                 items = zip((self.decode(k) for k in node["k"]), (self.decode(v) for v in node["v"]))
                 return collections.OrderedDict(items) if tag == "odict" else dict(items)
             if tag in ("list", "tuple", "set", "frozenset"):
@@ -285,8 +383,12 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     try:
         _check_magic(fh.read(len(MAGIC)), name)
         (n,) = struct.unpack("<Q", _read_exact(fh, 8, name))
+        available = _remaining(fh)
         if n > _MAX_HEADER:
             raise RuntimeError(f"{name}: corrupt header (length {n} is too large)")
+        if available is not None and n > available:
+            raise RuntimeError(f"{name}: file is truncated or its header is corrupt (header length {n}, but only "
+                               f"{available if available is not None else _MAX_HEADER} bytes follow)")
         try:
             header = json.loads(_read_exact(fh, n, name))
             specs, root = header["tensors"], header["root"]
@@ -294,10 +396,14 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
                 raise ValueError("not a mytorch header")
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as e:
             raise RuntimeError(f"{name}: corrupt mytorch checkpoint header ({e})") from None
-        if header.get("version", 0) > FORMAT_VERSION:
-            raise RuntimeError(f"{name}: written by a newer mytorch (format version {header['version']})")
+        version = header.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise RuntimeError(f"{name}: corrupt mytorch checkpoint header (bad format version {version!r})")
+        if version > FORMAT_VERSION:
+            raise RuntimeError(f"{name}: written by a newer mytorch (format version {version})")
         data_start = len(MAGIC) + 8 + n
-        arrays = _read_tensors(fh, specs, data_start, name, f if (mmap and owned) else None)
+        size = None if available is None else data_start + available - n
+        arrays = _read_tensors(fh, specs, data_start, name, f if (mmap and owned) else None, size)
     finally:
         if owned:
             fh.close()
@@ -324,37 +430,58 @@ def _as_parameter(t, requires_grad):
     return t.requires_grad_(requires_grad) if t.is_floating_point() else t
 
 
-def _read_tensors(fh, specs, data_start, name, mmap_path):
-    """One writable array per tensor spec (validated against the header)."""
+def _spec_dtype(code, name, what):
+    if code == "bfloat16" and not _dtype._HAS_BF16:
+        raise TypeError(f"{name}: {what} is bfloat16, which needs the ml_dtypes package (pip install ml_dtypes)")
+    try:
+        return _dtype.to_dtype(code)
+    except TypeError:
+        raise RuntimeError(f"{name}: corrupt header ({what} has unknown dtype {code!r})") from None
+
+
+def _read_tensors(fh, specs, data_start, name, mmap_path, file_size=None):
+    """One writable array per tensor spec, validated against the header and, where the file's size is
+    known (`file_size`, in bytes from its start), against that size before anything is allocated."""
     layout = []
     for spec in specs:
         try:
-            dt = _dtype.to_dtype(spec["dtype"])
+            dt = _spec_dtype(spec["dtype"], name, "a tensor")
             shape = _check_shape(spec["shape"], name)
             begin, end = spec["offsets"]
         except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, TypeError) and "ml_dtypes" in str(e):
+                raise
             raise RuntimeError(f"{name}: corrupt header (bad tensor entry {str(spec)[:80]}: {e})") from None
-        if dt is None:
-            raise TypeError(f"{name}: holds a {spec['dtype']} tensor; bfloat16 needs the ml_dtypes package")
         nbytes = math.prod(shape) * dt.itemsize
         if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin and end - begin == nbytes):
             raise RuntimeError(f"{name}: corrupt header (tensor of shape {list(shape)} and dtype {dt.name} needs "
                                f"{nbytes} bytes, header says offsets {[begin, end]})")
-        layout.append((dt.np, shape, begin, end))
+        crc = spec.get("crc32")
+        if crc is not None and (not isinstance(crc, int) or isinstance(crc, bool)):
+            raise RuntimeError(f"{name}: corrupt header (bad crc32 {crc!r})")
+        layout.append((dt.np, shape, begin, end, crc))
+    last = max((e for *_, e, _ in layout), default=0)
+    if file_size is not None and data_start + last > file_size:
+        raise RuntimeError(f"{name}: file is truncated (the header describes {data_start + last} bytes, "
+                           f"the file has {file_size})")
     if mmap_path is not None:
         mapped = np.memmap(mmap_path, dtype=np.uint8, mode="c")
-        if layout and data_start + max(e for *_, e in layout) > mapped.size:
+        if layout and data_start + last > mapped.size:
             raise RuntimeError(f"{name}: file is truncated")
         return [np.asarray(mapped[data_start + b:data_start + e]).view(np_dt).reshape(shape)
-                for np_dt, shape, b, e in layout]
+                for np_dt, shape, b, e, _ in layout]
     out, pos = [None] * len(layout), 0
     for i in sorted(range(len(layout)), key=lambda j: layout[j][2]):  # sequential reads: no seek needed
-        np_dt, shape, begin, end = layout[i]
+        np_dt, shape, begin, end, crc = layout[i]
         if begin < pos:
             raise RuntimeError(f"{name}: corrupt header (overlapping tensor data)")
         if begin > pos:
             _read_exact(fh, begin - pos, name)
-        out[i] = np.frombuffer(_read_into(fh, end - begin, name), dtype=np_dt).reshape(shape)
+        arr = np.frombuffer(_read_into(fh, end - begin, name, file_size is not None), dtype=np_dt).reshape(shape)
+        if crc is not None and _crc32(arr) != crc:
+            raise RuntimeError(f"{name}: tensor {i} (shape {list(shape)}) fails its checksum: the file is "
+                               f"corrupted")
+        out[i] = arr
         pos = end
     return out
 
@@ -414,20 +541,35 @@ def save_bytes(tensors, metadata=None):
     return buf.getvalue()
 
 
+def _no_duplicate_keys(pairs):
+    obj = {}
+    for k, v in pairs:
+        if k in obj:
+            raise ValueError(f"duplicate key {k!r}")
+        obj[k] = v
+    return obj
+
+
 def _read_safetensors(fh, name):
+    """Parse and validate a safetensors stream as strictly as the safetensors package: offsets must
+    tile the data section exactly, with no gaps, overlaps or trailing bytes."""
     raw_n = fh.read(8)
     if len(raw_n) != 8:
         raise RuntimeError(f"{name}: not a safetensors file (shorter than 8 bytes)")
     (n,) = struct.unpack("<Q", raw_n)
-    if n > 100_000_000:
-        raise RuntimeError(f"{name}: not a safetensors file (header length {n} is too large)")
+    available = _remaining(fh)
+    if n > 100_000_000 or (available is not None and n > available):
+        raise RuntimeError(f"{name}: not a safetensors file (header length {n} is larger than the file)")
     try:
-        header = json.loads(_read_exact(fh, n, name))
+        header = json.loads(_read_exact(fh, n, name), object_pairs_hook=_no_duplicate_keys)
         if not isinstance(header, dict):
             raise ValueError("header is not a JSON object")
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise RuntimeError(f"{name}: not a safetensors file (bad JSON header: {e})") from None
     metadata = header.pop("__metadata__", None)
+    if metadata is not None and not (isinstance(metadata, dict) and
+                                     all(isinstance(v, str) for v in metadata.values())):
+        raise RuntimeError(f"{name}: invalid safetensors __metadata__ (must map strings to strings)")
     specs, expected = [], 0
     entries = []
     for key, info in header.items():
@@ -438,17 +580,22 @@ def _read_safetensors(fh, name):
         if code not in _ST_NAMES:
             raise TypeError(f"{name}: tensor {key!r} has dtype {code}, which mytorch does not support "
                             f"(supported: {', '.join(_ST_NAMES)})")
+        if not (isinstance(begin, int) and isinstance(end, int)):
+            raise RuntimeError(f"{name}: invalid data_offsets {[begin, end]} for tensor {key!r}")
         entries.append((begin, end, key, code, shape))
     entries.sort(key=lambda e: (e[0], e[1]))
     for begin, end, key, code, shape in entries:
-        dt = _dtype.to_dtype(_ST_NAMES[code])
-        if dt is None:
-            raise TypeError(f"{name}: tensor {key!r} is bfloat16, which needs the ml_dtypes package")
+        dt = _spec_dtype(_ST_NAMES[code], name, f"tensor {key!r}")
         if begin != expected or end - begin != math.prod(shape) * dt.itemsize:
             raise RuntimeError(f"{name}: invalid data_offsets {[begin, end]} for tensor {key!r}")
         expected = end
         specs.append((key, {"dtype": dt.name, "shape": list(shape), "offsets": [begin, end]}))
-    arrays = _read_tensors(fh, [s for _, s in specs], 8 + n, name, None)
+    size = None if available is None else 8 + available
+    if size is not None and size != 8 + n + expected:
+        what = "truncated" if size < 8 + n + expected else f"{size - 8 - n - expected} trailing bytes after the data"
+        raise RuntimeError(f"{name}: invalid safetensors file ({what}: the header describes {8 + n + expected} "
+                           f"bytes, the file has {size})")
+    arrays = _read_tensors(fh, [s for _, s in specs], 8 + n, name, None, size)
     return {k: a for (k, _), a in zip(specs, arrays)}, metadata
 
 
@@ -470,7 +617,14 @@ def load_bytes(data, device="cpu"):
 
 def load_metadata(filename):
     """The `__metadata__` dict of a safetensors file (None when it has none)."""
+    name = _name_of(filename)
     with open(filename, "rb") as fh:
-        (n,) = struct.unpack("<Q", _read_exact(fh, 8, _name_of(filename)))
-        header = json.loads(_read_exact(fh, min(n, 100_000_000), _name_of(filename)))
-    return header.get("__metadata__")
+        (n,) = struct.unpack("<Q", _read_exact(fh, 8, name))
+        available = _remaining(fh)
+        if n > 100_000_000 or (available is not None and n > available):
+            raise RuntimeError(f"{name}: not a safetensors file (header length {n} is larger than the file)")
+        try:
+            header = json.loads(_read_exact(fh, n, name), object_pairs_hook=_no_duplicate_keys)
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            raise RuntimeError(f"{name}: not a safetensors file (bad JSON header: {e})") from None
+    return header.get("__metadata__") if isinstance(header, dict) else None
