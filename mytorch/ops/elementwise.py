@@ -154,7 +154,8 @@ class Fmod(Function):
     def forward(cls, ctx, x, y):
         ctx.save_for_backward(x, y)
         xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
-        return getattr(xp, cls.ufunc)(x, y)
+        with np.errstate(invalid="ignore", divide="ignore"):  # float x % 0 is nan, silently, as in PyTorch
+            return getattr(xp, cls.ufunc)(x, y)
 
     @classmethod
     def backward(cls, ctx, grad):
@@ -292,12 +293,20 @@ def minimum(input, other):
     return _binary(Minimum, "minimum", input, other)
 
 
+def _mod(fn, name, input, other):
+    a, b = promote(name, input, other)
+    t = a if isinstance(a, Tensor) else b
+    if t._data.dtype.kind in "iu":  # integer x % 0 is an error in PyTorch, not numpy's silent 0
+        _check_int_zero_div(b)
+    return fn.apply(a, b)
+
+
 def fmod(input, other):
-    return _binary(Fmod, "fmod", input, other)
+    return _mod(Fmod, "fmod", input, other)
 
 
 def remainder(input, other):
-    return _binary(Remainder, "remainder", input, other)
+    return _mod(Remainder, "remainder", input, other)
 
 
 def atan2(input, other):

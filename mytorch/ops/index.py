@@ -426,8 +426,14 @@ def _dim_index(op, x, dim, index):
         raise IndexError(f"{op}(): Index is supposed to be a vector")
     idx = idx.reshape(-1)
     n = x.shape[d] if x.ndim else 1
-    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
-        raise IndexError("index out of range in self")
+    # PyTorch wraps negative indices only in index_fill; the others refuse them
+    low = -n if op == "index_fill" else 0
+    if idx.size and (int(idx.min()) < low or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < low else int(idx.max())
+        if op == "index_select":
+            raise IndexError("index out of range in self")
+        err = RuntimeError if op == "index_add" else IndexError
+        raise err(f"{op}(): index {bad} is out of bounds for dimension {d} with size {n}")
     return d, idx
 
 
@@ -746,8 +752,9 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     data = input._data
     xp = xp_of(data)
+    # NaNs are never equal to each other, so each stays its own value (PyTorch's unique)
     res = xp.unique(data if dim is not None else data.reshape(-1), return_inverse=True, return_counts=True,
-                    axis=None if dim is None else wrap_dim(dim, data.ndim))
+                    axis=None if dim is None else wrap_dim(dim, data.ndim), equal_nan=False)
     values, inverse, counts = res
     inverse = inverse.reshape(data.shape if dim is None else -1).astype(np.int64, copy=False)
     out = [Tensor._make(values)]

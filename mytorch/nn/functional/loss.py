@@ -82,7 +82,8 @@ class _ClassLoss(Function):
                                                         compute_grad=ctx.needs_input_grad[0])
             n = int(valid.sum()) if reduction == "mean" else 1
             ctx.save_for_backward(dlogits)
-            ctx.meta = (n, reduction, moved_shape, None)  # last: the scale already applied to dlogits
+            # a batch whose targets are all ignored: loss nan (0/0) but gradient 0, as in PyTorch
+            ctx.meta = (max(n, 1), reduction, moved_shape, None)  # last: the scale already applied to dlogits
             with np.errstate(invalid="ignore", divide="ignore"):
                 out = loss.reshape(target.shape) if reduction == "none" else xp.asarray(loss.sum() / n)
             return out.astype(x.dtype, copy=False)
@@ -109,8 +110,12 @@ class _ClassLoss(Function):
                 smooth = -(wx - lse * sum_w) * valid
                 loss = loss + (ls / C) * smooth / d_smooth
         ctx.save_for_backward(x, lse)
-        ctx.meta = (tc, valid, w, w_t, d_nll, d_smooth, ls, C, moved_shape, log_softmax)
         out = loss.reshape(target.shape) if reduction == "none" else loss.sum()
+        if not valid.any():  # empty or fully ignored batch: PyTorch's loss is nan (mean), its gradient 0
+            d_nll = d_smooth = 1.0
+            if reduction == "mean":
+                out = xp.asarray(np.nan, dtype=acc)
+        ctx.meta = (tc, valid, w, w_t, d_nll, d_smooth, ls, C, moved_shape, log_softmax)
         return xp.asarray(out).astype(x.dtype, copy=False)
 
     @staticmethod

@@ -1,0 +1,115 @@
+"""Silent wrong answers found by probing mytorch side by side with PyTorch: each case here gives
+PyTorch's value or PyTorch's exception."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import mytorch
+import mytorch.nn.functional as F
+
+
+def _both(fn_mt, fn_th, *arrays, grad=True):
+    mt = [mytorch.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+    th = [torch.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+    return mt, th, fn_mt(*mt), fn_th(*th)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"label_smoothing": 0.1}, {"reduction": "sum"}])
+@pytest.mark.parametrize("targets", [np.full(4, -100), np.full(4, 3), np.array([], dtype=np.int64)],
+                         ids=["all_ignored_default", "all_ignored_3", "empty"])
+def test_cross_entropy_with_no_counted_target(kwargs, targets):
+    ignore = 3 if targets.size and targets[0] == 3 else -100
+    logits = np.random.randn(len(targets), 5).astype(np.float32)
+    (x_mt,), (x_th,), l_mt, l_th = _both(
+        lambda x: F.cross_entropy(x, mytorch.tensor(targets), ignore_index=ignore, **kwargs),
+        lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(targets), ignore_index=ignore, **kwargs),
+        logits)
+    np.testing.assert_equal(l_mt.item(), l_th.item())  # nan for mean, 0 for sum
+    l_mt.backward()
+    l_th.backward()
+    np.testing.assert_array_equal(x_mt.grad.numpy(), x_th.grad.numpy())  # zeros, never NaN
+
+
+def test_nll_loss_all_ignored_gives_zero_gradient():
+    logp = np.log(np.full((3, 4), 0.25, dtype=np.float32))
+    (x_mt,), _, l_mt, l_th = _both(lambda x: F.nll_loss(x, mytorch.full((3,), -100)),
+                                   lambda x: torch.nn.functional.nll_loss(x, torch.full((3,), -100)), logp)
+    assert np.isnan(l_mt.item()) and np.isnan(l_th.item())
+    l_mt.backward()
+    assert not np.isnan(x_mt.grad.numpy()).any() and not x_mt.grad.numpy().any()
+
+
+def test_fully_padded_batch_leaves_adam_weights_finite():
+    model = mytorch.nn.Linear(4, 3)
+    opt = mytorch.optim.Adam(model.parameters(), lr=1e-2)
+    loss = F.cross_entropy(model(mytorch.randn(5, 4)), mytorch.full((5,), -100))
+    loss.backward()
+    opt.step()
+    assert all(np.isfinite(p.detach().numpy()).all() for p in model.parameters())
+
+
+@pytest.mark.triton
+def test_fused_cross_entropy_all_ignored(monkeypatch):
+    pytest.importorskip("triton")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    from mytorch import kernels
+
+    if not kernels.is_available():
+        pytest.skip("Triton kernels are not available here")
+    x = mytorch.randn(4, 7, requires_grad=True)
+    with mytorch.backends.fused.flags(enabled=True):
+        loss = F.cross_entropy(x, mytorch.full((4,), -100))
+    loss.backward()
+    assert np.isnan(loss.item())
+    assert not x.grad.numpy().any()
+
+
+@pytest.mark.parametrize("op", ["%", "remainder", "fmod", "tensor%", "rmod"])
+def test_integer_modulo_by_zero_raises(op):
+    calls = {
+        "%": (lambda m: m.tensor([5, 3]) % 0),
+        "remainder": (lambda m: m.remainder(m.tensor([5, 3]), 0)),
+        "fmod": (lambda m: m.fmod(m.tensor([5, 3]), 0)),
+        "tensor%": (lambda m: m.tensor([5, 3]) % m.tensor([1, 0])),
+        "rmod": (lambda m: 7 % m.tensor([1, 0])),
+    }
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        calls[op](torch)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        calls[op](mytorch)
+
+
+def test_float_modulo_by_zero_is_nan_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = mytorch.tensor([5.0, -2.0]) % 0
+    np.testing.assert_array_equal(out.numpy(), (torch.tensor([5.0, -2.0]) % 0).numpy())
+
+
+@pytest.mark.parametrize("op", ["index_select", "index_add", "index_copy"])
+def test_negative_index_refused_like_pytorch(op):
+    def call(m):
+        x, i = m.zeros(3, 2), m.tensor([-1])
+        if op == "index_select":
+            return x.index_select(0, i)
+        return getattr(x, op)(0, i, m.ones(1, 2))
+
+    with pytest.raises(Exception) as th_err:
+        call(torch)
+    with pytest.raises(type(th_err.value)):
+        call(mytorch)
+
+
+def test_index_fill_still_wraps_negative_indices():
+    out = mytorch.zeros(3, 2).index_fill(0, mytorch.tensor([-1]), 1.0)
+    assert out.tolist() == torch.zeros(3, 2).index_fill(0, torch.tensor([-1]), 1.0).tolist()
+
+
+def test_unique_keeps_each_nan():
+    data = [float("nan"), float("nan"), 1.0, 1.0]
+    ours = mytorch.unique(mytorch.tensor(data), return_counts=True)
+    theirs = torch.unique(torch.tensor(data), return_counts=True)
+    np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+    np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
