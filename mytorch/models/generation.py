@@ -1,0 +1,159 @@
+"""Autoregressive generation: a KV cache, sampling (temperature, top-k, top-p, repetition penalty) and a
+streaming loop. Everything runs in eval mode under no_grad (the model's mode is restored afterwards).
+
+The model sees at most context_length tokens of context. Past that:
+- learned / sinusoidal positions (absolute): the context is cropped to the last context_length tokens and
+  re-encoded from position 0 at every step (as nanoGPT does), so the cache is rebuilt each step;
+- rope / alibi / none (relative): the cache rolls - it keeps the last context_length - 1 keys and positions
+  keep counting, which equals cropping because scores depend only on i - j (RoPE up to float rounding).
+A sliding window W also caps the cache at W - 1 keys. Per-token cost stays flat in the prompt length:
+each step runs the model on one token and attends over the cached keys.
+"""
+import contextlib
+
+from .. import _dtype
+from ..autograd import no_grad
+from ..ops.factory import multinomial, tensor
+from ..ops.shape import cat
+from ..random import Generator
+
+
+class LayerKV:
+    """One layer's cached keys and values, (B, Hkv, S, D), for the S most recent positions."""
+
+    def __init__(self, window):
+        self.window = window  # attention window the layer must apply (None: unbounded)
+        self.k = self.v = None
+
+    def update(self, k, v):
+        """Appends the new (B, Hkv, T, D) keys/values; returns all of them for this step's attention and
+        keeps only the window - 1 newest for the next step."""
+        if self.k is not None:
+            k, v = cat([self.k, k], dim=2), cat([self.v, v], dim=2)
+        keep = k.shape[2] if self.window is None else min(k.shape[2], self.window - 1)
+        self.k, self.v = k[:, :, k.shape[2] - keep:], v[:, :, v.shape[2] - keep:]
+        return k, v
+
+
+class KVCache:
+    """Keys/values of every layer plus `pos`, the number of tokens seen (the next token's position)."""
+
+    def __init__(self, config):
+        window = config.sliding_window
+        if config.pos_encoding in ("rope", "alibi", "none"):  # relative: a rolling window of context_length
+            window = min(window or config.context_length, config.context_length)
+        self.window, self.pos = window, 0
+        self.layers = [LayerKV(window) for _ in range(config.n_layer)]
+
+
+@contextlib.contextmanager
+def inference(model):
+    """eval mode and no_grad for a block; the model's training flag is restored after it."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def sample_next(logits, history, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0,
+                generator=None):
+    """logits (B, V) of the next token, history (B, T) the tokens so far -> (B,) next token ids.
+    temperature 0 is greedy (argmax). top_k keeps the k largest logits, top_p the smallest set of tokens
+    whose probabilities add up to at least p; repetition_penalty > 1 divides positive (multiplies
+    negative) logits of tokens already in the history (Keskar et al. 2019, CTRL)."""
+    logits = logits.float()
+    if repetition_penalty != 1.0:
+        seen = logits.gather(1, history)
+        logits = logits.scatter(1, history, (seen / repetition_penalty).where(seen > 0, seen * repetition_penalty))
+    if temperature == 0:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(-1)
+        drop = probs.cumsum(-1) - probs >= top_p  # the tokens ahead already hold top_p of the mass
+        logits = logits.scatter(1, order, sorted_logits.masked_fill(drop, float("-inf")))
+    return multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+
+
+def _check(model, idx, max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop_tokens):
+    from ..tensor import Tensor
+
+    if not isinstance(idx, Tensor) or idx.dtype not in (_dtype.int64, _dtype.int32):
+        raise TypeError(f"generate: idx must be an integer Tensor of token ids, got "
+                        f"{getattr(idx, 'dtype', type(idx).__name__)}")
+    if idx.ndim == 1:
+        idx = idx[None]
+    if idx.ndim != 2 or idx.shape[1] == 0:
+        raise ValueError(f"generate: idx must be (B, T) with T >= 1, got shape {list(idx.shape)}")
+    if max_new_tokens < 0:
+        raise ValueError(f"generate: max_new_tokens must be >= 0, got {max_new_tokens}")
+    if temperature < 0:
+        raise ValueError(f"generate: temperature must be >= 0 (0 = greedy), got {temperature}")
+    if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        raise ValueError(f"generate: top_k must be a positive integer, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"generate: top_p must be in (0, 1], got {top_p}")
+    if repetition_penalty <= 0:
+        raise ValueError(f"generate: repetition_penalty must be > 0, got {repetition_penalty}")
+    stops = [] if stop_tokens is None else [int(stop_tokens)] if isinstance(stop_tokens, int) else \
+        [int(t) for t in stop_tokens]
+    return idx.long().to(model.lm_head.weight.device), stops
+
+
+def _steps(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0,
+           stop_tokens=None, seed=None, use_cache=True):
+    """Yields (next tokens (B,), all tokens (B, T + n)) after each step until max_new_tokens or every
+    row has produced a stop token (finished rows then repeat their stop token)."""
+    tokens, stops = _check(model, idx, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
+                           stop_tokens)
+    config = model.config
+    ctx, absolute = config.context_length, config.pos_encoding in ("learned", "sinusoidal")
+    generator = None if seed is None else Generator(tokens.device).manual_seed(seed)
+    cache, finished = None, None
+    for _ in range(max_new_tokens):
+        with inference(model):
+            if not use_cache:
+                h = model.hidden_states(tokens[:, -ctx:])
+            elif cache is None or (absolute and cache.pos >= ctx):  # (re)fill from the cropped context
+                cache = KVCache(config)
+                h = model.hidden_states(tokens[:, -ctx:], cache)
+            else:
+                h = model.hidden_states(tokens[:, -1:], cache)
+            logits = model.lm_head(h[:, -1, :])
+            nxt = sample_next(logits, tokens, temperature, top_k, top_p, repetition_penalty, generator)
+            if finished is not None:
+                nxt = nxt.where(~finished, tokens[:, -1])
+            tokens = cat([tokens, nxt[:, None]], dim=1)
+        yield nxt, tokens
+        if stops:
+            hit = (nxt[:, None] == tensor(stops, device=nxt.device)[None, :]).any(-1)
+            finished = hit if finished is None else finished | hit
+            if bool(finished.all()):
+                return
+
+
+def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0,
+             stop_tokens=None, seed=None, use_cache=True):
+    """Returns idx followed by the generated tokens, (B, T + new); stops early once every row has emitted
+    one of stop_tokens (that token included). seed makes sampling reproducible."""
+    tokens, _ = _check(model, idx, max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop_tokens)
+    for _, tokens in _steps(model, idx, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
+                            stop_tokens, seed, use_cache):
+        pass
+    return tokens
+
+
+def stream(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0,
+           stop_tokens=None, seed=None, use_cache=True):
+    """Like generate, but yields each new token as soon as it is sampled: an int for batch 1, else (B,)."""
+    _check(model, idx, max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop_tokens)
+    steps = _steps(model, idx, max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop_tokens, seed,
+                   use_cache)
+    return (nxt.item() if nxt.shape[0] == 1 else nxt for nxt, _ in steps)
