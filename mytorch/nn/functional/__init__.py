@@ -7,3 +7,5 @@ from .attention import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .rotary import *  # noqa: F401,F403
+from .swiglu import *  # noqa: F401,F403
