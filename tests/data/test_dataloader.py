@@ -2,6 +2,7 @@
 import gc
 import multiprocessing as mp
 import os
+import signal
 import time
 
 import numpy as np
@@ -281,6 +282,25 @@ class DiesInWorker(Dataset):
 def test_dead_worker_detected():
     with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited unexpectedly"):
         list(DataLoader(DiesInWorker(), batch_size=1, num_workers=2, timeout=0.3))
+    assert _no_children()
+
+
+class KilledInWorker(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        if i == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+
+def test_killed_worker_reported_promptly():
+    # no timeout: the loader must notice the death itself, well before its 5 s status poll
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match=r"exited unexpectedly \(exit code\(s\) -9"):
+        list(DataLoader(KilledInWorker(), batch_size=1, num_workers=1))
+    assert time.perf_counter() - start < 3.0
     assert _no_children()
 
 

@@ -7,8 +7,10 @@ round-robin, and delivers batches in sampler order through a reorder buffer (`_t
 import itertools
 import math
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
 import queue
+import time
 import warnings
 
 from ..._array import CPU
@@ -279,14 +281,27 @@ class _MultiProcessIter(_BaseIter):
             self._try_put_index()
 
     def _try_get_data(self, timeout):
-        try:
-            return True, self._worker_result_queue.get(timeout=timeout)
-        except queue.Empty:
+        """Wait up to `timeout` s for a result. The wait also wakes when a worker process dies (its
+        sentinel becomes ready), so a crashed or killed worker is reported at once, not at the next poll."""
+        results = self._worker_result_queue
+        reader = getattr(results, "_reader", None)  # the queue's pipe end, waitable with the sentinels
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return True, results.get(timeout=0 if reader is not None else timeout)
+            except queue.Empty:
+                pass
             failed = [w for i, w in enumerate(self._workers) if self._workers_status[i] and not w.is_alive()]
             if failed:
                 pids = ", ".join(str(w.pid) for w in failed)
-                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from None
-            return False, None
+                codes = ", ".join(str(w.exitcode) for w in failed)
+                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly (exit code(s) "
+                                   f"{codes}; a negative code is the signal that killed it)") from None
+            remaining = deadline - time.monotonic()
+            if reader is None or remaining <= 0:
+                return False, None
+            alive = [w.sentinel for i, w in enumerate(self._workers) if self._workers_status[i]]
+            mp_connection.wait([reader] + alive, timeout=remaining)
 
     def _get_data(self):
         if self._timeout > 0:
