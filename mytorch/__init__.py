@@ -11,6 +11,7 @@ from ._dtype import (bfloat16, dtype, float16, float32, float64, get_default_dty
                      promote_types, set_default_dtype, uint8)
 from ._dtype import bool_ as bool  # noqa: A001  (mytorch.bool, like torch.bool)
 from ._formatting import set_printoptions
+from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.grad_mode import is_inference_mode_enabled
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
@@ -68,7 +69,9 @@ def __getattr__(name):
     if name in ("nn", "optim", "utils", "backends", "kernels", "serialization", "amp", "distributed",
                 "accelerate", "models", "tokenizers"):
         return _lazy(name)
-    if name in ("autocast", "GradScaler"):
+    if name in ("autocast", "GradScaler", "is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
+                "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
+                "clear_autocast_cache"):
         return getattr(_lazy("amp"), name)
     if name in ("save", "load", "save_file", "load_file"):
         return getattr(_lazy("serialization"), name)
