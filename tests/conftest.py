@@ -15,6 +15,11 @@ def _seed():
     yield
 
 
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run tests marked slow (full-length training runs); or set MYTORCH_RUN_SLOW=1")
+
+
 def pytest_collection_modifyitems(config, items):
     import mytorch
 
@@ -23,3 +28,8 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+    if not (config.getoption("--runslow") or os.environ.get("MYTORCH_RUN_SLOW") == "1"):
+        skip_slow = pytest.mark.skip(reason="slow: run with --runslow or MYTORCH_RUN_SLOW=1")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip_slow)
