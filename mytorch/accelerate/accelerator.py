@@ -27,8 +27,10 @@ def _ddp_class():
 
 
 def _is_scheduler(obj):
-    return hasattr(obj, "optimizer") and callable(getattr(obj, "step", None)) and hasattr(obj, "state_dict") \
-        and not isinstance(obj, (Optimizer, Module, DataLoader))
+    """An LR scheduler: mytorch's, or anything scheduler-shaped (an optimizer, a step and a state dict)."""
+    if isinstance(obj, (Optimizer, Module, DataLoader, AcceleratedOptimizer)):
+        return False
+    return hasattr(obj, "optimizer") and callable(getattr(obj, "step", None)) and hasattr(obj, "state_dict")
 
 
 class Accelerator:

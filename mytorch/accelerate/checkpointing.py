@@ -216,7 +216,7 @@ def set_rng_state(state, name):
         kind, keys, pos, has_gauss, cached = state["numpy"]
         np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
         for dev, entry in state["mytorch"].items():
-            gen = mt_random.default_generator(dev) if dev == "cpu" else _cuda_generator(dev)
+            gen = mt_random.default_generator(CPU) if dev == "cpu" else _cuda_generator(dev)
             if gen is None:
                 continue
             if "bit_generator" in entry:

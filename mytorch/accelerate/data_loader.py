@@ -65,7 +65,7 @@ class DataLoaderShard:
             self._sharded = num_processes > 1 and not isinstance(loader.sampler, DistributedSampler)
             self._own_order = loader.batch_size is not None and isinstance(loader.sampler, (RandomSampler,
                                                                                           SequentialSampler))
-            if self._sharded and loader.batch_size is None:
+            if self._sharded and loader.batch_sampler is None:
                 raise ValueError("prepare() cannot shard a DataLoader with batch_size=None over "
                                  f"{num_processes} processes; give it a batch_size or a DistributedSampler")
             self._worker_generator = Generator()
