@@ -1,9 +1,14 @@
 """mytorch: a PyTorch-compatible deep learning framework in Python (numpy on CPU, cupy on CUDA)."""
 __version__ = "0.1.0"
 
+import warnings as _warnings
+
 from ._allocator import tune_malloc as _tune_malloc
 
 _tune_malloc()
+# numpy's floating-point RuntimeWarnings (log(0), 0/0, overflow in exp) raised inside mytorch's own code
+# stay silent, as PyTorch's ops are: the values (inf, nan) are the answer. Users' own numpy calls still warn.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"mytorch(\.|$)")
 
 from . import _dtype  # noqa: E402
 from ._array import device

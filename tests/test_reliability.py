@@ -113,3 +113,52 @@ def test_unique_keeps_each_nan():
     theirs = torch.unique(torch.tensor(data), return_counts=True)
     np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
     np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+
+
+# PyTorch's exception types where numpy's used to leak ----------------------------------------------
+@pytest.mark.parametrize("name,call", [
+    ("write_into_expanded", lambda m: m.zeros(1, 3).expand(2, 3).add_(1)),
+    ("eye_negative", lambda m: m.eye(-1)),
+    ("repeat_negative", lambda m: m.zeros(2).repeat(-1)),
+    ("negate_bool", lambda m: -m.tensor([True])),
+    ("arange_to_inf", lambda m: m.arange(0, float("inf"))),
+    ("amax_of_empty", lambda m: m.zeros(0).amax()),
+    ("where_no_broadcast", lambda m: m.where(m.tensor([True, False]), m.zeros(3), m.zeros(2))),
+])
+def test_pytorch_exception_types(name, call):
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    with pytest.raises(type(theirs.value)):
+        call(mytorch)
+
+
+def test_integer_power_with_negative_tensor_exponent():
+    base, exp = [2, 3, 1, -1, -1, 0, 5], [-1, 2, -1, -1, -2, 3, 0]
+    ours = mytorch.tensor(base) ** mytorch.tensor(exp)
+    theirs = torch.tensor(base) ** torch.tensor(exp)
+    assert ours.dtype == mytorch.int64 and ours.tolist() == theirs.tolist()
+
+
+def test_no_numpy_warnings_leak_from_ops():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"mytorch(\.|$)")  # what import set
+        mytorch.log(mytorch.tensor([0.0]))
+        mytorch.softmax(mytorch.tensor([float("-inf"), float("-inf")]), 0)
+        p = mytorch.nn.Parameter(mytorch.ones(2))
+        opt = mytorch.optim.Adam([p])
+        p.grad = mytorch.tensor([float("inf"), 1.0])
+        opt.step()
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def test_import_installs_the_warning_filter_only_for_mytorch():
+    import subprocess
+    import sys
+
+    code = ("import warnings, numpy as np, mytorch\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    mytorch.log(mytorch.tensor([0.0])); np.log(np.zeros(1))\n"
+            "print(len([x for x in w if issubclass(x.category, RuntimeWarning)]))")
+    out = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "1"  # the user's own numpy call still warns

@@ -90,7 +90,14 @@ class Pow(Function):
         xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
         if isinstance(y, (int, np.integer)) and getattr(x, "dtype", np.float32).kind in "iu" and y < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = xp.power(x, y)
+        if (getattr(y, "dtype", None) is not None and y.dtype.kind == "i" and getattr(x, "dtype", np.float32).kind
+                in "iu" and bool((y < 0).any())):
+            # integer x ** negative y truncates, as in C: 1 for x == 1, +-1 for x == -1, else 0
+            odd = (y % 2) != 0
+            neg = xp.where(x == 1, 1, xp.where(x == -1, xp.where(odd, -1, 1), 0))
+            out = xp.where(y < 0, neg, xp.power(x, xp.maximum(y, 0))).astype(np.result_type(x, y))
+        else:
+            out = xp.power(x, y)
         ctx.save_for_backward(x, y, out)
         return out
 
@@ -393,6 +400,13 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 # ---------------------------------------------------------------------------------------------
 # unary math: one table, forward next to derivative
 # ---------------------------------------------------------------------------------------------
+def _negate(x):
+    if x.dtype == np.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+    return -x
+
+
 def _erf(xp, x):
     if xp is np:
         try:
@@ -420,7 +434,7 @@ _SQRT_2_OVER_PI = 2.0 / math.sqrt(math.pi)
 
 # name: (forward(xp, x), derivative(xp, x, out) -> d out / d x, integer inputs become float)
 UNARY = {
-    "neg": (lambda xp, x: -x, lambda xp, x, y: -1, False),
+    "neg": (lambda xp, x: _negate(x), lambda xp, x, y: -1, False),
     "exp": (lambda xp, x: xp.exp(x), lambda xp, x, y: y, True),
     "exp2": (lambda xp, x: xp.exp2(x), lambda xp, x, y: y * math.log(2), True),
     "expm1": (lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1, True),

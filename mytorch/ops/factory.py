@@ -179,6 +179,8 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     start, end, step = vals
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if not builtins.all(math.isfinite(v) for v in vals):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
     if (end - start) / step < 0:
         raise RuntimeError(f"upper bound and larger bound inconsistent with step sign")
     is_int = builtins.all(isinstance(v, (int, np.integer)) for v in vals)
@@ -209,6 +211,8 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"{'n' if n < 0 else 'm'} must be greater or equal to 0, got {n if n < 0 else m}")
     xp = array_module(to_device(device))
     return _finish(xp.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), requires_grad)
 

@@ -85,6 +85,9 @@ def write_into(target, result):
         if src_k > dst_k:
             raise RuntimeError(f"result type {_dtype.from_numpy_dtype(src.dtype).name.capitalize()} can't be "
                                f"cast to the desired output type {_dtype.from_numpy_dtype(dst.dtype).name.capitalize()}")
+    if not dst.flags.writeable and 0 in dst.strides and dst.size > 1:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
     dst[...] = src
     target._version.value += 1
 

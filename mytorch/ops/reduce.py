@@ -69,7 +69,7 @@ def _acc_dtype(x):
 
 
 def _float_required(name, t):
-    if t._data.dtype.kind not in "fc":
+    if t._data.dtype.kind not in "fcV":  # "V": ml_dtypes' bfloat16
         raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {_type_name(t)}")
 
@@ -216,7 +216,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 def _var_args(name, input, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):  # var(x, unbiased) legacy positional form
         dim, unbiased = None, dim
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":
         raise RuntimeError("std and var only support floating point and complex dtypes")
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
@@ -333,13 +333,13 @@ def min(input, dim=None, keepdim=False, *, other=None):
 
 def amax(input, dim=(), keepdim=False):
     axes = _axes(input.ndim, dim)
-    _check_nonempty("amax", input, axes, True)
+    _check_nonempty("amax", input, axes, dim not in ((), [], None))
     return Amax.apply(input, axes, bool(keepdim), True)
 
 
 def amin(input, dim=(), keepdim=False):
     axes = _axes(input.ndim, dim)
-    _check_nonempty("amin", input, axes, True)
+    _check_nonempty("amin", input, axes, dim not in ((), [], None))
     return Amin.apply(input, axes, bool(keepdim), False)
 
 
@@ -608,7 +608,7 @@ def _softmax(name, input, dim, dtype, log, fused=None):
     """fused: nn.functional's request for the Triton kernel (None: mytorch.backends.fused decides),
     honoured for float16/float32 inputs."""
     input = _cast(input, dtype)
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":
         raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{_type_name(input)}'")
     if input.ndim == 0:
         return _softmax(name, input.reshape(1), 0, None, log).reshape(())
@@ -699,7 +699,7 @@ class NuclearNorm(Function):
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     input = _cast(input, dtype)
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{_type_name(input)}")
     if isinstance(dim, (int, np.integer)):

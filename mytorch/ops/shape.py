@@ -5,6 +5,7 @@ View ops set `is_view = True`: their output is a numpy view of input 0 and share
 counter, so an in-place edit through a view is seen by autograd's saved-tensor checks.
 Ops that PyTorch defines as copies (flip, repeat, ...) always copy, even where numpy could view.
 """
+import builtins
 import math
 
 import numpy as np
@@ -790,6 +791,8 @@ def repeat(self, *sizes):
     if len(reps) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
                            "tensor")
+    if builtins.any(r < 0 for r in reps):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(reps)}: {list(reps)}")
     return Repeat.apply(self, reps)
 
 
