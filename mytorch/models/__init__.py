@@ -6,7 +6,7 @@ loading of Hugging Face / mytorch checkpoints.
     model = GPT.from_pretrained("gpt2")          # from the local Hugging Face cache
 """
 from .config import PRESETS, GPTConfig
-from .generation import KVCache, generate, sample_next, stream
+from .generation import KVCache, generate, process_logits, sample_next, stream
 from .gpt import GPT, Block
 
-__all__ = ["GPT", "GPTConfig", "PRESETS", "Block", "KVCache", "generate", "stream", "sample_next"]
+__all__ = ["GPT", "GPTConfig", "PRESETS", "Block", "KVCache", "generate", "stream", "sample_next", "process_logits"]

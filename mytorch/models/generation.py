@@ -1,13 +1,18 @@
 """Autoregressive generation: a KV cache, sampling (temperature, top-k, top-p, repetition penalty) and a
 streaming loop. Everything runs in eval mode under no_grad (the model's mode is restored afterwards).
 
-The model sees at most context_length tokens of context. Past that:
+Past context_length tokens:
 - learned / sinusoidal positions (absolute): the context is cropped to the last context_length tokens and
-  re-encoded from position 0 at every step (as nanoGPT does), so the cache is rebuilt each step;
-- rope / alibi / none (relative): the cache rolls - it keeps the last context_length - 1 keys and positions
-  keep counting, which equals cropping because scores depend only on i - j (RoPE up to float rounding).
-A sliding window W also caps the cache at W - 1 keys. Per-token cost stays flat in the prompt length:
-each step runs the model on one token and attends over the cached keys.
+  re-encoded from position 0 at every step (as nanoGPT does), so past that point the cache is rebuilt
+  each step;
+- rope / alibi / none (relative): positions keep counting and each layer attends to at most
+  context_length positions back (a sliding window of context_length, like Mistral's rolling buffer), so
+  the cache keeps only the newest context_length - 1 keys. This equals the model run on the whole
+  sequence (GPT.forward accepts longer inputs for relative encodings), not a cropped one: upper layers
+  still carry information from further back.
+A sliding window W also caps the cache at W - 1 keys. Either way each step runs the model on one new token
+and attends over the cached keys, so the cost per token does not grow with the prompt beyond the attention
+itself.
 """
 import contextlib
 
@@ -58,19 +63,17 @@ def inference(model):
         model.train(was_training)
 
 
-def sample_next(logits, history, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0,
-                generator=None):
-    """logits (B, V) of the next token, history (B, T) the tokens so far -> (B,) next token ids.
-    temperature 0 is greedy (argmax). top_k keeps the k largest logits, top_p the smallest set of tokens
-    whose probabilities add up to at least p; repetition_penalty > 1 divides positive (multiplies
-    negative) logits of tokens already in the history (Keskar et al. 2019, CTRL)."""
+def process_logits(logits, history, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0):
+    """logits (B, V) of the next token, history (B, T) the tokens so far -> float32 logits with the
+    filtered-out tokens at -inf. repetition_penalty > 1 divides positive (multiplies negative) logits of
+    tokens already in the history (Keskar et al. 2019, CTRL); then logits / temperature; top_k keeps the
+    k largest, top_p the smallest set of tokens whose probabilities add up to at least p."""
     logits = logits.float()
     if repetition_penalty != 1.0:
         seen = logits.gather(1, history)
         logits = logits.scatter(1, history, (seen / repetition_penalty).where(seen > 0, seen * repetition_penalty))
-    if temperature == 0:
-        return logits.argmax(-1)
-    logits = logits / temperature
+    if temperature not in (0, 1):
+        logits = logits / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -79,6 +82,16 @@ def sample_next(logits, history, temperature=1.0, top_k=None, top_p=None, repeti
         probs = sorted_logits.softmax(-1)
         drop = probs.cumsum(-1) - probs >= top_p  # the tokens ahead already hold top_p of the mass
         logits = logits.scatter(1, order, sorted_logits.masked_fill(drop, float("-inf")))
+    return logits
+
+
+def sample_next(logits, history, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0,
+                generator=None):
+    """(B,) next token ids: argmax for temperature 0 (after the repetition penalty), else a draw from
+    softmax(process_logits(...))."""
+    if temperature == 0:
+        return process_logits(logits, history, 1.0, None, None, repetition_penalty).argmax(-1)
+    logits = process_logits(logits, history, temperature, top_k, top_p, repetition_penalty)
     return multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
 
 
@@ -119,8 +132,8 @@ def _steps(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, 
     cache, finished = None, None
     for _ in range(max_new_tokens):
         with inference(model):
-            if not use_cache:
-                h = model.hidden_states(tokens[:, -ctx:])
+            if not use_cache:  # the same numbers as the cache, recomputed from the visible tokens
+                h = model.hidden_states(tokens[:, -ctx:] if absolute else tokens)
             elif cache is None or (absolute and cache.pos >= ctx):  # (re)fill from the cropped context
                 cache = KVCache(config)
                 h = model.hidden_states(tokens[:, -ctx:], cache)

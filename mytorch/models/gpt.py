@@ -63,8 +63,7 @@ class GPT(nn.Module):
         B, T = idx.shape
         c = self.config
         start = 0 if kv_cache is None else kv_cache.pos
-        limit = start + T if "wpe" in self.transformer else T  # absolute positions end at context_length
-        if limit > c.context_length:
+        if "wpe" in self.transformer and start + T > c.context_length:  # absolute positions end there
             raise ValueError(f"GPT: {T} tokens from position {start} do not fit context_length "
                              f"{c.context_length} (pos_encoding={c.pos_encoding!r}); crop the input")
         x = self.transformer.wte(idx)
@@ -138,12 +137,12 @@ class GPT(nn.Module):
                       seed, use_cache)
 
     @classmethod
-    def from_pretrained(cls, name_or_dir, **overrides):
-        """A Hugging Face GPT-2 / Llama checkpoint (dir or cached hub name) or a mytorch dir; overrides
-        set GPTConfig fields that do not change the weights' shapes (fused, dropout, ...)."""
+    def from_pretrained(cls, name_or_dir, cache_dir=None, **overrides):
+        """A Hugging Face GPT-2 / Llama checkpoint (dir or cached hub name) or a mytorch dir, in eval mode;
+        overrides set GPTConfig fields that do not change the weights' shapes (fused, dropout, ...)."""
         from .pretrained import from_pretrained
 
-        return from_pretrained(name_or_dir, **overrides)
+        return from_pretrained(name_or_dir, cache_dir, **overrides)
 
     def save_pretrained(self, save_directory):
         """Writes config.json ("model_type": "mytorch-gpt") and model.safetensors."""

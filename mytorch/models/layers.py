@@ -122,6 +122,9 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout, self.window, self.fused = config.dropout, config.sliding_window, config.fused
         self.rotary, self.alibi = rotary, alibi  # shared by all blocks; no parameters
+        # relative encodings (rope, alibi, none) run on sequences longer than context_length by attending
+        # at most context_length positions back (absolute ones cannot: the model refuses such input)
+        self.max_span = config.context_length
 
     def forward(self, x, start=0, cache=None):
         """x (B, T, C) holds tokens at positions start..start+T-1; cache (a LayerKV) holds earlier keys."""
@@ -136,6 +139,8 @@ class CausalSelfAttention(nn.Module):
         if cache is not None:
             k, v = cache.update(k, v)
             window = cache.window
+        elif T > self.max_span:
+            window = min(window or T, self.max_span)
         mask = self._mask(q, T, k.shape[2], start, window)
         y = _scaled_dot_product_attention(q, k, v, None if isinstance(mask, bool) else mask,
                                           self.dropout if self.training else 0.0, is_causal=mask is True,

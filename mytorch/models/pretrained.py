@@ -51,10 +51,10 @@ def save_pretrained(model, save_directory):
                             os.path.join(save_directory, "model.safetensors"), metadata={"format": "pt"})
 
 
-def from_pretrained(name_or_dir, **overrides):
+def from_pretrained(name_or_dir, cache_dir=None, **overrides):
     from .gpt import GPT
 
-    path = resolve(name_or_dir)
+    path = resolve(name_or_dir, cache_dir)
     with open(os.path.join(path, "config.json")) as f:
         hf = json.load(f)
     kind = hf.get("model_type")
@@ -76,8 +76,9 @@ def from_pretrained(name_or_dir, **overrides):
     return model.eval()
 
 
-def resolve(name_or_dir):
-    """A directory holding config.json, or a hub name found in the local Hugging Face cache."""
+def resolve(name_or_dir, cache_dir=None):
+    """A directory holding config.json, or a hub name found in the local Hugging Face cache (cache_dir:
+    None means huggingface_hub's default, $HF_HUB_CACHE or ~/.cache/huggingface/hub)."""
     if os.path.isdir(name_or_dir):
         if not os.path.isfile(os.path.join(name_or_dir, "config.json")):
             raise FileNotFoundError(f"{name_or_dir} has no config.json (expected a mytorch or Hugging Face "
@@ -86,7 +87,7 @@ def resolve(name_or_dir):
     try:
         from huggingface_hub import snapshot_download
 
-        path = snapshot_download(name_or_dir, local_files_only=True)
+        path = snapshot_download(name_or_dir, cache_dir=cache_dir, local_files_only=True)
         if os.path.isfile(os.path.join(path, "config.json")):
             return path
     except Exception:  # not cached, not a valid repo id, or huggingface_hub missing
