@@ -103,8 +103,8 @@ def array_module(dev):
 
 
 def device_of_array(arr):
-    """The device an ndarray lives on."""
-    if isinstance(arr, np.ndarray):
+    """The device an ndarray lives on (numpy scalars, e.g. a 0-d product in a backward, are on the CPU)."""
+    if isinstance(arr, (np.ndarray, np.generic)):
         return CPU
     cp = cupy_module()
     if cp is not None and isinstance(arr, cp.ndarray):

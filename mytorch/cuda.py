@@ -1,5 +1,24 @@
 """mytorch.cuda: GPU queries (cupy-backed). Everything answers sensibly on a machine without a GPU."""
+import sys
+import types
+
 from ._array import cupy_module, to_device
+
+
+class _AmpModule(types.ModuleType):
+    """`mytorch.cuda.amp` (GradScaler, autocast, custom_fwd, custom_bwd): PyTorch's older CUDA spelling of
+    mytorch.amp. A registered module, so `from mytorch.cuda.amp import GradScaler` works; mytorch.amp
+    itself loads on first use."""
+
+    def __getattr__(self, name):
+        from .amp import legacy
+
+        if name in legacy.__all__:
+            return getattr(legacy, name)
+        raise AttributeError(f"module 'mytorch.cuda.amp' has no attribute '{name}'")
+
+
+amp = sys.modules[__name__ + ".amp"] = _AmpModule(__name__ + ".amp")
 
 
 def is_available():

@@ -21,11 +21,29 @@ broadcast gradient to the input's shape and casts it to the input's dtype, so op
 User-defined ops subclass `mytorch.autograd.Function` (below, `Function` with `_tensor_io`),
 whose forward and backward see Tensors like PyTorch's.
 """
+import threading
 import weakref
 
 from . import grad_mode
 
 Tensor = None  # set by mytorch.tensor once the class exists (avoids an import cycle on the hot path)
+
+
+class _AutocastState(threading.local):
+    """Mixed precision as op dispatch sees it; mytorch.amp.autocast sets it (per thread, like PyTorch).
+
+    `enabled` (autocast on for some device type) is the one check an op in an autocast list makes while
+    autocast is off. `cast(op, *args)` returns the op's arguments cast to its autocast dtype; mytorch.amp
+    installs it on import (autocast can't be on before that)."""
+
+    enabled = False
+
+    @staticmethod
+    def cast(op, *args):
+        return args
+
+
+autocast = _AutocastState()
 
 
 class Node:
@@ -150,6 +168,7 @@ class Function:
     _tensor_io = False  # user Functions (autograd.Function) see Tensors instead of arrays
     is_view = False  # output shares memory (and the version counter) with input 0
     differentiable = True
+    autocast_op = None  # this op's name in mytorch.amp's autocast lists (set there), e.g. "exp"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -166,6 +185,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if cls.autocast_op is not None and autocast.enabled:
+            args = autocast.cast(cls.autocast_op, *args)
         ctx = cls._node_cls()
         if cls._tensor_io:
             needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
@@ -232,7 +253,7 @@ def _link(ctx, args, tensors, non_diff, out_arrays):
         ctx._out_meta = tuple((o.shape, o.dtype) for o in out_arrays)
     nr = 0
     for t, arr in zip(tensors, out_arrays):
-        if arr.dtype.kind in "fc" and (not non_diff or id(arr) not in non_diff):
+        if arr.dtype.kind in "fcV" and (not non_diff or id(arr) not in non_diff):  # V: ml_dtypes' bfloat16
             t._requires_grad = True
             t.grad_fn = ctx
             t._output_nr = nr
