@@ -9,8 +9,9 @@ import string
 
 import numpy as np
 
+from .. import _dtype
 from .._array import xp_of
-from ..autograd.function import Function
+from ..autograd.function import Function, autocast
 from ..tensor import Tensor
 from ._registry import public, tensor_methods
 from ._util import check_same_device
@@ -47,7 +48,20 @@ def _blas_ready(a):
     return a
 
 
-def _matmul(a, b):
+_HALF = {np.dtype(np.float16)} | ({np.dtype(_dtype.bfloat16.np)} if _dtype._HAS_BF16 else set())
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _matmul(a, b, out_dtype=None):
+    """a @ b (numpy semantics). numpy has no float16/bfloat16 GEMM (its loops are ~10x slower and round
+    every partial sum), so half inputs on the CPU are multiplied in float32 and the product rounded once,
+    as tensor cores do (half inputs, float32 accumulation). out_dtype=float32 keeps the float32 product."""
+    if a.dtype in _HALF:
+        if type(a) is np.ndarray:
+            out = _matmul(a.astype(_FLOAT32), b.astype(_FLOAT32))
+            return out if out_dtype == _FLOAT32 else out.astype(a.dtype)
+        if out_dtype is not None:
+            return _matmul(a, b).astype(out_dtype)
     a, b = _blas_ready(a), _blas_ready(b)
     if a.ndim > 2 and b.ndim == 2:
         return (_fold_rows(a) @ b).reshape(a.shape[:-1] + b.shape[-1:])
@@ -147,6 +161,8 @@ def matmul(input, other):
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
                         f"{type(other if isinstance(input, Tensor) else input).__name__}")
+    if autocast.enabled:
+        input, other = autocast.cast("matmul", input, other)
     _check_matmul_shapes(input, other)
     if input.ndim == 1 and other.ndim == 1:
         return dot(input, other)
@@ -155,6 +171,8 @@ def matmul(input, other):
 
 
 def mm(input, mat2):
+    if autocast.enabled:
+        input, mat2 = autocast.cast("mm", input, mat2)
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if mat2.ndim != 2:
@@ -181,6 +199,8 @@ def _check_bmm(batch1, batch2):
 
 
 def bmm(input, mat2):
+    if autocast.enabled:
+        input, mat2 = autocast.cast("bmm", input, mat2)
     _check_bmm(input, mat2)
     check_same_device("bmm", input, mat2)
     return Bmm.apply(input, mat2)
@@ -195,12 +215,16 @@ def _check_mv(mat, vec):
 
 
 def mv(input, vec):
+    if autocast.enabled:
+        input, vec = autocast.cast("mv", input, vec)
     _check_mv(input, vec)
     _check_dtypes("mv", input, vec)
     return Mv.apply(input, vec)
 
 
 def dot(input, tensor):
+    if autocast.enabled:
+        input, tensor = autocast.cast("dot", input, tensor)
     if input.ndim != 1 or tensor.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
     if input.shape[0] != tensor.shape[0]:
@@ -271,6 +295,8 @@ class AddMatmul(Function):
 
 
 def _add_matmul(op, input, a, b, beta, alpha, sum_batch=False):
+    if autocast.enabled:
+        input, a, b = autocast.cast(op, input, a, b)
     for t in (input, b):
         if t._data.dtype != a._data.dtype:
             raise RuntimeError(f"{op}: expected all tensors to have the same dtype, but got "
@@ -449,6 +475,8 @@ def einsum(*args):
         operands = tuple(operands[0])
     if not operands:
         raise RuntimeError("einsum(): must provide at least one operand")
+    if autocast.enabled:
+        operands = autocast.cast("einsum", *operands)
     for t in operands[1:]:
         if t._data.dtype != operands[0]._data.dtype:
             raise RuntimeError(f"expected scalar type {_SCALAR_NAMES[operands[0].dtype.name]} but found "

@@ -17,7 +17,8 @@ import math
 import numpy as np
 
 from ..._array import xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
+from ...ops.linalg import _matmul
 from ...tensor import Tensor
 from .linear import _use_fused
 
@@ -61,7 +62,7 @@ class _Attention(Function):
         if gqa_rep > 1:  # each kv head serves gqa_rep consecutive query heads
             k = xp.repeat(k, gqa_rep, axis=-3)
             v = xp.repeat(v, gqa_rep, axis=-3)
-        s = (q @ _swap(k)) * scale
+        s = _matmul(q, _swap(k), out_dtype=np.float32) * scale  # half inputs: the softmax runs in float32
         hidden = None  # boolean: True where a key is masked out
         if mask is not None:
             if mask.dtype == np.bool_:
@@ -84,7 +85,7 @@ class _Attention(Function):
         if dropout_p > 0:
             keep = rng.random(p.shape, dtype=np.float32) >= dropout_p
             pd = p * keep * (1.0 / (1.0 - dropout_p))
-        out = pd @ v
+        out = _matmul(pd, v)
         ctx.save_for_backward(q, k_in, v_in, p, keep)
         ctx.meta = (dropout_p, scale, gqa_rep)
         if need_weights:
@@ -107,15 +108,15 @@ class _Attention(Function):
             k = xp.repeat(k, rep, axis=-3)
             v = xp.repeat(v, rep, axis=-3)
         pd = p if keep is None else p * keep * (1.0 / (1.0 - dropout_p))
-        dpd = 0 if g_out is None else g_out @ _swap(v)
+        dpd = 0 if g_out is None else _matmul(g_out, _swap(v))
         if g_weights is not None:
             dpd = dpd + g_weights
         dp = dpd if keep is None else dpd * keep * (1.0 / (1.0 - dropout_p))
         ds = p * (dp - (dp * p).sum(-1, keepdims=True))
         needs = ctx.needs_input_grad
-        dq = (ds @ k) * scale if needs[0] else None
-        dk = (_swap(ds) @ q) * scale if needs[1] else None
-        dv = _swap(pd) @ g_out if needs[2] and g_out is not None else None
+        dq = _matmul(ds, k) * scale if needs[0] else None
+        dk = _matmul(_swap(ds), q) * scale if needs[1] else None
+        dv = _matmul(_swap(pd), g_out) if needs[2] and g_out is not None else None
         if rep > 1:  # sum the gradients of the query heads that share a kv head
             def fold(d):
                 return None if d is None else d.reshape(d.shape[:-3] + (-1, rep) + d.shape[-2:]).sum(-3)
@@ -152,6 +153,8 @@ def _scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0
                                   enable_gqa=False, window_size=None, need_weights=False, fused=None):
     """F.scaled_dot_product_attention with MultiheadAttention's options: need_weights also returns the
     (dropped-out) attention probabilities; fused is the module's kernel request (None: the global switch)."""
+    if autocast.enabled:  # an additive float mask is cast too, as in PyTorch
+        query, key, value, attn_mask = autocast.cast("scaled_dot_product_attention", query, key, value, attn_mask)
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise RuntimeError("scaled_dot_product_attention: expected query, key, value with at least 2 dims")
     if query.shape[-1] != key.shape[-1]:

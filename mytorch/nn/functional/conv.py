@@ -15,7 +15,8 @@ import itertools
 import numpy as np
 
 from ..._array import xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
+from ...ops.linalg import _matmul
 from ...tensor import Tensor
 from .linear import _use_fused
 
@@ -101,13 +102,13 @@ def _im2col(xpad, kernel, stride, dilation, groups):
 def _cols_times_weight(cols, w, out, groups):
     """cols (N, G, Cg*K, P) x weight (O, Cg, *k) -> (N, O, *out): one broadcast matmul."""
     wmat = w.reshape(groups, w.shape[0] // groups, -1)  # (G, Og, Cg*K)
-    return xp_of(cols).matmul(wmat, cols).reshape((cols.shape[0], w.shape[0]) + tuple(out))
+    return _matmul(wmat, cols).reshape((cols.shape[0], w.shape[0]) + tuple(out))
 
 
 def _conv_weight_grad(dy, cols, w_shape, groups):
     """dW[g] = sum_n dy[n, g] (Og, P) @ cols[n, g].T (P, Cg*K): per-image products, then a sum (no copies)."""
     dyr = dy.reshape(dy.shape[0], groups, -1, cols.shape[-1])
-    return xp_of(cols).matmul(dyr, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
+    return _matmul(dyr, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
 
 
 def _pad_or_crop(x, pads):
@@ -136,7 +137,7 @@ def _conv_input_grad(dy, w, padded, pads, stride, dilation, groups):
         cols, dx_out = _im2col(_pad_or_crop(dy, dpads), kernel, stride, dilation, groups)
         return _cols_times_weight(cols, wt, dx_out, groups)
     wmat = w.reshape(groups, o // groups, -1)
-    dcols = xp.matmul(wmat.transpose(0, 2, 1), dy.reshape(n, groups, o // groups, -1))  # (N, G, Cg*K, P)
+    dcols = _matmul(wmat.transpose(0, 2, 1), dy.reshape(n, groups, o // groups, -1))  # (N, G, Cg*K, P)
     dcols = dcols.reshape((n, groups * cg) + tuple(kernel) + tuple(out))
     return _crop(_col2im(dcols, padded, stride, dilation), pads)
 
@@ -360,6 +361,8 @@ def _conv_pads(fn, padding, kernel, stride, dilation):
 
 def _conv(fn, d, input, weight, bias, stride, padding, dilation, groups, fused=None):
     """F.conv1d/2d/3d; fused: nn.Conv2d's kernel request (None: the global switch decides)."""
+    if autocast.enabled:
+        input, weight, bias = autocast.cast(fn, input, weight, bias)
     x, unbatched = _batched(fn, input, d)
     _check_dtypes(fn, x, weight, bias)
     if weight.ndim != d + 2:
@@ -410,6 +413,8 @@ def _transpose_output_size(in_size, kernel, stride, padding, output_padding, dil
 
 
 def _conv_transpose(fn, d, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    if autocast.enabled:
+        input, weight, bias = autocast.cast(fn, input, weight, bias)
     x, unbatched = _batched(fn, input, d)
     _check_dtypes(fn, x, weight, bias)
     if isinstance(padding, str):

@@ -3,8 +3,9 @@ import numpy as np
 
 from ... import _dtype
 from ..._array import CPU, device_of_array, xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
 from ...ops.inplace import apply_inplace
+from ...ops.linalg import _matmul
 from ...random import rng_for
 from ...tensor import Tensor
 
@@ -30,7 +31,7 @@ class Linear(Function):
             from ...kernels import linear as kernel
 
             return kernel.linear_fwd(x, weight, bias)[0]
-        out = x @ weight.T
+        out = _matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
@@ -45,12 +46,12 @@ class Linear(Function):
             dx, dw, db = kernel.linear_bwd(grad, x, weight, need_dx=need_x, need_dweight=need_w,
                                            need_dbias=need_b and ctx.has_bias)
             return dx, dw, db, None
-        grad_x = grad @ weight if need_x else None
+        grad_x = _matmul(grad, weight) if need_x else None
         grad_w = grad_b = None
         if need_w or need_b:
             g2 = grad.reshape(-1, weight.shape[0])
             if need_w:
-                grad_w = g2.T @ x.reshape(g2.shape[0], weight.shape[1])  # not -1: K may be 0
+                grad_w = _matmul(g2.T, x.reshape(g2.shape[0], weight.shape[1]))  # not -1: K may be 0
             if need_b:
                 grad_b = g2.sum(axis=0)
         return grad_x, grad_w, grad_b, None
@@ -75,6 +76,8 @@ def linear(input, weight, bias=None):
 
 def _linear(input, weight, bias=None, fused=False):
     """F.linear with nn.Linear's `fused` request (F.linear keeps PyTorch's signature)."""
+    if autocast.enabled:
+        input, weight, bias = autocast.cast("linear", input, weight, bias)
     x, w = input._data, weight._data
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
@@ -115,6 +118,8 @@ class Bilinear(Function):
 
 
 def bilinear(input1, input2, weight, bias=None):
+    if autocast.enabled:
+        input1, input2, weight, bias = autocast.cast("bilinear", input1, input2, weight, bias)
     if input1.shape[:-1] != input2.shape[:-1]:
         raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {list(input1.shape[:-1])} and "
                            f"{list(input2.shape[:-1])}")

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..._array import xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
 from ...tensor import Tensor
 from .linear import _use_fused
 
@@ -230,6 +230,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 def _cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
                    fused=None):
     """F.cross_entropy with nn.CrossEntropyLoss's `fused` request (None: the global switch decides)."""
+    if autocast.enabled:
+        input, target, weight = autocast.cast("cross_entropy", input, target, weight)
     reduction = _reduction(None, None, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -253,6 +255,8 @@ def _cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mea
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """input: log-probabilities (N, C, d1, ...) or (C,); target: class indices."""
+    if autocast.enabled:
+        input, target, weight = autocast.cast("nll_loss", input, target, weight)
     reduction = _reduction(size_average, reduce, reduction)
     _check_class_target(input, target)
     return _ClassLoss.apply(input, target, weight, False, ignore_index, 0.0, reduction)
@@ -408,6 +412,8 @@ class _PointwiseLoss(Function):
 
 
 def _pointwise(name, input, target, value, grads, params, reduction, weight=None, same_shape=False):
+    if autocast.enabled:
+        input, target = autocast.cast(name, input, target)
     if same_shape and tuple(target.shape) != tuple(input.shape):
         if name == "binary_cross_entropy":
             raise ValueError(f"Using a target size (torch.Size({list(target.shape)})) that is different to the "
@@ -533,6 +539,8 @@ class _CosineSimilarity(Function):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    if autocast.enabled:
+        x1, x2 = autocast.cast("cosine_similarity", x1, x2)
     ndim = max(x1.ndim, x2.ndim)
     from ...tensor import wrap_dim
 
@@ -583,6 +591,8 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -y * (x1 - x2) + margin)."""
+    if autocast.enabled:
+        input1, input2, target = autocast.cast("margin_ranking_loss", input1, input2, target)
     reduction = _reduction(size_average, reduce, reduction)
     return _apply_reduction((-target * (input1 - input2) + margin).clamp_min(0), reduction)
 
@@ -591,6 +601,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     """x where y == 1, max(0, margin - x) where y == -1."""
     from ...ops.elementwise import where
 
+    if autocast.enabled:
+        input, target = autocast.cast("hinge_embedding_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     zeros = input * 0
     loss = where(target == 1, input, zeros) + where(target == -1, (margin - input).clamp_min(0), zeros)
@@ -601,6 +613,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     """1 - cos(x1, x2) where y == 1, max(0, cos(x1, x2) - margin) where y == -1."""
     from ...ops.elementwise import where
 
+    if autocast.enabled:
+        input1, input2, target = autocast.cast("cosine_embedding_loss", input1, input2, target)
     reduction = _reduction(size_average, reduce, reduction)
     cos = cosine_similarity(input1, input2, dim=-1, eps=1e-12)
     zeros = cos * 0
@@ -612,6 +626,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-06, 
                         reduce=None, reduction="mean"):
     from ...ops.elementwise import minimum
 
+    if autocast.enabled:
+        anchor, positive, negative = autocast.cast("triplet_margin_loss", anchor, positive, negative)
     reduction = _reduction(size_average, reduce, reduction)
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)

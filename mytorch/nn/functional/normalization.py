@@ -11,7 +11,7 @@ closed form, recomputing xhat from the saved input instead of keeping it (memory
 import numpy as np
 
 from ..._array import xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
 from .linear import _use_fused
 
 __all__ = ["layer_norm", "rms_norm", "batch_norm", "instance_norm", "group_norm", "local_response_norm"]
@@ -148,6 +148,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
 
 def _layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05, fused=None):
     """F.layer_norm with nn.LayerNorm's `fused` request (None: the global switch decides)."""
+    if autocast.enabled:
+        input, weight, bias = autocast.cast("layer_norm", input, weight, bias)
     return _trailing_norm("layer_norm", input, normalized_shape, weight, bias, eps, False, fused)
 
 
@@ -235,6 +237,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     """Statistics over each group of C // num_groups channels (and all spatial positions) per sample."""
+    if autocast.enabled:
+        input, weight, bias = autocast.cast("group_norm", input, weight, bias)
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
     n, c = input.shape[:2]
