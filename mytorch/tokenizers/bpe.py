@@ -72,6 +72,7 @@ class BPETokenizer(Tokenizer):
                              f"got {self.special_tokens}")
         self.special_ids = {i: s for s, i in self.special_tokens.items()}
         self._cache = {}  # chunk -> ids; words repeat a lot in natural text
+        self._special_regexes = {}
 
     # ---- training ----
     @classmethod
@@ -192,8 +193,7 @@ class BPETokenizer(Tokenizer):
             raise ValueError(f"unknown special tokens {sorted(unknown)}; this tokenizer has "
                              f"{sorted(self.special_tokens)}")
         if disallowed_special:
-            found = regex.search("|".join(regex.escape(s) for s in sorted(disallowed_special, key=len, reverse=True)),
-                                 text)
+            found = self._special_regex(disallowed_special).search(text)
             if found:
                 raise ValueError(
                     f"Encountered text corresponding to disallowed special token {found.group()!r}. Pass "
@@ -202,13 +202,20 @@ class BPETokenizer(Tokenizer):
         if not allowed_special:
             return self.encode_ordinary(text)
         ids, start = [], 0
-        special_re = regex.compile("|".join(regex.escape(s) for s in sorted(allowed_special, key=len, reverse=True)))
-        for match in special_re.finditer(text):
+        for match in self._special_regex(allowed_special).finditer(text):
             ids.extend(self.encode_ordinary(text[start:match.start()]))
             ids.append(self.special_tokens[match.group()])
             start = match.end()
         ids.extend(self.encode_ordinary(text[start:]))
         return ids
+
+    def _special_regex(self, names):
+        """A regex matching any of the special tokens `names` (longest first), compiled once per set."""
+        key = frozenset(names)
+        if key not in self._special_regexes:
+            alternatives = sorted(key, key=len, reverse=True)
+            self._special_regexes[key] = regex.compile("|".join(regex.escape(s) for s in alternatives))
+        return self._special_regexes[key]
 
     # ---- decoding ----
     def decode_bytes(self, ids):
