@@ -159,8 +159,12 @@ def _expand_bare_mixed_precision(parser, argv):
         if token == "--" or not token.startswith("-"):
             return out + argv[i + 1:]  # the script and its arguments
         if token in ("--mixed_precision", "--mixed-precision"):
-            if i + 1 >= len(argv) or argv[i + 1] not in _config.MIXED_PRECISION:
-                out.append("fp16")
+            value = argv[i + 1] if i + 1 < len(argv) else "-"
+            if value.startswith("-") or value.endswith(".py") or Path(value).is_file():
+                out.append("fp16")  # the next token is a flag or the script, not a value
+            else:
+                out.append(value)
+                i += 1
         elif token in takes_value and i + 1 < len(argv):
             out.append(argv[i + 1])
             i += 1
