@@ -38,7 +38,7 @@ class _State(threading.local):
         self.dtype = {d: getattr(_dtype, name) for d, name in _DEFAULT_DTYPE.items()}
         self.cache_enabled = True
         self.nesting = 0
-        self.cache = {}  # (id(weight), grad mode) -> (weakref(weight), version, cast weight)
+        self.cache = {}  # (id(weight), dtype, grad mode) -> (weakref(weight), version, cast weight)
 
 
 _state = _State()
@@ -219,7 +219,7 @@ def _cast_to(t, np_dtype, device_type, lower):
             and t.grad_fn is None and t._base is None):
         return ToCopy.apply(t, t.device, np_dtype)
     # a weight: reuse its cast while it is unchanged (same version) and the cast's graph is still alive
-    key = (id(t), grad_mode.is_grad_enabled())
+    key = (id(t), np_dtype, grad_mode.is_grad_enabled())
     hit = _state.cache.get(key)
     if hit is not None:
         ref, version, cast = hit
