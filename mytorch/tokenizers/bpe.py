@@ -88,7 +88,12 @@ class BPETokenizer(Tokenizer):
         if num_merges < 0:
             raise ValueError(f"vocab_size={vocab_size} is smaller than the 256 byte tokens plus "
                              f"{len(special_tokens)} special tokens")
-        chunk_counts = Counter(_compile(pattern).findall(text))
+        pretokenize = _compile(pattern)
+        if special_tokens:  # special tokens in the text separate documents; they are never merged into
+            pieces = regex.split("|".join(regex.escape(s) for s in special_tokens), text)
+        else:
+            pieces = [text]
+        chunk_counts = Counter(chunk for piece in pieces for chunk in pretokenize.findall(piece))
         words = [list(chunk.encode("utf-8")) for chunk in chunk_counts]
         freqs = list(chunk_counts.values())
         pair_counts = defaultdict(int)

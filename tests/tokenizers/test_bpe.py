@@ -105,6 +105,12 @@ def test_training_stops_when_pairs_run_out():
     assert tok.vocab[256:] == [b"ab", b" ab"] and tok.vocab_size == 256 + 2 + 1
 
 
+def test_special_tokens_in_training_text_are_not_learned():
+    tok = BPETokenizer.train("<|endoftext|>the end<|endoftext|>" * 50, 300)
+    assert not any(b"<|" in token or b"|>" in token for token in tok.vocab)
+    assert tok.encode("the end<|endoftext|>", allowed_special="all")[-1] == tok.eot_token
+
+
 def test_encode_matches_tiktoken_on_held_out_text(trained, reference):
     tok, _, held_out = trained
     ids = tok.encode(held_out)
