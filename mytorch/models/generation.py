@@ -55,12 +55,14 @@ class KVCache:
 def inference(model):
     """eval mode and no_grad for a block; the model's training flag is restored after it."""
     was_training = model.training
-    model.eval()
+    if was_training:  # train()/eval() walk every module: skip when there is nothing to switch
+        model.eval()
     try:
         with no_grad():
             yield
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
 
 
 def process_logits(logits, history, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0):
