@@ -76,7 +76,7 @@ class Tensor:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to "
                                "use a computed variable in a subgraph that doesn't require differentiation "
                                "use var_no_grad = var.detach().")
-        if value and self._data.dtype.kind not in "fc":
+        if value and self._data.dtype.kind not in "fcV":  # "V": ml_dtypes' bfloat16
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients "
                                f"(got {self.dtype})")
         self._requires_grad = bool(value)
@@ -145,7 +145,7 @@ class Tensor:
         return bool(self._data.flags.c_contiguous)
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return self._data.dtype.kind in "fV"  # "V": ml_dtypes' bfloat16
 
     def is_complex(self):
         return False
