@@ -107,6 +107,8 @@ class MLflowTracker(GeneralTracker):
             store = os.path.abspath(os.path.join(project_dir or ".", "mlruns"))
             os.makedirs(store, exist_ok=True)
             uri = "file://" + store
+            # MLflow 3 keeps the file store behind an opt-in; a local file store is what we ask for here
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.client = mlflow.MlflowClient(tracking_uri=uri)
         experiment = self.client.get_experiment_by_name(project_name)
         experiment_id = (experiment.experiment_id if experiment is not None
