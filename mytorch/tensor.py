@@ -235,6 +235,18 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         return self._add_hook(hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) -> None, called on a leaf after backward has added into its `.grad`."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        from .autograd.function import _RemovableHandle
+
+        hooks = self.__dict__.setdefault("_post_accumulate_hooks", [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
     def _add_hook(self, hook):
         from .autograd.function import _RemovableHandle
 
@@ -397,7 +409,9 @@ class Tensor:
         t._requires_grad = self._requires_grad
         if self.grad is not None:
             t.grad = Tensor._make(self.grad._data.copy())
-        t.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_acc_keepalive"})
+        # hooks stay with the original (a copy of a DDP-wrapped model must not feed its reducer)
+        t.__dict__.update({k: v for k, v in self.__dict__.items()
+                           if k not in ("_acc_keepalive", "_post_accumulate_hooks")})
         memo[id(self)] = t
         return t
 

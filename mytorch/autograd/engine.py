@@ -8,6 +8,17 @@ No recursion, so a graph 100,000 ops deep is fine.
 from . import grad_mode
 from .function import AccumulateGrad
 
+# callbacks queued during a backward run once its whole graph is done (one list per running backward)
+_final_callbacks = []
+
+
+def queue_callback(callback):
+    """Run `callback()` when the backward pass in progress finishes (PyTorch's
+    `Variable._execution_engine.queue_callback`); DDP uses it to flush its gradient buckets."""
+    if not _final_callbacks:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _final_callbacks[-1].append(callback)
+
 
 def sum_to_shape(grad, shape):
     """Undo broadcasting: sum `grad` down to `shape`."""
@@ -57,6 +68,8 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate
     ready = [node for node in dict.fromkeys(n for n, _ in roots) if dependencies[node] == 0]
     prev_mode = grad_mode.is_grad_enabled()
     grad_mode._set(False)
+    callbacks = []
+    _final_callbacks.append(callbacks)
     try:
         while ready:
             node = ready.pop()
@@ -70,6 +83,8 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate
             if isinstance(node, AccumulateGrad):
                 if grads is not None and accumulate and grads[0] is not None:
                     _accumulate(node.variable, grads[0])
+                    for hook in list(node.variable.__dict__.get("_post_accumulate_hooks", ())):
+                        hook(node.variable)
                 continue
             if grads is not None:
                 if (node._materialize_grads or len(grads) > 1) and any(g is None for g in grads):
@@ -107,7 +122,10 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate
                 dependencies[nxt] = left
                 if left == 0:
                     ready.append(nxt)
+        for callback in callbacks:  # a callback may queue another: the list grows as we go
+            callback()
     finally:
+        _final_callbacks.pop()
         grad_mode._set(prev_mode)
 
 
