@@ -3,3 +3,4 @@ from . import functional, init, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import Module  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401
+from . import parallel  # noqa: F401,E402  (nn.parallel.DistributedDataParallel)
