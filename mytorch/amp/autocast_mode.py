@@ -201,7 +201,7 @@ def custom_bwd(bwd=None, *, device_type):
 
 # ---- the cast every autocast op runs (installed as mytorch.autograd.function.autocast.cast) ----------------
 _FLOAT32 = np.dtype(np.float32)
-_CASTABLE = {np.dtype(d.np) for d in (_dtype.float16, _dtype.float32) + ((_dtype.bfloat16,) if _dtype._HAS_BF16 else ())}
+_CASTABLE = {np.dtype(np.float16), _FLOAT32} | ({np.dtype(_dtype.bfloat16.np)} if _dtype._HAS_BF16 else set())
 
 
 def _eligible(t, device_type):
