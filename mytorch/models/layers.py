@@ -141,21 +141,21 @@ class CausalSelfAttention(nn.Module):
             window = cache.window
         elif T > self.max_span:
             window = min(window or T, self.max_span)
-        mask = self._mask(q, T, k.shape[2], start, window)
-        y = _scaled_dot_product_attention(q, k, v, None if isinstance(mask, bool) else mask,
-                                          self.dropout if self.training else 0.0, is_causal=mask is True,
+        mask, causal = self._mask(q, T, k.shape[2], start, window)
+        y = _scaled_dot_product_attention(q, k, v, mask, self.dropout if self.training else 0.0, is_causal=causal,
                                           enable_gqa=self.n_kv_heads != self.n_head,
-                                          window_size=window if mask is True else None, fused=self.fused)
+                                          window_size=window if causal else None, fused=self.fused)
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
     def _mask(self, q, T, S, start, window):
-        """True: plain causal (+window) attention; False: every key visible; else a boolean (T, S) mask or
-        ALiBi's float (H, T, S) bias, from absolute positions (the S keys end at position start + T - 1)."""
+        """(attn_mask, is_causal) for T queries over S keys that end at position start + T - 1: SDPA's own
+        causal (+window) masking when queries and keys start together, no mask when one query sees every
+        key, else a boolean (T, S) mask or ALiBi's float (H, T, S) bias built from absolute positions."""
         if self.alibi is None and S == T and start == 0:
-            return True
+            return None, True
         if self.alibi is None and T == 1 and (window is None or S <= window):
-            return False
+            return None, False
         q_pos = arange(start, start + T, device=q.device)
         k_pos = arange(start + T - S, start + T, device=q.device)
         distance = q_pos[:, None] - k_pos[None, :]
@@ -163,5 +163,5 @@ class CausalSelfAttention(nn.Module):
         if window is not None:
             visible = visible & (distance < window)
         if self.alibi is None:
-            return visible
-        return self.alibi(distance).masked_fill(~visible, float("-inf")).to(q.dtype)
+            return visible, False
+        return self.alibi(distance).masked_fill(~visible, float("-inf")).to(q.dtype), False

@@ -128,6 +128,7 @@ def test_stop_tokens_and_stream():
     streamed = list(model.stream(idx, 12, temperature=0, stop_tokens=stop))
     assert all(isinstance(t, int) for t in streamed) and streamed == full[5:first + 1]
     assert list(model.stream(idx, 12, temperature=0)) == full[5:]
+    assert list(model.stream(idx, 8, seed=5)) == model.generate(idx, 8, seed=5)[0, 5:].tolist()  # sampled
 
 
 def test_batched_stop_tokens_pad_finished_rows():
