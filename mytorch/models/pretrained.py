@@ -94,7 +94,8 @@ def resolve(name_or_dir, cache_dir=None):
         pass
     raise FileNotFoundError(
         f"{name_or_dir!r} is neither a checkpoint directory nor in the local Hugging Face cache. Download it "
-        f"once (needs network), e.g.\n  huggingface-cli download {name_or_dir} config.json model.safetensors\n"
+        f"once (needs network), e.g.\n  hf download {name_or_dir} config.json model.safetensors   (older "
+        f"huggingface_hub: huggingface-cli download ...)\n"
         f"or python -c \"from huggingface_hub import snapshot_download; snapshot_download('{name_or_dir}', "
         f"allow_patterns=['*.json', '*.safetensors'])\", then call from_pretrained again (or pass the dir).")
 

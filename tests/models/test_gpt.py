@@ -188,7 +188,7 @@ def test_bad_checkpoints_raise_clear_errors(tmp_path):
 
 
 def test_hub_names_resolve_through_the_local_cache(tmp_path):
-    with pytest.raises(FileNotFoundError, match="huggingface-cli download no-such-org/gpt2-nothing"):
+    with pytest.raises(FileNotFoundError, match="hf download no-such-org/gpt2-nothing config.json model.safetensors"):
         GPT.from_pretrained("no-such-org/gpt2-nothing", cache_dir=str(tmp_path))
     # lay out a hub cache entry the way huggingface_hub stores one: refs/main -> snapshots/<commit>/
     commit = "0123456789abcdef0123456789abcdef01234567"
