@@ -73,7 +73,10 @@ def validate(config):
     if "backend" in out and out["backend"] not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {out['backend']!r}")
     if "gpu_ids" in out:
-        out["gpu_ids"] = str(out["gpu_ids"]).replace(" ", "")
+        try:
+            out["gpu_ids"] = _gpu_ids(str(out["gpu_ids"]))
+        except ValueError:
+            raise ValueError(f"gpu_ids must be 'all' or distinct GPU indices like 0,1, got {out['gpu_ids']!r}") from None
     if out.get("node_rank", 0) >= out.get("num_nodes", 1):
         raise ValueError(f"node_rank ({out['node_rank']}) must be smaller than num_nodes ({out.get('num_nodes', 1)})")
     return out
@@ -116,10 +119,17 @@ def save_config(config, path=None):
     return path
 
 
+_UNSET = {"num_gpus": "auto (every visible GPU, else CPU)", "master_port": "auto (a free port at each launch)"}
+
+
 def format_config(config):
     """The config as the text `mytorchrun config --show` prints."""
     width = max(len(key) for key in DEFAULTS)
-    return "\n".join(f"{key:<{width}}  {config.get(key, DEFAULTS[key])}" for key in DEFAULTS)
+    lines = []
+    for key in DEFAULTS:
+        value = config.get(key, DEFAULTS[key])
+        lines.append(f"{key:<{width}}  {_UNSET.get(key, value) if value is None else value}")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------- `mytorchrun config`
@@ -167,7 +177,7 @@ def _choice(options):
 
 
 def _gpu_ids(text):
-    if text != "all":
+    if text.replace(" ", "") != "all":
         ids = [int(part) for part in text.replace(" ", "").split(",")]
         if len(set(ids)) != len(ids) or min(ids) < 0:
             raise ValueError("expected distinct GPU indices like 0,1 (or all)")

@@ -42,6 +42,7 @@ class _Pump(threading.Thread):
     def __init__(self, pipe, stream, prefix, lock):
         super().__init__(daemon=True)
         self.pipe, self.stream, self.prefix, self.lock = pipe, stream, prefix, lock
+        self.closed = False
 
     def run(self):
         rest = b""
@@ -61,9 +62,12 @@ class _Pump(threading.Thread):
 
     def _write(self, lines):
         data = b"".join(self.prefix + line for line in lines if line != b"\r")
-        if data:
+        if data and not self.closed:
             with self.lock:
-                _write_bytes(self.stream(), data)
+                try:
+                    _write_bytes(self.stream(), data)
+                except (OSError, ValueError):  # our stdout went away (`| head`): keep draining the worker
+                    self.closed = True
 
 
 def _write_bytes(stream, data):

@@ -89,16 +89,16 @@ def _seconds(value):
 
 def _layout_options(parser):
     """Flags shared by config / test / launch. Default None everywhere: None means "not given"."""
-    _add(parser, "--config_file", help="config file to read (default: $MYTORCH_CONFIG_FILE or "
+    _add(parser, "--config_file", metavar="PATH", help="config file to read (default: $MYTORCH_CONFIG_FILE or "
                                         "$XDG_CONFIG_HOME/mytorch/default_config.yaml)")
-    _add(parser, "--num_processes", "--nproc_per_node", type=_nproc,
+    _add(parser, "--num_processes", "--nproc_per_node", type=_nproc, metavar="N",
          help="processes on this node (int, or auto|cpu|gpu like torchrun); on GPUs one per GPU")
-    _add(parser, "--num_gpus", type=_non_negative, help="GPUs to use on this node, one process each (0 = CPU processes)")
-    _add(parser, "--gpu_ids", help="which GPUs, e.g. 0,1 (default: all visible)")
-    _add(parser, "--num_nodes", "--nnodes", type=_nnodes, help="number of machines (default 1)")
-    _add(parser, "--node_rank", type=_non_negative, help="index of this machine, 0..num_nodes-1")
-    _add(parser, "--master_addr", help="address of the rank-0 machine (default 127.0.0.1)")
-    _add(parser, "--master_port", type=_port, help="port of the rank-0 store (default: a free port, single node)")
+    _add(parser, "--num_gpus", type=_non_negative, metavar="N", help="GPUs to use on this node, one process each (0 = CPU processes)")
+    _add(parser, "--gpu_ids", metavar="IDS", help="which GPUs, e.g. 0,1 (default: all visible)")
+    _add(parser, "--num_nodes", "--nnodes", type=_nnodes, metavar="N", help="number of machines (default 1)")
+    _add(parser, "--node_rank", type=_non_negative, metavar="R", help="index of this machine, 0..num_nodes-1")
+    _add(parser, "--master_addr", metavar="ADDR", help="address of the rank-0 machine (default 127.0.0.1)")
+    _add(parser, "--master_port", type=_port, metavar="PORT", help="port of the rank-0 store (default: a free port, single node)")
     _add(parser, "--mixed_precision", choices=_config.MIXED_PRECISION,
          help="exported as MYTORCH_MIXED_PRECISION (a bare --mixed_precision means fp16)")
     _add(parser, "--backend", choices=("gloo", "nccl"), help="exported as MYTORCH_BACKEND (default: nccl on GPUs, else gloo)")
@@ -109,14 +109,18 @@ def _run_options(parser):
     _add(parser, "--cpu", action="store_true", help="CPU processes even when GPUs are visible")
     _add(parser, "--standalone", action="store_true", help="single node on a free local port (torchrun)")
     _add(parser, "--no_prefix", action="store_true", help="don't prefix worker output with [rankN]:")
-    _add(parser, "--shutdown_timeout", type=_seconds, default=5.0,
+    _add(parser, "--shutdown_timeout", type=_seconds, default=5.0, metavar="SECONDS",
          help="seconds between SIGTERM and SIGKILL when stopping workers (default 5)")
 
 
 def build_parsers():
     """The top-level parser and a dict of subcommand parsers."""
-    parser = argparse.ArgumentParser(prog="mytorchrun", allow_abbrev=False,
-                                     description="Configure, test and launch mytorch distributed runs.")
+    parser = argparse.ArgumentParser(
+        prog="mytorchrun", allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Configure, test and launch mytorch distributed runs.",
+        epilog="examples:\n  mytorchrun config --num_gpus 0 --num_processes 2\n  mytorchrun test\n"
+               "  mytorchrun launch --num_gpus 2 --mixed_precision bf16 train.py --lr 3e-4\n"
+               "  mytorchrun --nproc_per_node 2 train.py      (torchrun's spelling: launch is implied)")
     subparsers = parser.add_subparsers(dest="command", metavar="{config,test,launch}", required=True)
     subs = {}
 
@@ -133,7 +137,7 @@ def build_parsers():
                     "processes. Prints PASS or FAIL; exit code 0 or 1.")
     _layout_options(sub)
     _run_options(sub)
-    _add(sub, "--timeout", type=_seconds, default=180.0, help="give up after this many seconds (default 180)")
+    _add(sub, "--timeout", type=_seconds, default=180.0, metavar="SECONDS", help="give up after this many seconds (default 180)")
 
     subs["launch"] = sub = subparsers.add_parser(
         "launch", allow_abbrev=False, help="start the workers of a training script",
@@ -239,10 +243,14 @@ def _parse_gpu_ids(text):
     return ids
 
 
+_LAYOUT_KEYS = ("num_processes", "num_gpus", "gpu_ids")
+
+
 def _devices(args, saved):
-    """(use_gpu, num_processes, CUDA_VISIBLE_DEVICES or None). Flags for the process layout replace the
-    config's layout as a whole; otherwise the config's layout is used."""
-    from_flags = any(getattr(args, key, None) not in (None, False) for key in ("num_processes", "num_gpus", "gpu_ids", "cpu"))
+    """(use_gpu, num_processes, CUDA_VISIBLE_DEVICES or None). Layout flags (--num_processes, --num_gpus,
+    --gpu_ids) replace the config's layout as a whole, so that config and flags never mix into a layout
+    nobody asked for; --cpu applies to either."""
+    from_flags = any(getattr(args, key, None) is not None for key in _LAYOUT_KEYS)
     source = vars(args) if from_flags else saved
     nproc, num_gpus = source.get("num_processes"), source.get("num_gpus")
     gpu_ids = source.get("gpu_ids")
@@ -419,10 +427,10 @@ def _cmd_test(args):
         print(f"  {name:<{width}}  {finding}")
 
     saved = _load_saved(args)
-    layout_given = any(getattr(args, key) not in (None, False) for key in ("num_processes", "num_gpus", "gpu_ids", "cpu"))
+    layout_given = any(getattr(args, key) is not None for key in _LAYOUT_KEYS)
     if not layout_given and "num_processes" not in saved and "num_gpus" not in saved:
         args.num_processes = 2  # nothing configured: a 2-process test says more than a 1-process one
-        args.num_gpus = 2 if gpus >= 2 else 0
+        args.num_gpus = 2 if gpus >= 2 and not args.cpu else 0
     plan = make_plan(args, saved)
     where = f"{plan.num_processes} GPU processes" if plan.use_gpu else f"{plan.num_processes} CPU processes"
     print(f"mytorchrun test: all_reduce and one DDP step on {where} (backend {plan.backend}, "

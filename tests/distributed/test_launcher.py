@@ -39,7 +39,7 @@ def _env(tmp_path, **extra):
     env["MYTORCH_CONFIG_FILE"] = str(tmp_path / "no_config.yaml")  # never the user's own config
     env["CUDA_VISIBLE_DEVICES"] = ""  # these tests are about CPU workers, also on a GPU machine
     env.update(extra)
-    return env
+    return {key: value for key, value in env.items() if value is not None}  # None: unset
 
 
 def launch(tmp_path, *args, launcher=RUN_MODULE, timeout=60, **env):
@@ -366,6 +366,8 @@ def test_plans_from_flags_and_config():
     assert (plan.num_processes, plan.use_gpu, plan.mixed_precision, plan.master_port, plan.backend) == (3, False, "bf16", 1234, "gloo")
     plan = _plan(["--num_processes", "2", "--mixed_precision", "no", "--cpu"], saved)  # flags win
     assert (plan.num_processes, plan.mixed_precision, plan.master_addr) == (2, "no", "10.1.1.1")
+    plan = _plan(["--cpu"], {"num_processes": 3, "num_gpus": 2})  # --cpu keeps the configured count
+    assert (plan.num_processes, plan.use_gpu, plan.backend) == (3, False, "gloo")
     assert _plan(["--mixed_precision"]).mixed_precision == "fp16"  # the original MyTorch's bare flag
     assert _plan(["--mixed_precision", "bf16"]).mixed_precision == "bf16"
     multi = _plan(["--num_nodes", "3", "--node_rank", "2", "--num_processes", "4", "--cpu", "--master_addr", "h",
@@ -432,3 +434,15 @@ def test_mytorchrun_test_fails_clearly(tmp_path):
     result = launch(tmp_path, "test", "--num_processes", 2, "--cpu", "--timeout", "0.01", timeout=120)
     assert result.returncode == 1
     assert result.stdout.splitlines()[-1] == "mytorchrun test: FAIL: timed out after 0.01 s (a collective hung?)"
+
+
+@pytest.mark.gpu
+def test_gpu_worker_uses_nccl_and_its_local_gpu(tmp_path, env_script):
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")  # None: unset, every GPU visible
+    result = launch(tmp_path, "launch", "--num_gpus", 1, env_script, CUDA_VISIBLE_DEVICES=visible)
+    assert result.returncode == 0, result.stderr
+    env = env_lines(result.stdout)[0]
+    assert (env["MYTORCH_BACKEND"], env["LOCAL_RANK"], env["WORLD_SIZE"]) == ("nccl", "0", "1")
+    assert env["CUDA_VISIBLE_DEVICES"] == visible  # all GPUs stay visible; the worker picks cuda:LOCAL_RANK
+    result = launch(tmp_path, "test", "--num_gpus", 1, CUDA_VISIBLE_DEVICES=visible, timeout=240)
+    assert result.returncode == 0 and "mytorchrun test: PASS" in result.stdout, result.stdout + result.stderr
