@@ -52,6 +52,11 @@ _HALF = {np.dtype(np.float16)} | ({np.dtype(_dtype.bfloat16.np)} if _dtype._HAS_
 _FLOAT32 = np.dtype(np.float32)
 
 
+def acc_dtype(a):
+    """float32 for float16/bfloat16 arrays (sums over many terms accumulate in it, as PyTorch's do), else None."""
+    return _FLOAT32 if a.dtype in _HALF else None
+
+
 def _matmul(a, b, out_dtype=None):
     """a @ b (numpy semantics). numpy has no float16/bfloat16 GEMM (its loops are ~10x slower and round
     every partial sum), so half inputs on the CPU are multiplied in float32 and the product rounded once,

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..._array import xp_of
 from ...autograd.function import Function, autocast
-from ...ops.linalg import _matmul
+from ...ops.linalg import _matmul, acc_dtype
 from ...tensor import Tensor
 from .linear import _use_fused
 
@@ -108,7 +108,8 @@ def _cols_times_weight(cols, w, out, groups):
 def _conv_weight_grad(dy, cols, w_shape, groups):
     """dW[g] = sum_n dy[n, g] (Og, P) @ cols[n, g].T (P, Cg*K): per-image products, then a sum (no copies)."""
     dyr = dy.reshape(dy.shape[0], groups, -1, cols.shape[-1])
-    return _matmul(dyr, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
+    per_image = _matmul(dyr, cols.transpose(0, 1, 3, 2), out_dtype=acc_dtype(dy))  # half: sum in float32
+    return per_image.sum(axis=0).reshape(w_shape)
 
 
 def _pad_or_crop(x, pads):
@@ -185,7 +186,7 @@ class _ConvNd(Function):
         if need[1]:
             dw = _conv_weight_grad(dy, cols, w.shape, groups)
         if need[2]:
-            db = dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
+            db = dy.sum(axis=(0,) + tuple(range(2, dy.ndim)), dtype=acc_dtype(dy))
         return dx, dw, db, None, None, None, None, None
 
 

@@ -5,7 +5,7 @@ from ... import _dtype
 from ..._array import CPU, device_of_array, xp_of
 from ...autograd.function import Function, autocast
 from ...ops.inplace import apply_inplace
-from ...ops.linalg import _matmul
+from ...ops.linalg import _matmul, acc_dtype
 from ...random import rng_for
 from ...tensor import Tensor
 
@@ -53,7 +53,7 @@ class Linear(Function):
             if need_w:
                 grad_w = _matmul(g2.T, x.reshape(g2.shape[0], weight.shape[1]))  # not -1: K may be 0
             if need_b:
-                grad_b = g2.sum(axis=0)
+                grad_b = g2.sum(axis=0, dtype=acc_dtype(g2))  # the engine rounds it to the bias dtype
         return grad_x, grad_w, grad_b, None
 
 
