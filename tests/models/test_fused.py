@@ -54,6 +54,29 @@ def test_fused_model_matches_unfused(family):
         np.testing.assert_allclose(grads_f[name], grads[name], rtol=1e-3, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fused_model_on_gpu_matches_cpu(family):
+    overrides, _ = FAMILIES[family]
+    config = GPTConfig(vocab_size=64, context_length=16, n_layer=2, n_head=4, n_embd=64, **overrides)
+    mytorch.manual_seed(0)
+    cpu = GPT(config)
+    gpu = GPT(GPTConfig(**{**config.to_dict(), "fused": True}))
+    gpu.load_state_dict(cpu.state_dict())
+    gpu = gpu.to("cuda")
+    idx, targets = tokens(2, 16, vocab=64), tokens(2, 16, vocab=64, seed=1)
+    logits, loss, grads = _run(cpu, idx, targets)
+    gpu.zero_grad()
+    logits_g, loss_g = gpu(idx.to("cuda"), targets.to("cuda"))
+    loss_g.backward()
+    np.testing.assert_allclose(logits_g.detach().cpu().numpy(), logits, rtol=1e-3, atol=1e-4)
+    assert abs(loss_g.item() - loss) < 1e-4
+    for name, p in gpu.named_parameters():
+        np.testing.assert_allclose(p.grad.cpu().numpy(), grads[name], rtol=1e-2, atol=1e-4, err_msg=name)
+    out = gpu.generate(idx[:1, :4].to("cuda"), 8, temperature=0)
+    np.testing.assert_array_equal(out.cpu().numpy(), cpu.generate(idx[:1, :4], 8, temperature=0).numpy())
+
+
 def test_fused_generation_matches_unfused():
     config = GPTConfig(vocab_size=64, context_length=16, n_layer=1, n_head=4, n_embd=64, pos_encoding="rope",
                        n_kv_heads=2)

@@ -74,6 +74,21 @@ def test_llama_logits(tmp_path, tie, n_kv):
     assert np.abs(mine - ref).max() < 1e-4
 
 
+def test_gpt2_original_openai_key_layout(tmp_path):
+    # the hub's original gpt2 files: no "transformer." prefix, fp16-free but with attn.bias mask buffers
+    from mytorch import serialization
+
+    hf = hf_gpt2()
+    hf.save_pretrained(tmp_path, safe_serialization=True)
+    state = serialization.load_file(str(tmp_path / "model.safetensors"))
+    state = {k.removeprefix("transformer."): v for k, v in state.items()}
+    state["h.0.attn.bias"] = mytorch.ones(1, 1, 32, 32).tril()
+    serialization.save_file(state, str(tmp_path / "model.safetensors"))
+    model = GPT.from_pretrained(str(tmp_path))
+    mine, ref = logits_of(model, hf, tokens(1, 9).numpy())
+    assert np.abs(mine - ref).max() < 1e-4
+
+
 def test_mistral_sliding_window_logits(tmp_path):
     hf = hf_llama(False, 2, cls="Mistral", sliding_window=4)
     model = load_both(hf, tmp_path)
