@@ -74,8 +74,8 @@ class StreamPrinter:
     """Prints decoded text as tokens arrive. Decodes the whole sequence each time so multi-byte
     characters split across BPE tokens come out whole (held back while incomplete)."""
 
-    def __init__(self, tokenizer, out=sys.stdout):
-        self.tokenizer, self.out = tokenizer, out
+    def __init__(self, tokenizer, out=None):
+        self.tokenizer, self.out = tokenizer, out or sys.stdout
         self.ids, self.printed = [], 0
 
     def add(self, token):

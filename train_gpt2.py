@@ -25,6 +25,7 @@ from mytorch.utils.data import DataLoader, RandomSampler
 
 LOG_BACKENDS = ("wandb", "mlflow", "jsonl")
 PRECISIONS = ("no", "fp16", "bf16")
+SIZE_ALIASES = {"base": "gpt2", "medium": "gpt2-medium", "large": "gpt2-large", "xl": "gpt2-xl"}  # the original's
 
 
 # ----------------------------------------------------------------------------- flags and config
@@ -48,7 +49,7 @@ def build_parser():
     run.add_argument("--keep_last_k", type=int, default=3, help="checkpoints kept on disk (0 keeps all)")
     model = p.add_argument_group("model")
     model.add_argument("--model_size", type=str, default="small",
-                       help="a GPTConfig preset: tiny, small, gpt2 (base), gpt2-medium, ..., llama-tiny")
+                       help="a GPTConfig preset: tiny, small, gpt2 (or base), medium, large, xl, llama-tiny, ...")
     model.add_argument("--context_length", type=int, default=None, help="default: the preset's")
     model.add_argument("--dropout_p", type=float, default=None, help="default: the preset's")
     model.add_argument("--pos_encoding", type=str, default=None,
@@ -146,10 +147,11 @@ def parse_args(argv=None):
         parser.error(f"need 0 < --min_lr <= --max_lr, got min_lr={args.min_lr}, max_lr={args.max_lr}")
     if args.dropout_p is not None and not 0 <= args.dropout_p < 1:
         parser.error(f"--dropout_p must be in [0, 1), got {args.dropout_p}")
-    from mytorch.models import GPTConfig
-    if args.model_size not in GPTConfig.PRESETS:
+    from mytorch.models import PRESETS
+    args.model_size = SIZE_ALIASES.get(args.model_size, args.model_size)
+    if args.model_size not in PRESETS:
         parser.error(f"--model_size {args.model_size!r} is not a GPTConfig preset; choose from "
-                     f"{', '.join(GPTConfig.PRESETS)}")
+                     f"{', '.join(list(PRESETS) + list(SIZE_ALIASES))}")
     for name in ("train.bin", "val.bin", "meta.json"):
         if not os.path.isfile(os.path.join(args.path_to_data, name)):
             parser.error(f"--path_to_data {args.path_to_data}: missing {name} (prepare it first, e.g. "
@@ -315,8 +317,8 @@ def main(argv=None):
 
     def evaluate(step):
         losses = estimate_loss(model, eval_loaders, accelerator)
-        history["eval_train"].append((step, losses["train"]))
-        history["eval_val"].append((step, losses["val"]))
+        history["eval_train"].append([step, losses["train"]])
+        history["eval_val"].append([step, losses["val"]])
         accelerator.log({"eval/train_loss": losses["train"], "eval/val_loss": losses["val"]}, step=step)
         accelerator.print(f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
 
@@ -343,7 +345,7 @@ def main(argv=None):
 
         step += 1
         loss_all = accelerator.reduce(mytorch.tensor([step_loss], device=accelerator.device), "mean").item()
-        history["train"].append((step, loss_all))
+        history["train"].append([step, loss_all])
         dt, t0, step_loss = time.perf_counter() - t0, time.perf_counter(), 0.0
         lr = optimizer.param_groups[0]["lr"]
         postfix = {"loss": f"{loss_all:.4f}", "lr": f"{lr:.2e}", "tok/s": f"{tokens_per_step / dt:,.0f}"}
