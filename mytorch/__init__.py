@@ -76,7 +76,7 @@ def __getattr__(name):
         return _lazy(name)
     if name in ("autocast", "GradScaler", "is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
                 "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
-                "clear_autocast_cache"):
+                "clear_autocast_cache", "is_autocast_cpu_enabled", "get_autocast_cpu_dtype", "get_autocast_gpu_dtype"):
         return getattr(_lazy("amp"), name)
     if name in ("save", "load", "save_file", "load_file"):
         return getattr(_lazy("serialization"), name)

@@ -26,7 +26,7 @@ from .op_lists import POLICIES, function_ops
 
 __all__ = ["autocast", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
            "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled", "clear_autocast_cache",
-           "custom_fwd", "custom_bwd"]
+           "custom_fwd", "custom_bwd", "is_autocast_cpu_enabled", "get_autocast_cpu_dtype", "get_autocast_gpu_dtype"]
 
 _DEVICE_TYPES = ("cpu", "cuda")
 _DEFAULT_DTYPE = {"cpu": "bfloat16", "cuda": "float16"}  # PyTorch's defaults
@@ -76,6 +76,18 @@ def get_autocast_dtype(device_type):
 def set_autocast_dtype(device_type, dtype):
     _check_device_type(device_type)
     _state.dtype[device_type] = _dtype.to_dtype(dtype)
+
+
+def is_autocast_cpu_enabled():  # PyTorch's older spellings
+    return is_autocast_enabled("cpu")
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
+
+
+def get_autocast_gpu_dtype():
+    return get_autocast_dtype("cuda")
 
 
 def is_autocast_cache_enabled():

@@ -153,6 +153,8 @@ def test_nested_disabled_region_behaves_like_torch():
     x = mytorch.randn(4, 8)
     with mytorch.autocast("cpu"):
         assert mytorch.is_autocast_enabled("cpu") and mytorch.get_autocast_dtype("cpu") == mytorch.bfloat16
+        assert mytorch.is_autocast_cpu_enabled() and mytorch.get_autocast_cpu_dtype() == mytorch.bfloat16
+        assert not mytorch.is_autocast_enabled()  # no argument: CUDA, as PyTorch's legacy form
         low = MF.linear(x, w)
         with mytorch.autocast("cpu", enabled=False):
             assert not mytorch.is_autocast_enabled("cpu")
