@@ -28,7 +28,8 @@ CUDA = {
     **dict.fromkeys(_LOSSES + (
         "acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p", "reciprocal", "rsqrt",
         "sinh", "tan", "pow", "softplus", "layer_norm", "group_norm", "norm", "cosine_similarity", "logsumexp",
-        # PyTorch's fp32_set_opt_dtype ops: float32 unless the call passes an explicit dtype
+        # PyTorch's fp32_set_opt_dtype ops. PyTorch keeps an explicit dtype= argument of these; here the hook
+        # sits in Function.apply, after that cast, so they run in float32 even then
         "prod", "softmax", "log_softmax", "cumprod", "cumsum", "sum"), "fp32"),
     **dict.fromkeys(("dot", "bilinear"), "promote"),  # (binary elementwise ops promote anyway)
     "binary_cross_entropy": "banned",
