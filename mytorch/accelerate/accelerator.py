@@ -191,8 +191,9 @@ class Accelerator:
         accumulate() each call counts one micro-step."""
         state = self.gradient_state
         if not state.in_accumulate:
+            # DDP decides at forward time whether a backward all-reduces, so without accumulate()
+            # every micro-step syncs (correct, just more communication); accumulate() skips it
             state.advance()
-            self._set_grad_sync(self._models, state.sync_gradients)
         if self.gradient_accumulation_steps > 1:
             loss = loss / self.gradient_accumulation_steps
         if self.scaler is not None:
