@@ -50,7 +50,8 @@ def main():
     model = GPT(config).eval()
     lines = [f"# greedy decoding, batch 1, {args.layers} layers, n_embd {args.dim}, {args.heads} heads, vocab "
              f"{args.vocab}, pos_encoding {args.pos}, {model.num_params() / 1e6:.2f}M params, {args.new} new tokens",
-             f"# cpu threads: {os.cpu_count()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+             f"# cpu threads: {os.cpu_count()}, "
+             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
              f"load average {os.getloadavg()[0]:.1f} (on a shared machine, numbers are noisy)",
              f"{'prompt':>8} {'cache':>6} {'tokens/s':>10} {'prefill+1 (s)':>14}"]
     print("\n".join(lines), flush=True)

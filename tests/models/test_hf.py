@@ -143,7 +143,8 @@ def test_llama_loss_and_gradients(tmp_path):
     pairs = [(qkv, ref_qkv), (mp["transformer.h.1.mlp.c_gate.weight"], hp["model.layers.1.mlp.gate_proj.weight"]),
              (mp["transformer.h.1.mlp.c_fc.weight"], hp["model.layers.1.mlp.up_proj.weight"]),
              (mp["transformer.h.0.ln_2.weight"], hp["model.layers.0.post_attention_layernorm.weight"]),
-             (mp["transformer.wte.weight"], hp["model.embed_tokens.weight"]), (mp["lm_head.weight"], hp["lm_head.weight"])]
+             (mp["transformer.wte.weight"], hp["model.embed_tokens.weight"]),
+             (mp["lm_head.weight"], hp["lm_head.weight"])]
     for i, (g, ref_g) in enumerate(pairs):
         np.testing.assert_allclose(g, ref_g, rtol=1e-4, atol=1e-5, err_msg=str(i))
 
