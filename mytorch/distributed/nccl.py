@@ -62,6 +62,7 @@ class NcclEngine:
         with cp.cuda.Device(self.device_index):
             self.comm = nccl.NcclCommunicator(world_size, unique_id, rank)
         self._aborted = False
+        self._can_check_errors = nccl.get_build_version() >= 2400  # ncclCommGetAsyncError: NCCL 2.4+
 
     def _pick_device(self, device_id, local_rank):
         cp = self.cp
@@ -133,9 +134,8 @@ class NcclEngine:
                                        f"communicator was aborted")
                 time.sleep(delay)
                 delay = min(delay * 2 or 1e-5, 1e-3)
-            check = getattr(self.comm, "check_async_error", None)
-            if check is not None:
-                check()
+            if self._can_check_errors:
+                self.comm.check_async_error()  # raises NcclError if the collective failed
 
         def finish():
             for step in steps:

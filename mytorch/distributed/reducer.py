@@ -110,6 +110,10 @@ class Reducer:
                 if id(param) not in used:
                     self._mark_ready(param)
 
+    def skip_this_backward(self):
+        """A forward under no_sync(): its backward only accumulates locally."""
+        self._expecting = False
+
     def _grad_ready(self, param):
         if not self._expecting:
             return  # no_sync, eval, or a backward that this DDP's forward didn't prepare

@@ -97,7 +97,8 @@ class TCPStore:
         if is_master:
             self._server = _Server(port)
             port = self._server.server_address[1]
-            threading.Thread(target=self._server.serve_forever, name="mytorch-store", daemon=True).start()
+            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="mytorch-store",
+                             daemon=True).start()
         self.port = port
         self._lock = threading.Lock()
         self._sock = self._connect(_seconds(timeout))

@@ -256,6 +256,152 @@ def test_store_get_waits_and_times_out():
         server.close()
 
 
+def _fake_cupy(event_done=True):
+    """A stand-in for cupy + cupy.cuda.nccl, enough to drive the NCCL engine's code on a CPU: arrays
+    are numpy arrays with a `.data.ptr`, and a one-rank communicator moves the bytes behind the
+    pointers exactly as NCCL would for a world of one (so wrong counts or byte sizes show up)."""
+    import ctypes
+    import types
+
+    class FakeArray(np.ndarray):
+        @property
+        def data(self):
+            return types.SimpleNamespace(ptr=self.ctypes.data)
+
+        @property
+        def device(self):
+            return types.SimpleNamespace(id=0)
+
+    wrap = lambda a: np.asarray(a).view(FakeArray)  # noqa: E731
+    sizes = {1: 1, 2: 1, 3: 4, 4: 4, 5: 8, 6: 8, 7: 2, 8: 4, 9: 8}
+    calls = []
+
+    class Communicator:
+        def __init__(self, ndev, uid, rank):
+            assert (ndev, rank) == (1, 0) and len(uid) == 128
+            self.aborted = False
+
+        def allReduce(self, send, recv, count, dtype, op, stream):
+            calls.append(("allReduce", op))
+            ctypes.memmove(recv, send, count * sizes[dtype])
+
+        def bcast(self, buff, count, dtype, root, stream):
+            calls.append(("bcast", root))
+
+        def allGather(self, send, recv, count, dtype, stream):
+            ctypes.memmove(recv, send, count * sizes[dtype])
+
+        def reduceScatter(self, send, recv, recvcount, dtype, op, stream):
+            ctypes.memmove(recv, send, recvcount * sizes[dtype])
+
+        def check_async_error(self):
+            pass
+
+        def abort(self):
+            self.aborted = True
+            calls.append(("abort",))
+
+        def destroy(self):
+            calls.append(("destroy",))
+
+    nccl = types.SimpleNamespace(available=True, NcclCommunicator=Communicator,
+                                 NcclError=type("NcclError", (RuntimeError,), {}), get_unique_id=lambda: tuple(range(-64, 64)), get_build_version=lambda: 21800,
+                                 NCCL_INT8=1, NCCL_UINT8=2, NCCL_INT32=3, NCCL_UINT32=4, NCCL_INT64=5,
+                                 NCCL_UINT64=6, NCCL_FLOAT16=7, NCCL_FLOAT32=8, NCCL_FLOAT64=9,
+                                 NCCL_SUM=0, NCCL_PROD=1, NCCL_MAX=2, NCCL_MIN=3)
+
+    class Device:
+        def __init__(self, index=0):
+            self.id = index
+
+        def use(self):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    class Event:
+        def __init__(self, disable_timing=False):
+            self.done = event_done
+
+        def record(self, stream):
+            pass
+
+    cuda = types.SimpleNamespace(Device=Device, Event=Event, nccl=nccl, nccl_enabled=True,
+                                 get_current_stream=lambda: types.SimpleNamespace(ptr=0),
+                                 runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0))
+    cp = types.SimpleNamespace(cuda=cuda, ndarray=FakeArray, uint8=np.uint8, float32=np.float32,
+                               asarray=wrap, asnumpy=lambda a: np.asarray(a).view(np.ndarray).copy(),
+                               ascontiguousarray=lambda a: wrap(np.ascontiguousarray(a)),
+                               concatenate=lambda xs: wrap(np.concatenate(xs)),
+                               empty=lambda *a, **k: wrap(np.empty(*a, **k)),
+                               zeros=lambda *a, **k: wrap(np.zeros(*a, **k)))
+    return cp, wrap, calls
+
+
+@pytest.mark.parametrize("event_done", [True, False])
+def test_nccl_engine_plumbing_on_a_fake_cupy(monkeypatch, event_done):
+    """The NCCL engine's argument handling, without a GPU: counts, byte sizes, staging of strided
+    arrays, AVG's division, bool ops, the object collectives' staging, and the timeout path."""
+    import sys
+
+    import mytorch._array
+    import mytorch.distributed as dist
+    from mytorch.distributed.process_group import ReduceOp
+
+    cp, wrap, calls = _fake_cupy(event_done)
+    monkeypatch.setattr(mytorch._array, "cupy_module", lambda: cp)
+    for name, module in (("cupy", cp), ("cupy.cuda", cp.cuda), ("cupy.cuda.nccl", cp.cuda.nccl)):
+        monkeypatch.setitem(sys.modules, name, module)
+    dist.init_process_group("nccl", init_method="tcp://127.0.0.1:0", rank=0, world_size=1,
+                            timeout=datetime.timedelta(seconds=0.3))
+    try:
+        engine = dist.group.WORLD.engine
+        if not event_done:  # the collective never completes: wait() aborts and raises in time
+            start = time.monotonic()
+            with pytest.raises(RuntimeError, match="timed out after 0:00:00.300000 on rank 0"):
+                engine.all_reduce(wrap(np.ones(3, np.float32)), ReduceOp.SUM).wait()
+            assert time.monotonic() - start < 3 and ("abort",) in calls
+            with pytest.raises(RuntimeError, match="aborted"):
+                engine.all_reduce(wrap(np.ones(3, np.float32)), ReduceOp.SUM)
+            return
+        x = wrap(np.arange(6, dtype=np.float64).reshape(2, 3))
+        engine.all_reduce(x, ReduceOp.AVG).wait()
+        np.testing.assert_array_equal(x, np.arange(6).reshape(2, 3))
+        strided = wrap(np.zeros((3, 2), np.int64)).T
+        strided[...] = np.arange(6).reshape(2, 3)
+        engine.all_reduce(strided, ReduceOp.MAX).wait()
+        np.testing.assert_array_equal(strided, np.arange(6).reshape(2, 3))
+        flags = wrap(np.array([True, False]))
+        engine.all_reduce(flags, ReduceOp.SUM).wait()
+        assert ("allReduce", cp.cuda.nccl.NCCL_MAX) in calls  # bool sum is or: MAX on uint8
+        with pytest.raises(TypeError, match="int16"):
+            engine.all_reduce(wrap(np.zeros(2, np.int16)), ReduceOp.SUM)
+        with pytest.raises(RuntimeError, match="CPU tensor"):
+            engine.all_reduce(np.zeros(2, np.float32), ReduceOp.SUM)
+        engine.broadcast(x, 0).wait()
+        assert calls[-1] == ("bcast", 0)
+        outs = [wrap(np.zeros((2, 3), np.float64))]
+        engine.all_gather(outs, x).wait()
+        np.testing.assert_array_equal(outs[0], x)
+        out = wrap(np.zeros(4, np.int32))
+        engine.reduce_scatter(out, [wrap(np.arange(4, dtype=np.int32) * 3)], ReduceOp.SUM).wait()
+        np.testing.assert_array_equal(out, np.arange(4) * 3)
+        engine.barrier().wait()
+        objs = [None]
+        dist.all_gather_object(objs, {"a": [1, 2]})
+        assert objs == [{"a": [1, 2]}]
+        sent = ["x", 3]
+        dist.broadcast_object_list(sent)
+        assert sent == ["x", 3]
+    finally:
+        dist.destroy_process_group()
+    assert calls[-1] == ("destroy",)
+
+
 @pytest.mark.gpu
 def test_collectives_nccl_one_gpu(tmp_path):
     run_ranks(HERE, "check_nccl", tmp_path, world_size=1, timeout=120)

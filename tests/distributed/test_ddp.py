@@ -6,7 +6,6 @@ ranks" is checked bit for bit. One 2-process run does all the DDP checks (start-
 """
 import copy
 import datetime
-import os
 import sys
 from pathlib import Path
 

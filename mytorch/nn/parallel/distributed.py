@@ -117,10 +117,11 @@ class DistributedDataParallel(Module):
         if self.device_ids is not None:
             inputs, kwargs = _to_device(inputs, self.device), _to_device(kwargs, self.device)
         outputs = self.module(*inputs, **kwargs)
-        if grad_mode.is_grad_enabled() and self.require_backward_grad_sync:
-            self.reducer.prepare_for_backward(outputs)
-        else:
-            self.reducer._expecting = False
+        if grad_mode.is_grad_enabled():  # a no_grad forward (evaluation) leaves a pending sync alone
+            if self.require_backward_grad_sync:
+                self.reducer.prepare_for_backward(outputs)
+            else:
+                self.reducer.skip_this_backward()
         return outputs
 
     @contextmanager
