@@ -77,9 +77,11 @@ def test_fused_model_on_gpu_matches_cpu(family):
     np.testing.assert_array_equal(out.cpu().numpy(), cpu.generate(idx[:1, :4], 8, temperature=0).numpy())
 
 
-def test_fused_generation_matches_unfused():
-    config = GPTConfig(vocab_size=64, context_length=16, n_layer=1, n_head=4, n_embd=64, pos_encoding="rope",
-                       n_kv_heads=2)
+@pytest.mark.parametrize("overrides", [dict(pos_encoding="rope", n_kv_heads=2),
+                                       dict(pos_encoding="alibi", sliding_window=3)], ids=["rope-gqa", "alibi-window"])
+def test_fused_generation_matches_unfused(overrides):
+    # decode steps: one query over cached keys, a boolean window mask or ALiBi's float bias in the kernel
+    config = GPTConfig(vocab_size=64, context_length=16, n_layer=1, n_head=4, n_embd=64, **overrides)
     mytorch.manual_seed(0)
     plain = GPT(config)
     fused = GPT(GPTConfig(**{**config.to_dict(), "fused": True}))
