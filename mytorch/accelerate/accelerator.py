@@ -2,6 +2,7 @@
 accumulation, several processes (DDP), experiment tracking and resumable checkpoints
 (Hugging Face Accelerate's API)."""
 import contextlib
+import math
 import numbers
 import os
 
@@ -237,7 +238,7 @@ class Accelerator:
         gradients are unscaled first). Between accumulation boundaries nothing is clipped (the
         gradients are incomplete) and the current partial norm is returned. clip_grad_norm_(max_norm)
         clips all prepared models."""
-        from ..nn.utils.clip_grad import clip_grad_norm_, get_total_norm
+        from ..nn.utils.clip_grad import clip_grads_with_norm_, get_total_norm
 
         if max_norm is None and isinstance(parameters, numbers.Number):
             parameters, max_norm = None, parameters
@@ -250,7 +251,12 @@ class Accelerator:
             norm = get_total_norm([p.grad for p in params if p.grad is not None], norm_type)
             return norm / self.scaler.get_scale() if self.scaler is not None else norm
         self.unscale_gradients()
-        return clip_grad_norm_(params, max_norm, norm_type=norm_type)
+        grads = [p.grad for p in params if p.grad is not None]
+        norm = get_total_norm(grads, norm_type)
+        if self.scaler is not None and not math.isfinite(norm.item()):
+            return norm  # an fp16 overflow: the optimizer step is skipped, nothing to clip
+        clip_grads_with_norm_(params, max_norm, norm)
+        return norm
 
     def clip_grad_value_(self, parameters, clip_value):
         from ..nn.utils.clip_grad import clip_grad_value_
