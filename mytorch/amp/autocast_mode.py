@@ -62,10 +62,19 @@ def is_autocast_enabled(device_type=None):
     return _state.enabled[device_type]
 
 
+_threads_on = set()  # idents of the threads with autocast on for some device type
+_threads_lock = threading.Lock()
+
+
 def set_autocast_enabled(device_type, enabled):
     _check_device_type(device_type)
     _state.enabled[device_type] = bool(enabled)
-    _dispatch.enabled = any(_state.enabled.values())
+    with _threads_lock:  # ops check one process-wide flag; _cast then looks at this thread's state
+        if any(_state.enabled.values()):
+            _threads_on.add(threading.get_ident())
+        else:
+            _threads_on.discard(threading.get_ident())
+        _dispatch.enabled = bool(_threads_on)
 
 
 def get_autocast_dtype(device_type):

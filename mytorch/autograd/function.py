@@ -21,7 +21,6 @@ broadcast gradient to the input's shape and casts it to the input's dtype, so op
 User-defined ops subclass `mytorch.autograd.Function` (below, `Function` with `_tensor_io`),
 whose forward and backward see Tensors like PyTorch's.
 """
-import threading
 import weakref
 
 from . import grad_mode
@@ -29,12 +28,13 @@ from . import grad_mode
 Tensor = None  # set by mytorch.tensor once the class exists (avoids an import cycle on the hot path)
 
 
-class _AutocastState(threading.local):
-    """Mixed precision as op dispatch sees it; mytorch.amp.autocast sets it (per thread, like PyTorch).
+class _AutocastHook:
+    """Mixed precision as op dispatch sees it; mytorch.amp.autocast drives it.
 
-    `enabled` (autocast on for some device type) is the one check an op in an autocast list makes while
-    autocast is off. `cast(op, *args)` returns the op's arguments cast to its autocast dtype; mytorch.amp
-    installs it on import (autocast can't be on before that)."""
+    `enabled` (some thread is inside an autocast region) is the one check an op in an autocast list makes
+    while autocast is off: a plain attribute, cheaper than a thread-local. `cast(op, *args)` returns the op's
+    arguments cast to its autocast dtype, deciding per thread and device type; mytorch.amp installs it on
+    import (autocast can't be on before that)."""
 
     enabled = False
 
@@ -43,7 +43,7 @@ class _AutocastState(threading.local):
         return args
 
 
-autocast = _AutocastState()
+autocast = _AutocastHook()
 
 
 class Node:
