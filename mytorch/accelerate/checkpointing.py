@@ -10,6 +10,7 @@ the directory is renamed onto the target name (swapped atomically with an existi
 same name where the filesystem allows). A process killed mid-save leaves the previous checkpoint as it
 was and no directory under the final name that isn't complete.
 """
+import collections
 import ctypes
 import glob
 import hashlib
@@ -62,6 +63,8 @@ def encode(obj, tensors, path):
         return {"__tuple__": [encode(v, tensors, path + [str(i)]) for i, v in enumerate(obj)]}
     if isinstance(obj, list):
         return [encode(v, tensors, path + [str(i)]) for i, v in enumerate(obj)]
+    if isinstance(obj, collections.Counter):  # MultiStepLR's milestones
+        return {"__counter__": [[encode(k, tensors, path + ["key"]), v] for k, v in obj.items()]}
     if isinstance(obj, dict):
         if all(_plain_key(k) for k in obj):
             return {k: encode(v, tensors, path + [k]) for k, v in obj.items()}
@@ -94,6 +97,8 @@ def decode(node, tensors, name):
                 return _dtype.to_dtype(value)
             if tag == "__tuple__":
                 return tuple(decode(v, tensors, name) for v in value)
+            if tag == "__counter__":
+                return collections.Counter({decode(k, tensors, name): v for k, v in value})
             if tag == "__dict__":
                 return {decode(k, tensors, name): decode(v, tensors, name) for k, v in value}
         except (KeyError, TypeError, ValueError) as e:

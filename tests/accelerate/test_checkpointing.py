@@ -12,6 +12,7 @@ import pytest
 
 import mytorch
 from mytorch.accelerate import Accelerator
+from mytorch.optim import lr_scheduler as lr
 
 from ._common import loader, mlp, mse, params, regression_data
 
@@ -203,6 +204,45 @@ def test_register_for_checkpointing(tmp_path):
     np.testing.assert_array_equal(fresh.weights.numpy(), [0.0, 1.0, 2.0])
     with pytest.raises(TypeError, match="state_dict"):
         acc.register_for_checkpointing(object())
+
+
+SCHEDULERS = {
+    "LambdaLR": lambda o: lr.LambdaLR(o, lambda s: 0.9 ** s),
+    "MultiStepLR": lambda o: lr.MultiStepLR(o, [2, 5, 5]),
+    "SequentialLR": lambda o: lr.SequentialLR(o, [lr.LinearLR(o, 0.1, total_iters=3), lr.CosineAnnealingLR(o, 6)],
+                                              milestones=[3]),
+    "ReduceLROnPlateau": lambda o: lr.ReduceLROnPlateau(o, patience=1),
+    "CyclicLR": lambda o: lr.CyclicLR(o, 0.01, 0.1, step_size_up=2),
+    "OneCycleLR": lambda o: lr.OneCycleLR(o, 0.1, total_steps=12),
+    "CosineAnnealingWarmRestarts": lambda o: lr.CosineAnnealingWarmRestarts(o, 3),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_every_scheduler_resumes_its_schedule(tmp_path, name):
+    def make():
+        acc = Accelerator()
+        model = mlp()
+        opt = mytorch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        _, opt, sched = acc.prepare(model, opt, SCHEDULERS[name](opt))
+        return acc, opt, sched
+
+    def lrs(opt, sched, steps, start):
+        out = []
+        for i in range(start, start + steps):
+            opt.step()
+            sched.step(1.0) if name == "ReduceLROnPlateau" else sched.step()
+            out.append(opt.param_groups[0]["lr"])
+        return out
+
+    acc, opt, sched = make()
+    expected = lrs(opt, sched, 10, 0)
+    acc, opt, sched = make()
+    first = lrs(opt, sched, 4, 0)
+    acc.save_state(tmp_path / "s")
+    acc, opt, sched = make()
+    acc.load_state(tmp_path / "s")
+    assert first + lrs(opt, sched, 6, 4) == expected
 
 
 KILL_SCRIPT = textwrap.dedent("""
