@@ -9,6 +9,7 @@ from .process_group import ReduceOp, Work, divide_in_place
 from .store import wait_for_peers, wait_for_server
 
 _INSTALL_HINT = 'pip install "mytorch[distributed]"'
+_REDUCIBLE = ("float16", "bfloat16", "float32", "float64", "int8", "uint8", "int32", "int64", "bool")
 
 
 def import_torch_distributed():
@@ -32,6 +33,9 @@ class GlooEngine:
         if dist.is_initialized():
             raise RuntimeError("torch.distributed's default process group is already initialized in this "
                                "process; mytorch's gloo backend needs it for itself")
+        if store is not None and not isinstance(store, dist.Store):
+            raise TypeError(f"the gloo backend needs a torch.distributed store (TCPStore, FileStore, HashStore), "
+                            f"got {type(store).__name__}")
         if store is None:
             try:
                 if rank != 0:  # torch's client retries with long back-offs: wait for rank 0 ourselves
@@ -55,9 +59,11 @@ class GlooEngine:
                             ReduceOp.MAX: dist.ReduceOp.MAX}
 
     # buffers: our arrays as torch tensors ---------------------------------------------------------
-    def _view(self, arr, writes_back=True):
+    def _view(self, arr, writes_back=True, reduces=False):
         """(torch tensor over `arr`'s memory, list of copy-back steps). A CUDA array, a
         non-contiguous or read-only one goes through a contiguous host copy."""
+        if reduces and arr.dtype.name not in _REDUCIBLE:
+            raise TypeError(f"gloo can't reduce {arr.dtype.name} tensors (it reduces {', '.join(_REDUCIBLE)})")
         steps = []
         if type(arr) is not np.ndarray:  # cupy: gloo reads host memory
             host = arr.get()
@@ -71,6 +77,8 @@ class GlooEngine:
             host = arr
         if host.dtype.kind == "b":
             host = host.view(np.uint8)
+        elif host.dtype.name == "int16" and not reduces:  # moved, not reduced: any 2-byte type will do
+            host = host.view(np.float16)
         if host.dtype.name == "bfloat16":  # ml_dtypes' bfloat16: hand torch the same 2-byte words
             return self.torch.from_numpy(host.view(np.int16)).view(self.torch.bfloat16), steps
         return self.torch.from_numpy(host), steps
@@ -95,7 +103,7 @@ class GlooEngine:
 
     # collectives -----------------------------------------------------------------------------------
     def all_reduce(self, arr, op):
-        tensor, steps = self._view(arr)
+        tensor, steps = self._view(arr, reduces=True)
         work = self.dist.all_reduce(tensor, op=self._reduce_op(arr, op), async_op=True)
         if op is ReduceOp.AVG:
             steps.append(lambda: divide_in_place(arr, self.world_size))
@@ -115,8 +123,8 @@ class GlooEngine:
         return self._work("all_gather", self.dist.all_gather(outs, tensor, async_op=True), steps)
 
     def reduce_scatter(self, out, in_arrays, op):
-        out_tensor, steps = self._view(out)
-        ins = [self._view(a, writes_back=False)[0] for a in in_arrays]
+        out_tensor, steps = self._view(out, reduces=True)
+        ins = [self._view(a, writes_back=False, reduces=True)[0] for a in in_arrays]
         try:
             work = self.dist.reduce_scatter(out_tensor, ins, op=self._reduce_op(out, op), async_op=True)
         except RuntimeError as err:

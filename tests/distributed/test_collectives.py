@@ -89,6 +89,13 @@ def check_collectives(backend, device):
             want = mine.sum(0) if op is dist.ReduceOp.SUM else mine.max(0)
             np.testing.assert_array_equal(host(out), want, err_msg=f"reduce_scatter {op} {dtype}")
 
+    # int16: neither gloo nor NCCL reduces it (a clear TypeError), but it can be moved
+    with pytest.raises(TypeError, match="int16"):
+        dist.all_reduce(t(_inputs(rank, (3,), np.int16)))
+    x = t(_inputs(rank, (3,), np.int16))
+    dist.broadcast(x, src=world - 1)
+    np.testing.assert_array_equal(host(x), _inputs(world - 1, (3,), np.int16))
+
     flags = t(np.array([rank == 0, False, True]))
     dist.all_reduce(flags)  # bool SUM is logical or
     np.testing.assert_array_equal(host(flags), [True, False, True])
