@@ -6,7 +6,7 @@
 Each worker runs in its own session (process group), so stopping a worker also stops whatever it
 started (DataLoader workers, shell pipelines). The first worker to fail sets the exit code and the
 others get SIGTERM, then SIGKILL after a grace period. Signals sent to the launcher (Ctrl-C, SIGTERM)
-go to every worker; a second Ctrl-C kills them at once.
+go to every worker; a second Ctrl-C (any signal while stopping) kills them at once.
 """
 import functools
 import os
@@ -142,6 +142,8 @@ class WorkerGroup:
         pipe = subprocess.PIPE if self.prefix_output else None
         preexec = functools.partial(_die_with_launcher, os.getpid()) if _die_with_launcher else None
         for env in self.envs:
+            if self.stopping:  # interrupted while starting: start no more
+                break
             try:
                 proc = subprocess.Popen(self.command, env=env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe,
                                         start_new_session=True, preexec_fn=preexec)
@@ -182,12 +184,13 @@ class WorkerGroup:
         self._signal_all(sig)
 
     def _on_signal(self, signum, frame):
-        if self.received_signal is not None and signum == signal.SIGINT:
-            self._say("second interrupt, killing the workers")
+        name = signal.Signals(signum).name
+        if self.stopping:  # a second Ctrl-C, or a signal while a failure stops the run: no more waiting
+            self._say(f"got {name} while stopping; killing the workers now")
             self._signal_all(signal.SIGKILL)
             return
         self.received_signal = signum
-        self._say(f"got {signal.Signals(signum).name}, passing it to the workers")
+        self._say(f"got {name}, passing it to the workers")
         self.stop(signum)
 
     def _install_signal_handlers(self):

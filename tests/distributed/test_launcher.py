@@ -147,7 +147,8 @@ FAILING_SCRIPT = textwrap.dedent("""
     rank, out = int(os.environ["RANK"]), sys.argv[1]
     if rank == 0:  # sleeps a minute, and so does the process it started
         child = subprocess.Popen(["sleep", "60"])
-        open(out + "/pids.tmp", "w").write(f"{os.getpid()} {child.pid}")
+        with open(out + "/pids.tmp", "w") as f:
+            f.write(f"{os.getpid()} {child.pid}")
         os.rename(out + "/pids.tmp", out + "/pids")
         time.sleep(60)
     else:  # fails once rank 0 is asleep
@@ -197,25 +198,36 @@ def test_exit_codes_of_killed_workers_and_signals():
 
 SLEEPING_SCRIPT = textwrap.dedent("""
     import os, signal, sys, time
-    rank = os.environ["RANK"]
-    if rank == "1" and sys.argv[2] == "ignore-sigterm":
+    rank, mode = os.environ["RANK"], sys.argv[2]
+    if rank == "1" and mode == "ignore-sigterm":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    open(f"{sys.argv[1]}/pid{rank}", "w").write(str(os.getpid()))
+    with open(f"{sys.argv[1]}/pid{rank}.tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.rename(f"{sys.argv[1]}/pid{rank}.tmp", f"{sys.argv[1]}/pid{rank}")  # appears complete
     try:
         time.sleep(60)
     except KeyboardInterrupt:
         print(f"rank {rank} stopped by KeyboardInterrupt", flush=True)
+        if mode == "stubborn":  # keeps going after Ctrl-C: a second Ctrl-C must kill it
+            time.sleep(60)
 """)
 
+SIGNAL_CASES = [
+    # (signals sent to the launcher, worker mode, --shutdown_timeout, launcher lines expected on stderr, time bound)
+    ([signal.SIGINT], "plain", 30, ["got SIGINT, passing it to the workers"], 5),
+    # rank 1 ignores SIGTERM: the launcher follows up with SIGKILL after the grace period
+    ([signal.SIGTERM], "ignore-sigterm", 1, ["got SIGTERM, passing it to the workers",
+                                             "rank(s) 1 still running 1 s after SIGTERM; sending SIGKILL"], 6),
+    ([signal.SIGINT, signal.SIGINT], "stubborn", 30, ["got SIGINT while stopping; killing the workers now"], 5),
+]
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signals_reach_every_worker(tmp_path, sig):
+
+@pytest.mark.parametrize("signals, mode, grace, messages, bound", SIGNAL_CASES, ids=["sigint", "sigterm", "2xsigint"])
+def test_signals_reach_every_worker(tmp_path, signals, mode, grace, messages, bound):
     script = tmp_path / "sleep.py"
     script.write_text(SLEEPING_SCRIPT)
-    # with SIGTERM, rank 1 ignores it: the launcher must follow up with SIGKILL after the grace period
-    mode = "ignore-sigterm" if sig == signal.SIGTERM else "plain"
     proc = subprocess.Popen([*RUN_MODULE, "launch", "--num_processes", "2", "--num_gpus", "0", "--shutdown_timeout",
-                             "1", str(script), str(tmp_path), mode], cwd=tmp_path, env=_env(tmp_path),
+                             str(grace), str(script), str(tmp_path), mode], cwd=tmp_path, env=_env(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30
@@ -223,21 +235,23 @@ def test_signals_reach_every_worker(tmp_path, sig):
             time.sleep(0.05)
         pids = [int((tmp_path / f"pid{r}").read_text()) for r in (0, 1)]
         sent = time.time()
-        proc.send_signal(sig)
+        for sig in signals:
+            proc.send_signal(sig)
+            time.sleep(0.5)
         out, err = proc.communicate(timeout=15)
         took = time.time() - sent
     finally:
         proc.kill()
-    assert proc.returncode == 128 + sig
+    assert proc.returncode == 128 + signals[0]
     assert not any(alive(pid) for pid in pids)
-    assert f"mytorchrun: got {sig.name}, passing it to the workers" in err
-    if sig == signal.SIGINT:
+    for message in messages:
+        assert f"mytorchrun: {message}" in err.splitlines(), err
+    if signals[0] == signal.SIGINT:  # Ctrl-C reaches the workers as KeyboardInterrupt
         assert {"[rank0]: rank 0 stopped by KeyboardInterrupt", "[rank1]: rank 1 stopped by KeyboardInterrupt"} <= set(
             out.splitlines())
-        assert took < 5
     else:
-        assert "mytorchrun: rank(s) 1 still running 1 s after SIGTERM; sending SIGKILL" in err
-        assert 1 <= took < 6
+        assert took >= grace
+    assert took < bound
 
 
 # ---------------------------------------------------------------------------------------------- config
