@@ -169,6 +169,12 @@ class DataLoaderShard:
             return n // per_round if self.base_loader.drop_last else math.ceil(n / per_round)
         return math.ceil(n_batches / self.num_processes)
 
+    def _length_or_inf(self):
+        try:
+            return len(self)
+        except TypeError:  # an IterableDataset without __len__
+            return math.inf
+
     # iteration ---------------------------------------------------------------------------------
     def _start_epoch(self):
         if self._resume is not None:
@@ -225,7 +231,7 @@ class DataLoaderShard:
         epoch, done = int(state["epoch"]), int(state["batches_yielded"])
         if epoch < 0:
             self.epoch, self._resume = -1, None
-        elif done >= len(self):  # the epoch was finished: go on with the next one
+        elif done >= self._length_or_inf():  # the epoch was finished: go on with the next one
             self.epoch, self._resume = epoch, None
         else:
             self._resume = (epoch, done)

@@ -5,7 +5,7 @@ import pytest
 import mytorch
 from mytorch.accelerate import Accelerator, GradientState
 from mytorch.accelerate.data_loader import DataLoaderShard
-from mytorch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
+from mytorch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset, SequentialSampler
 
 
 class Indices(Dataset):
@@ -110,6 +110,24 @@ def test_custom_batch_sampler_is_sharded_round_robin():
     assert epoch_of(ranks[0]) == [[0, 1, 2], [6, 7, 8], [12, 13]]
     assert epoch_of(ranks[1]) == [[3, 4, 5], [9, 10, 11], [0, 1, 2]]  # refilled to the same count
     assert len(ranks[0]) == len(ranks[1]) == 3
+
+
+class Stream(IterableDataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        return iter(mytorch.arange(self.n).unbind(0))
+
+
+def test_iterable_dataset_is_split_by_whole_rounds():
+    base = DataLoader(Stream(10), batch_size=2)  # 5 batches: 2 full rounds over 2 ranks, the 5th dropped
+    ranks = [DataLoaderShard(base, num_processes=2, process_index=r, seed=0) for r in range(2)]
+    assert epoch_of(ranks[0]) == [[0, 1], [4, 5]] and epoch_of(ranks[1]) == [[2, 3], [6, 7]]
+    single = DataLoaderShard(DataLoader(Stream(5), batch_size=2), seed=0)
+    assert epoch_of(single) == [[0, 1], [2, 3], [4]]
+    single.load_state_dict({"seed": 0, "epoch": 0, "batches_yielded": 1})
+    assert epoch_of(single) == [[2, 3], [4]]
 
 
 def test_prepare_moves_batches_and_marks_the_last_one():
