@@ -24,6 +24,7 @@ class GPTConfig:
     mlp_hidden: int = None  # None: 4 * n_embd for gelu, 8/3 * n_embd rounded up to 64 for swiglu
     sliding_window: int = None  # None: full causal attention; W: each token sees itself and W - 1 before
     rope_theta: float = 10000.0
+    rope_scaling: dict = None  # None, {"rope_type": "linear", "factor": f} or Llama 3's "llama3" parameters
     norm_eps: float = 1e-5
     tie_weights: bool = True  # lm_head shares the token embedding
     fused: bool = False  # Triton kernels: flash attention, LayerNorm/RMSNorm, GELU, SwiGLU, RoPE, cross-entropy
@@ -43,6 +44,9 @@ class GPTConfig:
                              f"({self.n_kv_heads})")
         if self.pos_encoding == "rope" and self.head_dim % 2:
             raise ValueError(f"GPTConfig: rope needs an even head dim, got {self.head_dim}")
+        if self.rope_scaling is not None and self.rope_scaling.get("rope_type") not in ("linear", "llama3"):
+            raise ValueError(f"GPTConfig.rope_scaling: rope_type must be 'linear' or 'llama3', got "
+                             f"{self.rope_scaling.get('rope_type')!r}")
         if self.sliding_window is not None and self.sliding_window < 1:
             raise ValueError(f"GPTConfig.sliding_window must be None or >= 1, got {self.sliding_window}")
 

@@ -29,7 +29,9 @@ class GPT(nn.Module):
         if not isinstance(config, GPTConfig):
             raise TypeError(f"GPT expects a GPTConfig, got {type(config).__name__}")
         self.config = c = config
-        rotary = Rotary(c.head_dim, c.context_length, c.rope_theta, c.fused) if c.pos_encoding == "rope" else None
+        rotary = None
+        if c.pos_encoding == "rope":
+            rotary = Rotary(c.head_dim, c.context_length, c.rope_theta, c.rope_scaling, c.fused)
         alibi = ALiBi(c.n_head) if c.pos_encoding == "alibi" else None
         parts = dict(wte=nn.Embedding(c.vocab_size, c.n_embd, fused=c.fused))
         if c.pos_encoding == "learned":

@@ -31,13 +31,13 @@ class Rotary(nn.Module):
     """RoPE on queries and keys at absolute positions start..start+T-1 (Hugging Face's rotate_half pairing).
     The cos/sin tables are non-persistent buffers that grow when generation runs past them."""
 
-    def __init__(self, head_dim, context_length, base, fused=False):
+    def __init__(self, head_dim, context_length, base, scaling=None, fused=False):
         super().__init__()
-        self.head_dim, self.base, self.fused = head_dim, base, fused
+        self.head_dim, self.base, self.scaling, self.fused = head_dim, base, scaling, fused
         self._build(context_length)
 
     def _build(self, length, device=None):
-        cos, sin = rotary_cos_sin(length, self.head_dim, self.base, device)
+        cos, sin = rotary_cos_sin(length, self.head_dim, self.base, device, self.scaling)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
 

@@ -169,9 +169,14 @@ def _llama_config(hf, path):
     n_head, n_embd = hf["num_attention_heads"], hf["hidden_size"]
     if hf.get("head_dim", n_embd // n_head) != n_embd // n_head:
         raise ValueError(f"{path}: head_dim {hf['head_dim']} != hidden_size / num_attention_heads is not supported")
-    rope = hf.get("rope_parameters") or hf.get("rope_scaling") or {}
-    if rope.get("rope_type", rope.get("type", "default")) != "default":
-        raise ValueError(f"{path}: rope scaling {rope.get('rope_type', rope.get('type'))!r} is not supported")
+    rope = hf.get("rope_parameters") or hf.get("rope_scaling") or {}  # transformers >= 5 | older configs
+    rope_type = rope.get("rope_type", rope.get("type", "default"))
+    if rope_type not in ("default", "linear", "llama3"):
+        raise ValueError(f"{path}: rope scaling {rope_type!r} is not supported (default, linear, llama3)")
+    scaling = None
+    if rope_type != "default":
+        keys = ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")
+        scaling = {"rope_type": rope_type, **{k: rope[k] for k in keys if k in rope}}
     if hf.get("attention_bias") or hf.get("mlp_bias"):
         raise ValueError(f"{path}: Llama checkpoints with attention_bias / mlp_bias are not supported")
     if hf.get("hidden_act", "silu") != "silu":
@@ -180,7 +185,7 @@ def _llama_config(hf, path):
                      n_layer=hf["num_hidden_layers"], n_head=n_head, n_embd=n_embd,
                      n_kv_heads=hf.get("num_key_value_heads") or n_head, mlp_hidden=hf["intermediate_size"],
                      bias=False, pos_encoding="rope", norm="rmsnorm", mlp="swiglu",
-                     rope_theta=rope.get("rope_theta", hf.get("rope_theta", 10000.0)),
+                     rope_theta=rope.get("rope_theta", hf.get("rope_theta", 10000.0)), rope_scaling=scaling,
                      norm_eps=hf.get("rms_norm_eps", 1e-6), sliding_window=hf.get("sliding_window"),
                      tie_weights=hf.get("tie_word_embeddings", False))
 

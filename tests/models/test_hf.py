@@ -89,6 +89,20 @@ def test_gpt2_original_openai_key_layout(tmp_path):
     assert np.abs(mine - ref).max() < 1e-4
 
 
+@pytest.mark.parametrize("rope", [dict(rope_type="linear", factor=4.0),
+                                  dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                       original_max_position_embeddings=16)])
+def test_llama_rope_scaling_logits(tmp_path, rope):
+    hf = hf_llama(False, 2, rope_parameters={"rope_theta": 10000.0, **rope})
+    model = load_both(hf, tmp_path)
+    assert model.config.rope_scaling["rope_type"] == rope["rope_type"]
+    idx = tokens(1, 24).numpy()
+    mine, ref = logits_of(model, hf, idx)
+    assert np.abs(mine - ref).max() < 1e-4
+    plain = GPT.from_pretrained(str(tmp_path), rope_scaling=None)  # the scaling changes the numbers
+    assert np.abs(plain(mytorch.tensor(idx))[0].detach().numpy() - ref).max() > 1e-3
+
+
 def test_mistral_sliding_window_logits(tmp_path):
     hf = hf_llama(False, 2, cls="Mistral", sliding_window=4)
     model = load_both(hf, tmp_path)

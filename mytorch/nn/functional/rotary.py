@@ -74,13 +74,34 @@ def _rotary_embedding(input, cos, sin, interleaved=False, fused=None):
     return RotaryEmbedding.apply(input, cos, sin, bool(interleaved), fused)
 
 
-def rotary_cos_sin(seq_len, rotary_dim, base=10000.0, device=None):
-    """float32 tables (seq_len, rotary_dim / 2): angle[t, j] = t * base^(-2j / rotary_dim)."""
+def rotary_cos_sin(seq_len, rotary_dim, base=10000.0, device=None, scaling=None):
+    """float32 tables (seq_len, rotary_dim / 2): angle[t, j] = t * inv_freq[j], inv_freq[j] = base^(-2j / R).
+    scaling stretches the frequencies for longer contexts: {"rope_type": "linear", "factor": f} divides them
+    all by f; Llama 3's {"rope_type": "llama3", "factor", "low_freq_factor", "high_freq_factor",
+    "original_max_position_embeddings"} divides only the low frequencies, blending in between."""
     if rotary_dim % 2:
         raise ValueError(f"rotary_cos_sin: rotary_dim must be even, got {rotary_dim}")
-    inv_freq = float(base) ** (-np.arange(0, rotary_dim, 2, dtype=np.float64) / rotary_dim)
-    angle = np.arange(seq_len, dtype=np.float64)[:, None] * inv_freq[None, :]
+    # float32 frequencies, as Hugging Face computes them (the checkpoints were trained with those)
+    inv_freq = (1.0 / float(base) ** (np.arange(0, rotary_dim, 2, dtype=np.float32) / np.float32(rotary_dim)))
+    if scaling is not None:
+        inv_freq = _scaled_inv_freq(inv_freq.astype(np.float32), scaling)
+    angle = np.arange(seq_len, dtype=np.float32)[:, None] * inv_freq[None, :].astype(np.float32)
     cos, sin = (Tensor._make(np.ascontiguousarray(f(angle), dtype=np.float32)) for f in (np.cos, np.sin))
     if device is not None:
         cos, sin = cos.to(device), sin.to(device)
     return cos, sin
+
+
+def _scaled_inv_freq(inv_freq, scaling):
+    kind, factor = scaling.get("rope_type", scaling.get("type")), float(scaling["factor"])
+    if kind == "linear":
+        return inv_freq / factor
+    if kind != "llama3":
+        raise ValueError(f"rotary_cos_sin: rope scaling {kind!r} is not supported (linear, llama3)")
+    low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+    old_len = float(scaling["original_max_position_embeddings"])
+    wavelen = 2 * np.pi / inv_freq
+    scaled = np.where(wavelen > old_len / low, inv_freq / factor, inv_freq)  # long waves: stretched
+    smooth = (old_len / wavelen - low) / (high - low)
+    medium = (wavelen >= old_len / high) & (wavelen <= old_len / low)  # in between: interpolated
+    return np.where(medium, (1 - smooth) * scaled / factor + smooth * scaled, scaled).astype(np.float32)
