@@ -377,7 +377,7 @@ def _version(module):
         return None
 
 
-def environment_report():
+def environment_report(config_file=None):
     """Rows of (what, finding) about this machine: versions, devices, collective libraries."""
     import importlib.util
     import platform
@@ -396,22 +396,23 @@ def environment_report():
     else:
         from .. import cuda
 
-        gpus = cuda.device_count()
-        rows.append(("cupy", f"{_version('cupy') or _version('cupy-cuda12x') or 'installed'}, {gpus} GPU(s) visible"))
-        for index in range(gpus):
-            rows.append((f"cuda:{index}", cuda.get_device_name(index)))
         try:
+            import cupy
+
+            gpus = cuda.device_count()
+            rows.append(("cupy", f"{cupy.__version__}, {gpus} GPU(s) visible"))
+            rows.extend((f"cuda:{index}", cuda.get_device_name(index)) for index in range(gpus))
             from cupy.cuda import nccl
 
             rows.append(("nccl", f"{nccl.get_version()} (cupy.cuda.nccl)"))
-        except Exception as err:  # ImportError, or a cupy built without NCCL
-            rows.append(("nccl", f"not available ({type(err).__name__}: {err})"))
+        except Exception as err:  # broken CUDA libraries, or a cupy built without NCCL
+            rows.append(("cupy/nccl", f"not usable ({type(err).__name__}: {err})"))
     rows.append(("triton", _version("triton") or "not installed (no fused GPU kernels)"))
     torch_version = _version("torch")
     rows.append(("torch", f"{torch_version} (the gloo backend)" if torch_version else
                  "not installed: no gloo backend for CPU processes"))
     rows.append(("PyYAML", _version("PyYAML") or "not installed (config written as JSON)"))
-    path = _config.config_path()
+    path = Path(config_file).expanduser() if config_file else _config.config_path()
     rows.append(("config", f"{path}" if path.is_file() else f"{path} (none yet: `mytorchrun config`)"))
     return rows, gpus
 
@@ -421,7 +422,7 @@ def _cmd_test(args):
     import tempfile
 
     print("mytorchrun test: environment")
-    rows, gpus = environment_report()
+    rows, gpus = environment_report(args.config_file)
     width = max(len(name) for name, _ in rows)
     for name, finding in rows:
         print(f"  {name:<{width}}  {finding}")

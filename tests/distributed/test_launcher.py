@@ -434,7 +434,7 @@ def _ddp_missing():
 
 @pytest.mark.skipif(_ddp_missing() is not None, reason=f"mytorch.distributed / DDP not importable: {_ddp_missing()}")
 def test_mytorchrun_test_passes_on_two_cpu_processes(tmp_path):
-    result = launch(tmp_path, "test", "--num_processes", 2, "--cpu", launcher=[MYTORCHRUN], timeout=240)
+    result = launch(tmp_path, "test", "--num_processes", 2, launcher=[MYTORCHRUN], timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for row in ("python", "numpy", "mytorch", "cupy", "torch"):
