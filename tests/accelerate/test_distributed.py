@@ -117,5 +117,54 @@ def test_accelerator_over_two_gloo_processes(tmp_path):
     assert state["num_processes"] == 2 and state["step"] == 2
 
 
+LAUNCHED_SCRIPT = """
+import json, os, sys
+import mytorch
+from mytorch.accelerate import Accelerator
+from mytorch.utils.data import DataLoader, TensorDataset
+
+accelerator = Accelerator(log_with="jsonl", project_dir=sys.argv[1])
+model = mytorch.nn.Linear(4, 1)
+optimizer = mytorch.optim.SGD(model.parameters(), lr=0.1)
+data = DataLoader(TensorDataset(mytorch.randn(16, 4), mytorch.randn(16, 1)), batch_size=2)
+model, optimizer, data = accelerator.prepare(model, optimizer, data)
+accelerator.init_trackers("launched")
+for i, (x, y) in enumerate(data, 1):
+    loss = mytorch.nn.functional.mse_loss(model(x), y)
+    accelerator.backward(loss)
+    optimizer.step()
+    optimizer.zero_grad()
+    accelerator.log({"loss": accelerator.reduce(loss.detach()).item()}, step=i)
+accelerator.end_training()
+with open(os.path.join(sys.argv[1], f"rank{accelerator.process_index}.json"), "w") as f:
+    json.dump({"n": accelerator.num_processes, "mp": accelerator.mixed_precision, "steps": accelerator.step,
+               "scaler": accelerator.scaler is not None}, f)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _ddp_available(), reason="needs mytorch.distributed (gloo) and DistributedDataParallel")
+def test_launched_by_mytorchrun(tmp_path):
+    import subprocess
+
+    from tests.distributed.spawn import REPO, free_port
+
+    script = tmp_path / "train.py"
+    script.write_text(LAUNCHED_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, "-m", "mytorch.distributed.run", "launch", "--num_processes", "2",
+                           "--mixed_precision", "fp16", "--master_port", str(free_port()), str(script), str(tmp_path)],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(2)]
+    assert ranks[0] == ranks[1]
+    # 4 batches per rank; the first fp16 steps may overflow at the initial scale of 2**16 and be skipped
+    assert ranks[0]["n"] == 2 and ranks[0]["mp"] == "fp16" and ranks[0]["scaler"] and 0 < ranks[0]["steps"] <= 4
+    lines = (tmp_path / "launched.jsonl").read_text().splitlines()  # the main process logged, once per step
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
+
+
 if __name__ == "__main__":
     worker_main(globals())
