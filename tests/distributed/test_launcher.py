@@ -460,3 +460,18 @@ def test_gpu_worker_uses_nccl_and_its_local_gpu(tmp_path, env_script):
     assert env["CUDA_VISIBLE_DEVICES"] == visible  # all GPUs stay visible; the worker picks cuda:LOCAL_RANK
     result = launch(tmp_path, "test", "--num_gpus", 1, CUDA_VISIBLE_DEVICES=visible, timeout=240)
     assert result.returncode == 0 and "mytorchrun test: PASS" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_ddp_missing() is not None, reason=f"mytorch.distributed / DDP not importable: {_ddp_missing()}")
+def test_two_nodes_on_one_machine_meet_and_pass_the_self_test(tmp_path):
+    # node 0 and node 1 are two launchers here; their workers (ranks 0 and 1) rendezvous at MASTER_ADDR:PORT
+    port = run.free_port()
+    nodes = [subprocess.Popen([*RUN_MODULE, "test", "--num_nodes", "2", "--node_rank", str(node), "--num_processes",
+                               "1", "--master_addr", "127.0.0.1", "--master_port", str(port), "--timeout", "120"],
+                              cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for node in (0, 1)]
+    outputs = [node.communicate(timeout=240) for node in nodes]
+    for node, (out, err) in zip(nodes, outputs):
+        assert node.returncode == 0, out + err
+        assert "world size 2" in out and "mytorchrun test: PASS" in out.splitlines()[-1]
