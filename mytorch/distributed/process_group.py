@@ -146,10 +146,16 @@ def _rendezvous(init_method, rank, world_size):
 
     addr, port = None, None
     if init_method.startswith("tcp://"):
-        match = re.fullmatch(r"tcp://\[?([^\]]+?)\]?:(\d+)/?", init_method.split("?")[0])
+        location, _, query = init_method.partition("?")
+        match = re.fullmatch(r"tcp://\[?([^\]]+?)\]?:(\d+)/?", location)
         if match is None:
-            raise ValueError(f"init_method {init_method!r} should look like tcp://HOST:PORT")
+            raise ValueError(f"init_method {init_method!r} should look like tcp://HOST:PORT[?rank=R&world_size=N]")
         addr, port = match.group(1), int(match.group(2))
+        params = dict(item.partition("=")[::2] for item in query.split("&") if item)
+        if "rank" in params and (rank is None or rank < 0):
+            rank = int(params["rank"])
+        if "world_size" in params and (world_size is None or world_size < 0):
+            world_size = int(params["world_size"])
     elif init_method != "env://":
         raise ValueError(f"init_method {init_method!r} is not supported: use 'env://' (MASTER_ADDR, "
                          f"MASTER_PORT, RANK, WORLD_SIZE) or 'tcp://HOST:PORT'")

@@ -227,7 +227,7 @@ def test_not_initialized_and_bad_arguments():
         dist.init_process_group("gloo", init_method="file:///tmp/x", rank=0, world_size=1)
 
 
-def test_slurm_environment(monkeypatch):
+def test_rendezvous_from_slurm_and_tcp_urls(monkeypatch):
     from mytorch.distributed.process_group import _rendezvous
 
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
@@ -243,6 +243,10 @@ def test_slurm_environment(monkeypatch):
     monkeypatch.setenv("MASTER_ADDR", "10.0.0.1")
     monkeypatch.setenv("MASTER_PORT", "29500")
     assert _rendezvous("env://", 0, 2)[2:] == (1, "10.0.0.1", 29500)
+    assert _rendezvous("tcp://10.1.2.3:1234?rank=1&world_size=4", -1, -1) == (1, 4, 1, "10.1.2.3", 1234)
+    assert _rendezvous("tcp://[::1]:1234", 0, 2)[3:] == ("::1", 1234)
+    with pytest.raises(ValueError, match="invalid rank 4 for world size 4"):
+        _rendezvous("tcp://h:1?rank=4&world_size=4", -1, -1)
 
 
 def test_store_get_waits_and_times_out():
