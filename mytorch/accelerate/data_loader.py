@@ -53,13 +53,13 @@ class DataLoaderShard:
         self.num_processes = num_processes
         self.process_index = process_index
         self.gradient_state = gradient_state
-        self.seed = seed
+        self.seed = default_shuffle_seed(loader) if seed is None else seed
         self.epoch = -1  # the epoch being (or last) iterated
         self.batches_yielded = 0
         self._resume = None  # (epoch, batches to skip) set by load_state_dict
         self._iterable = loader._is_iterable
-        self._remainder = -1
-        self.end_of_dataloader, self.remainder = False, -1
+        self._epoch_remainder = -1  # real samples in this epoch's last round, known once its order is drawn
+        self.end_of_dataloader, self.remainder = False, -1  # published when the last batch is handed out
         if not self._iterable:
             self._batch_size = loader.batch_size
             self._sharded = num_processes > 1 and not isinstance(loader.sampler, DistributedSampler)
@@ -75,11 +75,6 @@ class DataLoaderShard:
                                       multiprocessing_context=loader.multiprocessing_context,
                                       generator=self._worker_generator, prefetch_factor=loader.prefetch_factor,
                                       persistent_workers=loader.persistent_workers, in_order=loader.in_order)
-
-    @staticmethod
-    def draw_seed(loader):
-        """The shuffling seed for `loader`: from its generator, else mytorch's default CPU generator."""
-        return int(rng_for(CPU, loader.generator).integers(0, 1 << 62))
 
     # what the DataLoader API users read --------------------------------------------------------
     @property
@@ -115,19 +110,15 @@ class DataLoaderShard:
         order = self._epoch_order(epoch)
         b, world, rank = self._batch_size, self.num_processes, self.process_index
         per_round = b * world
+        self._epoch_remainder = -1
         if self.base_loader.drop_last:
-            rounds = len(order) // per_round if world > 1 else len(order) // b
-            self._remainder = -1
+            rounds = len(order) // per_round
         else:
-            rounds = math.ceil(len(order) / per_round) if len(order) else 0
+            rounds = math.ceil(len(order) / per_round)
             real_last = len(order) - (rounds - 1) * per_round
-            if world > 1:
-                self._remainder = real_last if real_last < per_round else -1
+            if world > 1 and real_last < per_round:  # wrap around to fill the last round
+                self._epoch_remainder = real_last
                 order = np.resize(order, rounds * per_round)
-            else:
-                self._remainder = -1
-        if world == 1:
-            return rounds, lambda i: order[i * b:(i + 1) * b].tolist()
         return rounds, lambda i: order[(i * world + rank) * b:(i * world + rank + 1) * b].tolist()
 
     def _batches(self):
@@ -214,7 +205,7 @@ class DataLoaderShard:
             while current is not _END:
                 upcoming = next(it, _END)
                 if upcoming is _END:
-                    self.end_of_dataloader, self.remainder = True, self._remainder
+                    self.end_of_dataloader, self.remainder = True, self._epoch_remainder
                 self.batches_yielded += 1
                 yield send_to_device(current, self.device) if self.device is not None else current
                 current = upcoming
@@ -245,8 +236,9 @@ _END = object()
 
 
 def default_shuffle_seed(loader):
-    """Seed drawn at prepare() time for a shuffling loader (0 for one that doesn't shuffle)."""
+    """The shuffling seed of a loader, drawn at prepare() time from its generator (else mytorch's
+    default CPU one); 0 for a loader that doesn't shuffle."""
     if isinstance(loader.sampler, RandomSampler):
-        return DataLoaderShard.draw_seed(loader)
+        return int(rng_for(CPU, loader.generator).integers(0, 1 << 62))
     return 0
 
