@@ -10,6 +10,9 @@ the world size and writes the averages back into each `.grad` (in place: optimiz
 """
 import weakref
 
+import numpy as np
+
+from .._array import array_module, to_device
 from ..autograd.engine import queue_callback
 from ..autograd.function import AccumulateGrad
 from ..tensor import Tensor
@@ -137,8 +140,6 @@ class Reducer:
             self._next_bucket += 1
 
     def _launch(self, bucket):
-        from .._array import array_module, to_device
-
         xp = array_module(to_device(bucket.device))
         # a locally unused parameter contributes its current grad (accumulated under no_sync) or zeros
         pieces = [self._grad_or_zeros(p, xp).reshape(-1) for p in bucket.params]
@@ -168,8 +169,6 @@ class Reducer:
         self._launch_ready_buckets()
         used_by_any = None
         if self.find_unused_parameters:
-            import numpy as np
-
             used = np.array([id(p) in self._locally_used for p in self.params], dtype=np.int32)
             used = self.group.engine.array(used)
             self.group.engine.all_reduce(used, ReduceOp.SUM).wait()

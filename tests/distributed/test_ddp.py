@@ -178,6 +178,8 @@ def check_ddp():
     out.update({f"unused_local.{k}": v for k, v in _grads(local).items() if v is not None})
     out.update({f"unused_ddp.{k}": v for k, v in _grads(net).items() if v is not None})
 
+    with pytest.raises(ValueError, match=r"device_ids .* only work with single-device GPU modules"):
+        DDP(_net(0), device_ids=[0])  # a CPU module
     # replicas must match: a different shape on one rank is an error on every rank
     with pytest.raises(RuntimeError, match=r"same model on every rank, but rank 1 differs .*\(4, 4\)"):
         DDP(mytorch.nn.Linear(4, 3 + rank))
