@@ -4,7 +4,8 @@
     python benchmarks/bench_generate.py --new 64 --pos rope --out ''   # print only
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_generate.py         # steadier on a busy machine
 
-tokens/s counts the new tokens only, timed after the first one (which includes the prompt's prefill).
+tokens/s counts the new tokens only, timed after the first one (which includes the prompt's prefill);
+the best of --repeats runs is reported (the least disturbed by other load on the machine).
 With the cache a step runs the model on one token, so its cost barely depends on the prompt length;
 without it every step re-runs the whole context.
 """
@@ -41,6 +42,7 @@ def main():
     p.add_argument("--pos", default="learned", help="pos_encoding: learned | rope | alibi | ...")
     p.add_argument("--prompts", default="64,512")
     p.add_argument("--new", type=int, default=32, help="new tokens timed per run")
+    p.add_argument("--repeats", type=int, default=3, help="runs per setting; the fastest is reported")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "generate_cpu.txt"))
     args = p.parse_args()
     prompts = [int(n) for n in args.prompts.split(",")]
@@ -49,7 +51,8 @@ def main():
                        n_head=args.heads, n_embd=args.dim, pos_encoding=args.pos)
     model = GPT(config).eval()
     lines = [f"# greedy decoding, batch 1, {args.layers} layers, n_embd {args.dim}, {args.heads} heads, vocab "
-             f"{args.vocab}, pos_encoding {args.pos}, {model.num_params() / 1e6:.2f}M params, {args.new} new tokens",
+             f"{args.vocab}, pos_encoding {args.pos}, {model.num_params() / 1e6:.2f}M params, {args.new} new tokens, "
+             f"best of {args.repeats}",
              f"# cpu threads: {os.cpu_count()}, "
              f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
              f"load average {os.getloadavg()[0]:.1f} (on a shared machine, numbers are noisy)",
@@ -58,7 +61,8 @@ def main():
     decode_rate(model, 8, 4, True)  # warm-up
     for use_cache in (True, False):
         for n in prompts:
-            rate, prefill = decode_rate(model, n, args.new, use_cache)
+            runs = [decode_rate(model, n, args.new, use_cache) for _ in range(args.repeats)]
+            rate, prefill = max(r for r, _ in runs), min(p for _, p in runs)
             lines.append(f"{n:>8} {'yes' if use_cache else 'no':>6} {rate:>10.1f} {prefill:>14.3f}")
             print(lines[-1], flush=True)
     if args.out:

@@ -24,20 +24,40 @@ from ..random import Generator
 
 
 class LayerKV:
-    """One layer's cached keys and values, (B, Hkv, S, D), for the S most recent positions."""
+    """One layer's cached keys and values in (B, Hkv, capacity, D) buffers: slots lo..n-1 hold the newest
+    positions in order. New keys are written in place, so a step copies nothing old; when the buffer is full
+    the live slots move into a new one of twice their size (amortized O(1) per token)."""
 
     def __init__(self, window):
         self.window = window  # attention window the layer must apply (None: unbounded)
         self.k = self.v = None
+        self.lo = self.n = 0
+
+    def __len__(self):
+        return self.n - self.lo
 
     def update(self, k, v):
-        """Appends the new (B, Hkv, T, D) keys/values; returns all of them for this step's attention and
-        keeps only the window - 1 newest for the next step."""
-        if self.k is not None:
-            k, v = cat([self.k, k], dim=2), cat([self.v, v], dim=2)
-        keep = k.shape[2] if self.window is None else min(k.shape[2], self.window - 1)
-        self.k, self.v = k[:, :, k.shape[2] - keep:], v[:, :, v.shape[2] - keep:]
-        return k, v
+        """Appends the new (B, Hkv, T, D) keys/values; returns the cached ones plus these for this step's
+        attention, and keeps only the window - 1 newest for the next step."""
+        T = k.shape[2]
+        if self.k is None or self.n + T > self.k.shape[2]:
+            self._grow(k, v, T)
+        self.k[:, :, self.n:self.n + T] = k
+        self.v[:, :, self.n:self.n + T] = v
+        self.n += T
+        keys, values = self.k[:, :, self.lo:self.n], self.v[:, :, self.lo:self.n]
+        if self.window is not None:
+            self.lo = max(self.lo, self.n - (self.window - 1))
+        return keys, values
+
+    def _grow(self, k, v, T):
+        live = len(self)
+        B, H, _, D = k.shape
+        new_k, new_v = k.new_zeros((B, H, max(2 * (live + T), 64), D)), v.new_zeros((B, H, max(2 * (live + T), 64), D))
+        if live:
+            new_k[:, :, :live] = self.k[:, :, self.lo:self.n]
+            new_v[:, :, :live] = self.v[:, :, self.lo:self.n]
+        self.k, self.v, self.lo, self.n = new_k, new_v, 0, live
 
 
 class KVCache:

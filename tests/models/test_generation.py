@@ -49,7 +49,7 @@ def test_rolling_cache_keeps_a_bounded_window():
         model(tokens(1, 12), kv_cache=cache)
         for t in range(20):
             model(tokens(1, 1, seed=t), kv_cache=cache)
-    assert cache.pos == 32 and all(layer.k.shape[2] == 4 for layer in cache.layers)
+    assert cache.pos == 32 and all(len(layer) == 4 and layer.k.shape[2] <= 64 for layer in cache.layers)
     rolling = KVCache(tiny_model(pos_encoding="alibi").config)
     assert rolling.window == 16  # relative encodings: a window of context_length
 
