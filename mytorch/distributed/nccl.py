@@ -104,8 +104,9 @@ class NcclEngine:
             op = {ReduceOp.SUM: ReduceOp.MAX, ReduceOp.PRODUCT: ReduceOp.MIN}.get(op, op)
         return getattr(self.nccl, _NCCL_OPS[op])
 
-    def _launch(self, what, call, steps):
-        """Run `call(stream_ptr)` on the current stream; the Work waits for it with the timeout."""
+    def _launch(self, what, call, steps, buffers):
+        """Run `call(stream_ptr)` on the current stream; the Work waits for it with the timeout and
+        holds `buffers` (the device memory the collective reads and writes) until then."""
         cp = self.cp
         if self._aborted:
             raise RuntimeError(f"mytorch.distributed {what}: the NCCL communicator was aborted after an earlier "
@@ -141,7 +142,9 @@ class NcclEngine:
             for step in steps:
                 if step is not None:
                     step()
-        return Work(wait, finish, lambda: done.done)
+        work = Work(wait, finish, lambda: done.done)
+        work.buffers = buffers
+        return work
 
     # collectives -----------------------------------------------------------------------------------
     def all_reduce(self, arr, op):
@@ -152,13 +155,13 @@ class NcclEngine:
         if op is ReduceOp.AVG:
             steps.append(lambda: divide_in_place(arr, self.world_size))
         return self._launch("all_reduce", lambda s: self.comm.allReduce(ptr, ptr, buf.size, dtype, nccl_op, s),
-                            steps)
+                            steps, (buf,))
 
     def broadcast(self, arr, src):
         buf, copy_back = self._buffer(arr, "broadcast")
         # data movement only: send the raw bytes, whatever the dtype
         return self._launch("broadcast", lambda s: self.comm.bcast(buf.data.ptr, buf.nbytes, self.nccl.NCCL_UINT8,
-                                                                   src, s), [copy_back])
+                                                                   src, s), [copy_back], (buf,))
 
     def all_gather(self, out_arrays, arr):
         cp = self.cp
@@ -172,7 +175,8 @@ class NcclEngine:
             for i, out in enumerate(out_arrays):
                 out[...] = recv[i * nbytes:(i + 1) * nbytes].view(arr.dtype).reshape(arr.shape)
         return self._launch("all_gather", lambda s: self.comm.allGather(send.data.ptr, recv.data.ptr, nbytes,
-                                                                        self.nccl.NCCL_UINT8, s), [copy_out])
+                                                                        self.nccl.NCCL_UINT8, s), [copy_out],
+                            (send, recv))
 
     def reduce_scatter(self, out, in_arrays, op):
         cp = self.cp
@@ -185,7 +189,8 @@ class NcclEngine:
         if op is ReduceOp.AVG:
             steps.append(lambda: divide_in_place(out, self.world_size))
         return self._launch("reduce_scatter", lambda s: self.comm.reduceScatter(send.data.ptr, recv.data.ptr,
-                                                                                recv.size, dtype, nccl_op, s), steps)
+                                                                                recv.size, dtype, nccl_op, s), steps,
+                            (send, recv))
 
     def barrier(self):
         token = self.cp.zeros(1, dtype=self.cp.float32)
