@@ -53,7 +53,8 @@ class LayerKV:
     def _grow(self, k, v, T):
         live = len(self)
         B, H, _, D = k.shape
-        new_k, new_v = k.new_zeros((B, H, max(2 * (live + T), 64), D)), v.new_zeros((B, H, max(2 * (live + T), 64), D))
+        shape = (B, H, max(2 * (live + T), 64), D)
+        new_k, new_v = k.new_zeros(shape), v.new_zeros(shape)
         if live:
             new_k[:, :, :live] = self.k[:, :, self.lo:self.n]
             new_v[:, :, :live] = self.v[:, :, self.lo:self.n]
