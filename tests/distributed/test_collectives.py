@@ -227,6 +227,16 @@ def test_not_initialized_and_bad_arguments():
         dist.init_process_group("gloo", init_method="file:///tmp/x", rank=0, world_size=1)
 
 
+def test_gloo_without_torch_names_the_extra(monkeypatch):
+    import mytorch.distributed as dist
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    monkeypatch.setitem(sys.modules, "torch.distributed", None)
+    with pytest.raises(ImportError, match=r'pip install "mytorch\[distributed\]"'):
+        dist.init_process_group("gloo", init_method="tcp://127.0.0.1:1", rank=0, world_size=1)
+    assert not dist.is_initialized()
+
+
 def test_rendezvous_from_slurm_and_tcp_urls(monkeypatch):
     from mytorch.distributed.process_group import _rendezvous
 
