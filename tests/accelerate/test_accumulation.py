@@ -95,7 +95,7 @@ def test_end_of_dataloader_completes_the_window():
     assert acc.step == 3 and acc.gradient_state.micro_step == 0
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()` before")  # unlinked: intended
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step")  # unlinked: intended
 @pytest.mark.parametrize("with_optimizer", [True, False])
 def test_scheduler_steps_once_per_optimizer_step(with_optimizer):
     accelerator = Accelerator(gradient_accumulation_steps=2, step_scheduler_with_optimizer=with_optimizer)
