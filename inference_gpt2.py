@@ -58,16 +58,11 @@ def load_tokenizer_for(model_dir):
     from mytorch.tokenizers import load_tokenizer
     if os.path.isfile(os.path.join(model_dir, "meta.json")):
         return load_tokenizer(model_dir)
+    from mytorch.tokenizers import GPT2Tokenizer
     try:
-        import tiktoken  # noqa: F401
-        from mytorch.tokenizers import GPT2Tokenizer
         return GPT2Tokenizer()
-    except ImportError as e:
-        raise RuntimeError(f"{model_dir} has no meta.json, so it needs the GPT-2 tokenizer, which needs "
-                           f"tiktoken: pip install tiktoken ({e})") from e
-    except Exception as e:  # tiktoken downloads its BPE tables on first use
-        raise RuntimeError(f"{model_dir}: could not load the GPT-2 tokenizer through tiktoken ({e}); it needs "
-                           f"network access once, or TIKTOKEN_CACHE_DIR pointing at a cached copy") from e
+    except (ImportError, OSError) as e:  # no tiktoken, or its BPE files neither cached nor downloadable
+        raise type(e)(f"{model_dir} has no meta.json, so its text goes through GPT-2's tokenizer: {e}") from e
 
 
 class StreamPrinter:

@@ -334,9 +334,11 @@ def main(argv=None):
             with accelerator.autocast():
                 _, loss = model(x, y)
             accelerator.backward(loss)
-            step_loss += loss.item() / args.gradient_accumulation_steps
-            if accelerator.sync_gradients and args.max_grad_norm > 0:
-                accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            step_loss = step_loss + loss.detach() / args.gradient_accumulation_steps  # no device sync here
+            if accelerator.sync_gradients:
+                lr = optimizer.param_groups[0]["lr"]  # this step's, before the scheduler moves on
+                if args.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -344,10 +346,9 @@ def main(argv=None):
             continue
 
         step += 1
-        loss_all = accelerator.reduce(mytorch.tensor([step_loss], device=accelerator.device), "mean").item()
+        loss_all = accelerator.reduce(step_loss.reshape(1).float(), "mean").item()
         history["train"].append([step, loss_all])
         dt, t0, step_loss = time.perf_counter() - t0, time.perf_counter(), 0.0
-        lr = optimizer.param_groups[0]["lr"]
         postfix = {"loss": f"{loss_all:.4f}", "lr": f"{lr:.2e}", "tok/s": f"{tokens_per_step / dt:,.0f}"}
         if accelerator.device.type == "cuda":
             postfix["mfu"] = f"{100 * raw_model.estimate_mfu(tokens_per_step / dt, accelerator.device):.1f}%"
@@ -359,6 +360,7 @@ def main(argv=None):
         if step % args.eval_interval == 0 or step == args.train_iterations:
             evaluate(step)
             checkpoint(step)
+            t0 = time.perf_counter()  # the next step's time leaves out eval and checkpointing
     bar.close()
 
     if accelerator.is_main_process:

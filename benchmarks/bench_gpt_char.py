@@ -170,12 +170,20 @@ def main(argv=None):
     import torch
     from threadpoolctl import threadpool_limits
 
+    threads = args.threads or blas_threads()
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)  # PyTorch's intra-op pool and numpy's BLAS (mytorch): the same count
+    try:
+        with threadpool_limits(threads):
+            return run(args, torch, threads)
+    finally:
+        torch.set_num_threads(torch_threads)
+
+
+def run(args, torch, threads):
     from mytorch.models import GPT, GPTConfig
     from mytorch.tokenizers import CharTokenizer
 
-    threads = args.threads or blas_threads()
-    threadpool_limits(threads)  # numpy's BLAS (mytorch) ...
-    torch.set_num_threads(threads)  # ... and PyTorch's intra-op pool: the same count
 
     with open(args.corpus) as f:
         text = f.read()

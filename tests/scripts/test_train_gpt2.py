@@ -107,6 +107,12 @@ def test_training_writes_checkpoints_curve_and_logs(trained):
     assert (checkpoint / "model.safetensors").is_file()
     with open(project / "loss_curve.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(project / "run.jsonl") as f:  # the jsonl tracker: one record per logged step
+        logged = [json.loads(line) for line in f]
+    train_logged = [r for r in logged if "train/loss" in r]
+    assert [r["step"] for r in train_logged] == [1, 2, 3, 4, 5, 6]
+    assert [r["train/loss"] for r in train_logged] == [loss for _, loss in history["train"]]
+    assert [r["eval/val_loss"] for r in logged if "eval/val_loss" in r] == [loss for _, loss in history["eval_val"]]
 
 
 def test_keep_last_k(char_data, tmp_path):
@@ -173,3 +179,40 @@ def test_cpu_preset_reaches_quality_bar(char_data, tmp_path):
                                "--path_to_data", char_data, "--working_directory", str(tmp_path)])
     step, val_loss = history["eval_val"][-1]
     assert step == 2000 and val_loss <= 1.90
+
+
+@pytest.fixture(scope="module")
+def hf_gpt2_dir(tmp_path_factory):
+    """A tiny randomly initialised Hugging Face GPT-2 saved with transformers."""
+    transformers = pytest.importorskip("transformers")
+    import torch
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=50257, n_positions=32, n_embd=16, n_layer=1, n_head=2)
+    path = tmp_path_factory.mktemp("hf_gpt2")
+    transformers.GPT2LMHeadModel(config).save_pretrained(path)
+    return path
+
+
+def test_inference_on_a_hugging_face_dir(hf_gpt2_dir, monkeypatch, capsys):
+    import mytorch.tokenizers
+
+    class Bytes:  # stands in for GPT-2's BPE, which needs tiktoken's downloaded files
+        vocab_size = 50257
+
+        def encode(self, text):
+            return list(text.encode())
+
+        def decode(self, ids):
+            return bytes(i % 256 for i in ids).decode("latin-1")
+
+    monkeypatch.setattr(mytorch.tokenizers, "GPT2Tokenizer", Bytes)
+    inference_gpt2.main([str(hf_gpt2_dir), "--prompt", "Hello", "--max_tokens", "5", "--seed", "0"])
+    out = capsys.readouterr()
+    assert "vocabulary 50257" in out.err and out.out.startswith("Hello") and len(out.out) == len("Hello") + 5 + 1
+
+    def unavailable():
+        raise OSError("The tiktoken encoding 'gpt2' (GPT-2's BPE) is not available")
+
+    monkeypatch.setattr(mytorch.tokenizers, "GPT2Tokenizer", unavailable)
+    with pytest.raises(OSError, match="has no meta.json, so its text goes through GPT-2's tokenizer: The tiktoken"):
+        inference_gpt2.main([str(hf_gpt2_dir)])
