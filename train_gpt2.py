@@ -270,6 +270,8 @@ def main(argv=None):
             if not found:
                 raise FileNotFoundError(f"--resume_from_checkpoint latest: no checkpoint_* directory in {project_dir}")
             resume_dir = found[-1]
+        if not os.path.isdir(resume_dir):
+            raise FileNotFoundError(f"--resume_from_checkpoint {resume_dir}: no such directory")
         state_file = os.path.join(resume_dir, "trainer_state.json")
         if not os.path.isfile(state_file):
             raise FileNotFoundError(f"--resume_from_checkpoint {resume_dir}: not a training checkpoint "

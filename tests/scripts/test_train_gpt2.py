@@ -77,6 +77,10 @@ def test_bad_data_dir_and_config_keys(tmp_path, char_data, capsys):
 def test_resume_from_missing_checkpoint(char_data, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint_"):
         run_train(char_data, tmp_path, "--train_iterations", "2", "--resume_from_checkpoint", "latest")
+    with pytest.raises(FileNotFoundError, match="checkpoint_9: no such directory"):
+        run_train(char_data, tmp_path, "--resume_from_checkpoint", str(tmp_path / "checkpoint_9"))
+    with pytest.raises(FileNotFoundError, match="not a training checkpoint"):
+        run_train(char_data, tmp_path, "--resume_from_checkpoint", str(tmp_path))
 
 
 # --------------------------------------------------------------------------- train, resume, sample
