@@ -29,7 +29,7 @@ def _ddp_class():
 
 def _is_scheduler(obj):
     """An LR scheduler: mytorch's, or anything scheduler-shaped (an optimizer, a step and a state dict)."""
-    if isinstance(obj, (Optimizer, Module, DataLoader, AcceleratedOptimizer)):
+    if isinstance(obj, (Optimizer, Module, DataLoader, AcceleratedOptimizer, AcceleratedScheduler)):
         return False
     return hasattr(obj, "optimizer") and callable(getattr(obj, "step", None)) and hasattr(obj, "state_dict")
 
@@ -108,9 +108,9 @@ class Accelerator:
     def prepare(self, *objects, device_placement=None):
         """Prepared versions of models, optimizers, DataLoaders and LR schedulers, in the order given."""
         placement = self.device_placement if device_placement is None else device_placement
-        prepared = [self._prepare_one(obj, placement) if not _is_scheduler(obj) else obj for obj in objects]
-        prepared = [self._prepare_scheduler(obj) if _is_scheduler(obj) and not isinstance(obj, AcceleratedScheduler)
-                    else obj for obj in prepared]
+        # schedulers go last: each is linked to the prepared optimizer it drives
+        prepared = [obj if _is_scheduler(obj) else self._prepare_one(obj, placement) for obj in objects]
+        prepared = [self._prepare_scheduler(obj) if _is_scheduler(obj) else obj for obj in prepared]
         return prepared[0] if len(prepared) == 1 else tuple(prepared)
 
     def _prepare_one(self, obj, placement):
@@ -123,7 +123,7 @@ class Accelerator:
         return obj  # already prepared, or something prepare() leaves alone
 
     def prepare_model(self, model, device_placement=None):
-        if device_placement if device_placement is not None else self.device_placement:
+        if self.device_placement if device_placement is None else device_placement:
             model.to(self.device)
         if self.mixed_precision != "no":
             # the forward runs under autocast and hands back float32 outputs, as in Accelerate

@@ -71,7 +71,7 @@ def gather(data, num_processes):
 
 
 def gather_object(obj, num_processes):
-    """A list with every rank's picklable-free (JSON-like) object, flattened one level like Accelerate's."""
+    """Every rank's object in one list (lists are concatenated, as Accelerate's gather_object does)."""
     if num_processes == 1:
         return obj if isinstance(obj, list) else [obj]
     out = [None] * num_processes
