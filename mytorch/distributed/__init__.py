@@ -5,8 +5,8 @@ zero-copy views of our numpy buffers; "nccl" (GPUs) is NCCL through cupy. Start 
 with `mytorchrun launch` / torchrun (they set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) and call
 `init_process_group()`.
 """
-from .collectives import (all_gather, all_gather_object, all_reduce, barrier, broadcast, broadcast_object_list,
-                          reduce_scatter)
+from .collectives import (all_gather, all_gather_into_tensor, all_gather_object, all_reduce, barrier, broadcast,
+                          broadcast_object_list, reduce_scatter, reduce_scatter_tensor)
 from .process_group import (Backend, GroupMember, ProcessGroup, ReduceOp, Work, default_pg_timeout,
                             destroy_process_group, get_backend, get_node_local_rank, get_rank, get_world_size,
                             group, init_process_group, is_available, is_gloo_available, is_initialized,
@@ -14,7 +14,7 @@ from .process_group import (Backend, GroupMember, ProcessGroup, ReduceOp, Work, 
 from .store import TCPStore
 
 __all__ = ["Backend", "GroupMember", "ProcessGroup", "ReduceOp", "TCPStore", "Work", "all_gather",
-           "all_gather_object", "all_reduce", "barrier", "broadcast", "broadcast_object_list", "default_pg_timeout",
+           "all_gather_into_tensor", "all_gather_object", "all_reduce", "barrier", "broadcast", "broadcast_object_list", "default_pg_timeout",
            "destroy_process_group", "get_backend", "get_node_local_rank", "get_rank", "get_world_size", "group",
            "init_process_group", "is_available", "is_gloo_available", "is_initialized", "is_nccl_available",
-           "reduce_scatter"]
+           "reduce_scatter", "reduce_scatter_tensor"]

@@ -89,6 +89,41 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     return _complete(work, async_op)
 
 
+def _chunks(tensor, world_size, name, like, what):
+    """`tensor` split along dim 0 into world_size views shaped like `like`."""
+    if tensor.dim() == 0 or tensor.shape[0] != world_size * (like.shape[0] if like.dim() else 1) \
+            or tensor.shape[1:] != (like.shape[1:] if like.dim() else ()) or tensor.dtype != like.dtype:
+        raise RuntimeError(f"{what}: {name} has shape {list(tensor.shape)} and dtype {tensor.dtype}; expected "
+                           f"world_size={world_size} times {list(like.shape)} along dim 0, dtype {like.dtype}")
+    chunks = tensor._data.reshape((world_size,) + tuple(like.shape))
+    return [chunks[r] for r in range(world_size)]
+
+
+def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
+    """output_tensor (world_size * n, ...) <- every rank's input_tensor (n, ...), concatenated in rank order."""
+    _check_tensor(output_tensor, "output_tensor", "all_gather_into_tensor")
+    _check_tensor(input_tensor, "input_tensor", "all_gather_into_tensor")
+    if not output_tensor.is_contiguous():
+        raise RuntimeError("all_gather_into_tensor: output_tensor must be contiguous")
+    pg = default_group(group)
+    outs = _chunks(output_tensor, pg.size(), "output_tensor", input_tensor, "all_gather_into_tensor")
+    work = pg.engine.all_gather(outs, input_tensor._data)
+    _written(output_tensor)
+    return _complete(work, async_op)
+
+
+def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
+    """output on rank r <- the reduction over ranks of chunk r of `input` (split along dim 0)."""
+    _check_tensor(output, "output", "reduce_scatter_tensor")
+    _check_tensor(input, "input", "reduce_scatter_tensor")
+    _check_op(op, output, "reduce_scatter_tensor")
+    pg = default_group(group)
+    ins = _chunks(input, pg.size(), "input", output, "reduce_scatter_tensor")
+    work = pg.engine.reduce_scatter(output._data, ins, op)
+    _written(output)
+    return _complete(work, async_op)
+
+
 def barrier(group=None, async_op=False, device_ids=None):
     """Block until every rank has reached this barrier (or raise after the group's timeout)."""
     return _complete(default_group(group).engine.barrier(), async_op)

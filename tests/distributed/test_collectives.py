@@ -80,6 +80,10 @@ def check_collectives(backend, device):
         for r in range(world):
             np.testing.assert_array_equal(host(outs[r]), ins[r], err_msg=f"all_gather[{r}] {dtype}")
 
+        flat = t(np.zeros((2 * world, 3), dtype))
+        dist.all_gather_into_tensor(flat, t(ins[rank]))
+        np.testing.assert_array_equal(host(flat), np.concatenate(ins), err_msg=f"all_gather_into_tensor {dtype}")
+
         # reduce_scatter: rank r gets the reduction of everyone's input_list[r]
         lists = [[_inputs(r, (4,), dtype) + 10 * j for j in range(world)] for r in range(world)]
         for op in (dist.ReduceOp.SUM, dist.ReduceOp.MAX):
@@ -88,6 +92,9 @@ def check_collectives(backend, device):
             mine = np.stack([lists[r][rank] for r in range(world)])
             want = mine.sum(0) if op is dist.ReduceOp.SUM else mine.max(0)
             np.testing.assert_array_equal(host(out), want, err_msg=f"reduce_scatter {op} {dtype}")
+            out = t(np.zeros(4, dtype))
+            dist.reduce_scatter_tensor(out, t(np.concatenate(lists[rank])), op=op)
+            np.testing.assert_array_equal(host(out), want, err_msg=f"reduce_scatter_tensor {op} {dtype}")
 
     # int16: neither gloo nor NCCL reduces it (a clear TypeError), but it can be moved
     with pytest.raises(TypeError, match="int16"):
@@ -120,6 +127,8 @@ def check_collectives(backend, device):
         dist.all_gather([t(np.zeros(3)) for _ in range(world + 1)], t(np.zeros(3)))
     with pytest.raises(RuntimeError, match="shape"):
         dist.all_gather([t(np.zeros(3)) for _ in range(world)], t(np.zeros(4)))
+    with pytest.raises(RuntimeError, match=r"expected world_size=\d+ times \[2\]"):
+        dist.all_gather_into_tensor(t(np.zeros(2 * world + 1)), t(np.zeros(2)))
     with pytest.raises(TypeError, match="ReduceOp"):
         dist.all_reduce(t(np.zeros(3)), op="sum")
 
