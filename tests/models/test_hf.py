@@ -8,7 +8,7 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 import mytorch  # noqa: E402
-from mytorch.models import GPT  # noqa: E402
+from mytorch.models import GPT, GPTConfig  # noqa: E402
 
 from .util import tokens  # noqa: E402
 
@@ -173,3 +173,26 @@ def test_greedy_generation_matches_transformers(tmp_path, family):
                           pad_token_id=0).numpy()
     mine = model.generate(mytorch.tensor(idx), 10, temperature=0).numpy()
     np.testing.assert_array_equal(mine, ref)
+
+
+def test_presets_are_the_transformers_architectures(tmp_path):
+    from mytorch.models.pretrained import _gpt2_config
+
+    # OpenAI's GPT-2 sizes map onto our presets exactly
+    for name, (layers, heads, width) in {"gpt2": (12, 12, 768), "gpt2-xl": (48, 25, 1600)}.items():
+        hf_config = transformers.GPT2Config(n_layer=layers, n_head=heads, n_embd=width).to_dict()
+        assert _gpt2_config(hf_config, name) == GPTConfig.preset(name)
+    # a LlamaForCausalLM with llama-tiny's sizes loads as exactly the llama-tiny preset, and trains alike
+    preset = GPTConfig.preset("llama-tiny")
+    torch.manual_seed(0)
+    hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+        vocab_size=preset.vocab_size, hidden_size=preset.n_embd, intermediate_size=preset.mlp_hidden,
+        num_hidden_layers=preset.n_layer, num_attention_heads=preset.n_head, num_key_value_heads=preset.n_kv_heads,
+        max_position_embeddings=preset.context_length, rms_norm_eps=preset.norm_eps, tie_word_embeddings=False,
+        attn_implementation="eager", bos_token_id=0, eos_token_id=0))
+    model = load_both(hf, tmp_path)
+    assert model.config == preset
+    mine, ref = _loss_and_grads(model, hf, tokens(2, 16, vocab=preset.vocab_size).numpy())
+    assert abs(mine - ref) < 1e-5
+    np.testing.assert_allclose(model.transformer.h[3].mlp.c_gate.weight.grad.numpy(),
+                               hf.model.layers[3].mlp.gate_proj.weight.grad.numpy(), rtol=1e-4, atol=1e-6)
