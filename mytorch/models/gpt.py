@@ -111,8 +111,7 @@ class GPT(nn.Module):
     def estimate_mfu(self, tokens_per_s, device=None):
         """Model flops utilization: achieved flops / peak flops (PaLM, appendix B; as in nanoGPT).
         flops per token = 6 N + 12 L H Q T (T capped by the sliding window). device: a peak flops number,
-        a GPU name ("H100", "A100", ...), a device, or None (this model's device). None when the peak is
-        unknown (a CPU)."""
+        a GPU name ("H100", "A100", ...), a device, or None (this model's device). None on a CPU."""
         from .pretrained import peak_flops
 
         c = self.config

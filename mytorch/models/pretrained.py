@@ -9,6 +9,7 @@ Hugging Face layouts mapped onto GPT's parameter names:
 """
 import json
 import os
+import warnings
 
 from .. import serialization
 from ..autograd import no_grad
@@ -16,17 +17,20 @@ from ..ops.shape import cat
 from .config import GPTConfig
 
 MODEL_TYPE = "mytorch-gpt"
-# dense bf16/fp16 tensor-core peaks (no sparsity), flops/s
-PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12,
-              "V100": 125e12, "T4": 65e12}
+# dense bf16/fp16 tensor-core peaks (no sparsity), flops/s; longer names first ("L40S" before "L40")
+PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L40": 181e12, "A10": 125e12,
+              "L4": 121e12, "V100": 125e12, "T4": 65e12}
 _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 
 
 def peak_flops(device):
-    """A number passes through; a GPU name or a CUDA device maps through PEAK_FLOPS; None if unknown."""
+    """A number passes through; a CPU gives None; a GPU name or CUDA device maps through PEAK_FLOPS, and an
+    unknown GPU falls back to the A100's peak (nanoGPT's reference) with a warning."""
     if isinstance(device, (int, float)):
         return float(device)
     name = str(device)
+    if name.startswith("cpu"):
+        return None
     if name.startswith("cuda"):
         from .. import cuda
 
@@ -36,7 +40,9 @@ def peak_flops(device):
     for kind, flops in PEAK_FLOPS.items():
         if kind.lower() in name.lower():
             return flops
-    return None
+    warnings.warn(f"estimate_mfu: no peak flops known for {name!r}; using the A100's 312 TFLOPS (pass the "
+                  f"device's peak as a number instead)", stacklevel=3)
+    return PEAK_FLOPS["A100"]
 
 
 def save_pretrained(model, save_directory):

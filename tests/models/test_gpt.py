@@ -110,7 +110,10 @@ def test_estimate_mfu():
     assert model.estimate_mfu(1000.0, device=1e12) == pytest.approx(per_token * 1000.0 / 1e12)
     assert model.estimate_mfu(1000.0, "NVIDIA H100 80GB HBM3") == pytest.approx(per_token * 1000.0 / 989e12)
     assert model.estimate_mfu(1000.0, "A100") == pytest.approx(per_token * 1000.0 / 312e12)
-    assert model.estimate_mfu(1000.0) is None  # a CPU model: no known peak
+    assert model.estimate_mfu(1000.0) is None and model.estimate_mfu(1.0, "cpu") is None  # CPU: no peak
+    assert model.estimate_mfu(1.0, "NVIDIA L40S") == pytest.approx(per_token / 362e12)
+    with pytest.warns(UserWarning, match="no peak flops known for 'Imaginary GPU'"):
+        assert model.estimate_mfu(1.0, "Imaginary GPU") == pytest.approx(per_token / 312e12)
     windowed = tiny_model(sliding_window=4)
     assert windowed.estimate_mfu(1.0, 1.0) == 6 * windowed.num_params() + 12 * 2 * 4 * 8 * 4
 
