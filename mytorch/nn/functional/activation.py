@@ -6,12 +6,15 @@ derivative is d out / d x evaluated from `saved`, the input ("x") or the output 
 """
 import math
 
+import numpy as np
+
 from ..._array import xp_of
 from ...autograd.function import Function
 from ...ops import elementwise as _elementwise
 from ...ops import reduce as _reduce
 from ...ops.elementwise import _erf, _sigmoid
 from ...ops.inplace import apply_inplace
+from ...ops.linalg import acc_dtype
 from .linear import _use_fused
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "silu", "sigmoid", "tanh", "softmax",
@@ -104,7 +107,8 @@ class _Pointwise(Function):
             ctx.save_for_backward(x)
             return kernel.activation_fwd(x, cls.name)
         xp = xp_of(x)
-        out = cls.fwd(xp, x, *params)
+        # numpy's float16/bfloat16 math is slow and coarse: compute in float32 and round once, as PyTorch does
+        out = cls.fwd(xp, x.astype(np.float32) if xp is np and acc_dtype(x) is not None else x, *params)
         if out.dtype != x.dtype:
             out = out.astype(x.dtype)  # python-float params must not promote float16/32 results
         ctx.save_for_backward(x if cls.saves == "x" else out)
@@ -117,7 +121,10 @@ class _Pointwise(Function):
             from ...kernels import activations as kernel
 
             return (kernel.activation_bwd(grad, saved, cls.name),)
-        d = cls.deriv(xp_of(saved), saved, *ctx.params)
+        xp = xp_of(saved)
+        if xp is np and acc_dtype(saved) is not None:  # float32, as in forward (the engine rounds to the input's dtype)
+            saved, grad = saved.astype(np.float32), grad.astype(np.float32)
+        d = cls.deriv(xp, saved, *ctx.params)
         if d.dtype != grad.dtype and d.dtype.kind == "f":
             d = d.astype(grad.dtype)  # where(x > 0, 1.0, slope) etc. come out float64
         return (grad * d,) + (None,) * len(ctx.params)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..._array import xp_of
 from ...autograd.function import Function, autocast
-from ...ops.linalg import _matmul
+from ...ops.linalg import _matmul, acc_dtype
 from ...tensor import Tensor
 from .linear import _use_fused
 
@@ -104,6 +104,9 @@ class _Attention(Function):
         dropout_p, scale, rep = ctx.meta
         xp = xp_of(q)
         v_in = v
+        if xp is np and acc_dtype(q) is not None:  # numpy's half math is slow and coarse: run this in float32
+            q, k, v, p, g_out, g_weights = (None if a is None else a.astype(np.float32)
+                                            for a in (q, k, v, p, g_out, g_weights))
         if rep > 1:
             k = xp.repeat(k, rep, axis=-3)
             v = xp.repeat(v, rep, axis=-3)
