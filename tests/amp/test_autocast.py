@@ -255,6 +255,25 @@ def test_low_precision_matmul_rounds_like_torch():
         np.testing.assert_allclose(mine, ref, rtol=2 * ulp, atol=1e-2)
 
 
+@pytest.mark.parametrize("name", ["gelu", "silu", "tanh", "relu"])
+def test_half_activations_round_once_like_torch(name):
+    """Half-precision activations are computed in float32 and rounded once (torch's CPU "opmath"): the
+    results are torch's to within one unit in the last place, and so are their gradients."""
+    rng = np.random.RandomState(4)
+    data = (rng.randn(4096) * 3).astype(np.float32)
+    for mt_dtype, th_dtype in DTYPES:
+        x = mytorch.tensor(data).to(mt_dtype).requires_grad_()
+        tx = torch.tensor(data).to(th_dtype).requires_grad_()
+        out, ref = getattr(MF, name)(x), getattr(TF, name)(tx)
+        assert _name(out.dtype) == _name(ref.dtype)
+        ulp = 2.0 ** -7 if mt_dtype is mytorch.bfloat16 else 2.0 ** -10
+        np.testing.assert_allclose(out.float().detach().numpy(), ref.float().detach().numpy(), rtol=ulp, atol=1e-6)
+        out.sum().backward()
+        ref.sum().backward()
+        assert _name(x.grad.dtype) == _name(tx.grad.dtype)
+        np.testing.assert_allclose(x.grad.float().numpy(), tx.grad.float().numpy(), rtol=2 * ulp, atol=2 * ulp)
+
+
 def test_fp16_training_with_grad_scaler_reaches_fp32_loss():
     """A small MLP trained 60 steps with float16 autocast + GradScaler (CPU, numpy float16) ends within 2%
     of the same run in float32."""
