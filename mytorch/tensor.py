@@ -23,7 +23,7 @@ class _VersionCounter:
 
 
 class Tensor:
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_version", "_base",
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_version", "_base",
                  "_accumulator", "_retains_grad", "__weakref__", "__dict__")
 
     __array_priority__ = 1000  # numpy scalars/arrays defer to Tensor's reflected operators
@@ -37,7 +37,7 @@ class Tensor:
             data = _as_array(data)
         t._data = data
         t._requires_grad = requires_grad
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t._output_nr = 0
         t._version = _VersionCounter()
@@ -80,6 +80,36 @@ class Tensor:
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients "
                                f"(got {self.dtype})")
         self._requires_grad = bool(value)
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # PyTorch's checks: a wrong-shaped or wrong-typed .grad would be applied silently by optimizers
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value is self:
+                raise RuntimeError("can't assign Variable as its own grad")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor with "
+                                   f"dtype '{self.dtype}'. The gradient must match the tensor's dtype")
+            if value.device != self.device:
+                raise RuntimeError(f"attempting to assign a gradient located on device '{value.device}' to a "
+                                   f"tensor located on device '{self.device}'. Please ensure that the gradient "
+                                   f"and the tensor are on the same device")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of "
+                                   f"size '{list(self.shape)}'. Please ensure that the gradient and the tensor are "
+                                   f"the same size")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
 
     def requires_grad_(self, requires_grad=True):
         self.requires_grad = requires_grad

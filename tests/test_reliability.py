@@ -51,13 +51,12 @@ def test_fully_padded_batch_leaves_adam_weights_finite():
 
 
 @pytest.mark.triton
-def test_fused_cross_entropy_all_ignored(monkeypatch):
+def test_fused_cross_entropy_all_ignored():
     pytest.importorskip("triton")
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
     from mytorch import kernels
 
     if not kernels.is_available():
-        pytest.skip("Triton kernels are not available here")
+        pytest.skip("Triton kernels need a GPU or TRITON_INTERPRET=1")
     x = mytorch.randn(4, 7, requires_grad=True)
     with mytorch.backends.fused.flags(enabled=True):
         loss = F.cross_entropy(x, mytorch.full((4,), -100))
@@ -162,3 +161,65 @@ def test_import_installs_the_warning_filter_only_for_mytorch():
             "print(len([x for x in w if issubclass(x.category, RuntimeWarning)]))")
     out = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "1"  # the user's own numpy call still warns
+
+
+# autograd and optimizer state checks ---------------------------------------------------------------
+def _wrong_shape_function(m):
+    class Fn(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return m.ones(5)
+
+    return Fn
+
+
+def test_custom_function_with_wrong_gradient_shape_raises():
+    for m in (torch, mytorch):
+        x = m.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match=r"invalid gradient at index 0 - got \[5\] but expected shape "
+                                               r"compatible with \[3\]"):
+            _wrong_shape_function(m).apply(x).sum().backward()
+
+
+def test_broadcast_gradient_of_custom_function_is_summed():
+    class Fn(mytorch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return mytorch.ones(2, 3)
+
+    x = mytorch.ones(3, requires_grad=True)
+    Fn.apply(x).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("value,message", [
+    (lambda m: m.ones(4), r"gradient of size '\[4\]' to a tensor of size '\[3\]'"),
+    (lambda m: m.ones(3, dtype=m.float64), "gradient with dtype"),
+])
+def test_assigning_a_mismatched_grad_raises(value, message):
+    for m in (torch, mytorch):
+        x = m.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match=message):
+            x.grad = value(m)
+    x = mytorch.ones(3, requires_grad=True)
+    x.grad = mytorch.zeros(3)
+    del x.grad
+    assert x.grad is None
+
+
+def test_optimizer_state_of_another_model_is_refused_at_load():
+    small = mytorch.nn.Linear(3, 2)
+    opt = mytorch.optim.Adam(small.parameters())
+    small(mytorch.randn(4, 3)).sum().backward()
+    opt.step()
+    big = mytorch.nn.Linear(4, 2)
+    with pytest.raises(ValueError, match=r"'exp_avg' has shape \[2, 3\], but its parameter has shape \[2, 4\]"):
+        mytorch.optim.Adam(big.parameters()).load_state_dict(opt.state_dict())

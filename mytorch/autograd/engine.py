@@ -108,13 +108,13 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate
                 in_grads = (None,) * len(node.next_edges)
             if not retain_graph:
                 node._release()
-            for edge, g in zip(node.next_edges, in_grads):
+            for index, (edge, g) in enumerate(zip(node.next_edges, in_grads)):
                 if edge is None:
                     continue
                 nxt, nr, shape, dtype = edge
                 if g is not None:
                     if g.shape != shape:
-                        g = _fit_shape(g, shape, node)
+                        g = _fit_shape(g, shape, node, index)
                     if g.dtype != dtype:
                         g = g.astype(dtype)
                     _deliver(buffers, nxt, nr, g)
@@ -133,12 +133,14 @@ def _first(grads):
     return next(g for g in grads if g is not None)
 
 
-def _fit_shape(g, shape, node):
-    try:
-        return sum_to_shape(g, shape)
-    except ValueError:
-        raise RuntimeError(f"Function {node.name()} returned an invalid gradient - got {list(g.shape)} "
-                           f"but expected shape compatible with {list(shape)}") from None
+def _fit_shape(g, shape, node, index):
+    """Sum a broadcast gradient down to its input's shape; anything else is the op's bug, reported
+    as PyTorch does (the input's shape must be expandable to the gradient's)."""
+    expandable = len(shape) <= g.ndim and all(s == n or s == 1 for s, n in zip(shape[::-1], g.shape[::-1]))
+    if not expandable:
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {index} - got "
+                           f"{list(g.shape)} but expected shape compatible with {list(shape)}")
+    return sum_to_shape(g, shape)
 
 
 def _deliver(buffers, node, nr, g):
@@ -174,7 +176,7 @@ def _accumulate(leaf, g):
     if leaf.grad is None:
         # copy: the same gradient array may reach several leaves (e.g. a + b), and .grad is
         # later modified in place (clip_grad_norm_, optimizer.zero_grad(set_to_none=False))
-        leaf.grad = Tensor._make(g.copy())
+        leaf._grad = Tensor._make(g.copy())
     else:
         gd = leaf.grad._data
         if gd.shape == g.shape:

@@ -347,6 +347,11 @@ def _cast_state(param, key, value):
         value = Tensor._make(np.array(value.detach().cpu().numpy()))
     if isinstance(value, Tensor):
         data = value._data
+        if data.ndim and data.shape != param._data.shape:
+            # per-element state (moments, momentum buffers) must match its parameter; catch it here, not
+            # as a broadcast error in a later step()
+            raise ValueError(f"loaded optimizer state '{key}' has shape {list(data.shape)}, but its parameter has "
+                             f"shape {list(param.shape)}: the state_dict belongs to a different model")
         if key != "step":
             if data.dtype.kind == "f":
                 data = data.astype(param._data.dtype, copy=False)
