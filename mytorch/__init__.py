@@ -63,6 +63,11 @@ def typename(obj):
     return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
 
 
+from ._torch_alias import install as _install_torch_alias  # noqa: E402
+
+_install_torch_alias()  # `import torch.nn` -> mytorch.nn when sys.modules["torch"] is mytorch
+
+
 def _lazy(name):
     import importlib
 
@@ -72,12 +77,14 @@ def _lazy(name):
 def __getattr__(name):
     # heavier subpackages load on first use: mytorch.nn, mytorch.optim, mytorch.utils, ...
     if name in ("nn", "optim", "utils", "backends", "kernels", "serialization", "amp", "distributed",
-                "accelerate", "models", "tokenizers"):
+                "accelerate", "models", "tokenizers", "accelerator", "onnx"):
         return _lazy(name)
     if name in ("autocast", "GradScaler", "is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
                 "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
                 "clear_autocast_cache", "is_autocast_cpu_enabled", "get_autocast_cpu_dtype", "get_autocast_gpu_dtype"):
         return getattr(_lazy("amp"), name)
+    if name == "compile":
+        return _lazy("_compile").compile
     if name in ("save", "load", "save_file", "load_file"):
         return getattr(_lazy("serialization"), name)
     raise AttributeError(f"module 'mytorch' has no attribute '{name}'")

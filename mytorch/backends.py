@@ -11,8 +11,14 @@ is on (all default True) and `mytorch.kernels.is_available()` (Triton plus a GPU
 Op names: softmax, layer_norm, rms_norm, cross_entropy, flash_attention, linear, activation, dropout,
 embedding, rotary, adamw, conv2d.  `with mytorch.backends.fused.flags(enabled=True): ...` sets flags
 for a block.
+
+TF32 for float32 products in the kernels follows PyTorch's switches and defaults:
+`mytorch.backends.cuda.matmul.allow_tf32` (False: linear, flash attention) and
+`mytorch.backends.cudnn.allow_tf32` (True: conv2d).
 """
 import contextlib
+import sys
+import types
 
 _OPS = ("softmax", "layer_norm", "rms_norm", "cross_entropy", "flash_attention", "linear", "activation",
         "dropout", "embedding", "rotary", "adamw", "conv2d")
@@ -51,3 +57,59 @@ class _FusedFlags:
 
 
 fused = _FusedFlags()
+
+
+# PyTorch's backend switches. They are registered modules, so `import mytorch.backends.cudnn as cudnn`
+# works as in PyTorch. mytorch has no cuDNN or MPS: `cudnn.benchmark`, `deterministic` and `enabled` are
+# accepted and kept (mytorch's convolutions are deterministic anyway); the TF32 flags steer the kernels.
+__path__ = []  # a package to the import system, so `import mytorch.backends.cudnn` finds the module below
+
+
+def _submodule(name, doc):
+    module = types.ModuleType(f"{__name__}.{name}", doc)
+    sys.modules[module.__name__] = module
+    return module
+
+
+def _cuda_available():
+    from ._array import cupy_module
+
+    return cupy_module() is not None
+
+
+cuda = _submodule("cuda", "CUDA switches: matmul.allow_tf32 (default False, as in PyTorch).")
+cuda.matmul = types.SimpleNamespace(allow_tf32=False, allow_fp16_reduced_precision_reduction=True,
+                                    allow_bf16_reduced_precision_reduction=True)
+cuda.is_built = _cuda_available
+_sdp = {"flash": True, "mem_efficient": True, "math": True, "cudnn": True}
+for _kind in _sdp:
+    setattr(cuda, f"enable_{_kind}_sdp", lambda enabled, _kind=_kind: _sdp.__setitem__(_kind, bool(enabled)))
+    setattr(cuda, f"{_kind}_sdp_enabled", lambda _kind=_kind: _sdp[_kind])
+
+cudnn = _submodule("cudnn", "cuDNN switches: enabled, benchmark, deterministic, allow_tf32 (PyTorch's defaults).")
+cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = True, False, False, True
+cudnn.benchmark_limit = 10
+cudnn.is_available = _cuda_available
+cudnn.version = lambda: None  # no cuDNN library behind mytorch
+
+
+@contextlib.contextmanager
+def _cudnn_flags(enabled=False, benchmark=False, deterministic=False, allow_tf32=True, **_):
+    names = ("enabled", "benchmark", "deterministic", "allow_tf32")
+    old = {k: getattr(cudnn, k) for k in names}
+    for k, v in zip(names, (enabled, benchmark, deterministic, allow_tf32)):
+        setattr(cudnn, k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(cudnn, k, v)
+
+
+cudnn.flags = _cudnn_flags
+
+mps = _submodule("mps", "Apple MPS: never available in mytorch.")
+mps.is_available = mps.is_built = lambda: False
+mkldnn = _submodule("mkldnn", "oneDNN: not used by mytorch.")
+mkldnn.enabled = True
+mkldnn.is_available = lambda: False

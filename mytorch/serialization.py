@@ -235,6 +235,11 @@ class _Encoder:
             return {"T": "tuple", "v": [self.encode(v) for v in obj]}
         if type(obj) in (set, frozenset):
             return {"T": type(obj).__name__, "v": [self.encode(v) for v in obj]}
+        if hasattr(obj, "state_dict") and callable(obj.state_dict):
+            kind = "module" if hasattr(obj, "parameters") else "object"
+            raise TypeError(f"mytorch.save cannot store a whole {kind} ({type(obj).__qualname__}): mytorch never pickles "
+                            f"code. Save its state instead, mytorch.save(obj.state_dict(), path), and rebuild it "
+                            f"with obj.load_state_dict(mytorch.load(path)).")
         raise TypeError(f"mytorch.save cannot store objects of type {type(obj).__module__}.{type(obj).__qualname__}: "
                         f"only tensors, numbers, strings, bytes, bools, None, dtypes, devices and "
                         f"dict/OrderedDict/list/tuple/set containers of them (no pickle)")
@@ -628,3 +633,36 @@ def load_metadata(filename):
         except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise RuntimeError(f"{name}: not a safetensors file (bad JSON header: {e})") from None
     return header.get("__metadata__") if isinstance(header, dict) else None
+
+
+# PyTorch's weights_only allowlist. mytorch's loader never unpickles, so there is nothing to allow: these
+# are accepted (and remembered for get_safe_globals) so code written for torch.load(weights_only=True) runs.
+_safe_globals = []
+
+
+def add_safe_globals(safe_globals):
+    _safe_globals.extend(safe_globals)
+
+
+def get_safe_globals():
+    return list(_safe_globals)
+
+
+def clear_safe_globals():
+    _safe_globals.clear()
+
+
+class safe_globals:
+    """`with mytorch.serialization.safe_globals([...]):` — a no-op block, as loading runs no code."""
+
+    def __init__(self, safe_globals):
+        self.safe_globals = list(safe_globals)
+
+    def __enter__(self):
+        self._before = len(_safe_globals)
+        _safe_globals.extend(self.safe_globals)
+        return self
+
+    def __exit__(self, *exc):
+        del _safe_globals[self._before:]
+        return False

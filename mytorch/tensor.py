@@ -392,6 +392,26 @@ class Tensor:
         return tensor_repr(self)
 
     def __str__(self):
+    def __format__(self, format_spec):
+        # f"{loss:.4f}": a 0-d tensor formats like its Python number; others only with an empty spec
+        if self._data.ndim == 0:
+            return format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
+
+    def pin_memory(self, device=None):
+        """A page-locked copy for faster host-to-device copies. mytorch's host arrays are ordinary numpy
+        memory, so this is a flagged copy: `is_pinned()` is True on it, and `.to("cuda")` works as usual."""
+        if self.device.type != "cpu":
+            raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be pinned")
+        if self.is_pinned():
+            return self
+        pinned = self.clone()
+        pinned.__dict__["_pinned"] = True
+        return pinned
+
+    def is_pinned(self, device=None):
+        return self.__dict__.get("_pinned", False)
+
         return self.__repr__()
 
     def __len__(self):

@@ -251,6 +251,9 @@ randn.__name__, rand.__name__ = "randn", "rand"
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    # PyTorch's overloads: randint(high, size), randint(low, high, size), keywords for any of them
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:

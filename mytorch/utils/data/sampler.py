@@ -59,13 +59,22 @@ class RandomSampler(Sampler):
         n = len(self.data_source)
         rng = _fresh_rng(self.generator)
         if self.replacement:
-            return iter(rng.integers(0, n, size=self.num_samples).tolist())
+            return self._draws(rng, n)
         full, rest = divmod(self.num_samples, n)
         perms = [rng.permutation(n) for _ in range(full)] + [rng.permutation(n)[:rest]]
         return iter(np.concatenate(perms).tolist())
 
     def __len__(self):
         return self.num_samples
+
+    _CHUNK = 32  # draws with replacement come in chunks: num_samples may be huge (10**10) or never reached
+
+    def _draws(self, rng, n):
+        left = self.num_samples
+        while left > 0:
+            chunk = min(left, self._CHUNK)
+            yield from rng.integers(0, n, size=chunk).tolist()
+            left -= chunk
 
 
 class SubsetRandomSampler(Sampler):
