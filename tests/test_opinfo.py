@@ -1,0 +1,340 @@
+"""PyTorch's own OpInfo database as a conformance check: every entry's first few CPU sample inputs run
+through torch and mytorch side by side; values (float32) and input gradients (float64) must agree.
+
+An entry passes when all of its judged samples pass. Entries that can't apply to mytorch (sparse layouts,
+complex-only ops, private `torch._*` / aten entries, ...) are skipped with a reason. `opinfo_passing.txt`
+is a ratchet: every entry listed there must keep passing. To add newly passing entries (the file only
+grows) run with MYTORCH_OPINFO_UPDATE=1; MYTORCH_OPINFO_REPORT=path writes every entry's status.
+"""
+import math
+import os
+import pathlib
+import signal
+import types
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import mytorch
+
+try:
+    from torch.testing._internal.common_methods_invocations import op_db
+except ImportError as e:  # the database needs the `expecttest` package
+    pytest.skip(f"PyTorch's OpInfo database is unavailable: {e}", allow_module_level=True)
+
+RATCHET = pathlib.Path(__file__).with_name("opinfo_passing.txt")
+SAMPLES_PER_OP = 3
+SECONDS_PER_ENTRY = 5
+# random ops: only the shape and dtype of the result can be compared
+RANDOM = {"bernoulli", "normal", "uniform", "cauchy", "exponential", "geometric", "log_normal", "multinomial",
+          "rand_like", "randn_like", "randint_like", "randint", "randn", "rand", "randperm",
+          "nn.functional.dropout", "nn.functional.dropout2d", "nn.functional.dropout3d",
+          "nn.functional.alpha_dropout", "nn.functional.feature_alpha_dropout", "nn.functional.rrelu",
+          "nn.functional.gumbel_softmax", "empty", "empty_like", "new_empty", "new_empty_strided", "empty_strided",
+          "empty_permuted", "torch.empty", "nn.functional.fractional_max_pool2d",
+          "nn.functional.fractional_max_pool3d"}
+# entries that can never apply: reason by name (or name prefix ending in '.')
+NOT_APPLICABLE = {
+    "sparse.": "sparse layouts", "to_sparse": "sparse layouts", "torch.ops.aten.": "private aten op",
+    "view_as_real": "needs complex inputs", "view_as_complex": "complex outputs", "complex": "complex outputs",
+    "polar": "complex outputs", "conj_physical": "complex conjugation", "resolve_conj": "complex conjugation",
+    "resolve_neg": "conjugate/negative views", "pin_memory": "pinned host memory (CUDA)",
+    "jiterator_": "CUDA jiterator", "nn.functional.ctc_loss": "needs float64 log_probs semantics",
+    "item": "Python scalar result checked by tests/test_tensor.py",
+}
+
+
+def _entry_key(op):
+    return op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
+
+
+def _not_applicable(op):
+    name = op.name
+    if name.startswith("_") and not name.startswith("__"):
+        return "private torch._* entry"
+    for key, why in NOT_APPLICABLE.items():
+        if name == key or (key.endswith(".") or key.endswith("_")) and name.startswith(key):
+            return why
+    dtypes = op.supported_dtypes("cpu")
+    if not any(d in dtypes for d in (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool)):
+        return "no real dtype supported (complex/float8 only)"
+    return None
+
+
+def _rebind(fn):
+    """A copy of an OpInfo lambda (`lambda x, y: torch.where(y, x, ...)`) that sees mytorch as `torch`."""
+    g = dict(fn.__globals__, torch=mytorch)
+    if "F" in g:
+        g["F"] = mytorch.nn.functional
+    return types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+def _resolve(op):
+    """The mytorch callable for an OpInfo entry, or None when mytorch has no such function or method."""
+    if op.name.startswith("__"):  # Python operators, reflected ones included: call the Tensor's method
+        method = "__rtruediv__" if op.name == "__rdiv__" else op.name
+        return lambda x, *args, **kwargs: getattr(x, method)(*args, **kwargs)
+    func_variant = getattr(op, "op", None)
+    if isinstance(func_variant, types.FunctionType) and func_variant.__module__.startswith("torch.testing"):
+        return _rebind(func_variant)  # the entry's own call pattern, e.g. a method call or reordered args
+    obj = mytorch
+    for part in op.name.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            break
+    if obj is not None:
+        return obj
+    if "." not in op.name and hasattr(mytorch.Tensor, op.name):
+        return lambda x, *args, **kwargs: getattr(x, op.name)(*args, **kwargs)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# torch <-> mytorch conversion
+# ---------------------------------------------------------------------------------------------------------
+class Unsupported(Exception):
+    """The sample uses something outside mytorch's scope (sparse/complex tensors, ...)."""
+
+
+def _mt_dtype(d):
+    name = str(d).split(".")[-1]
+    if not hasattr(mytorch, name) or not isinstance(getattr(mytorch, name), mytorch.dtype):
+        raise Unsupported(f"dtype {d}")
+    return getattr(mytorch, name)
+
+
+def to_mytorch(x, leaves):
+    if isinstance(x, torch.Tensor):
+        if x.layout != torch.strided or x.is_complex() or x.is_quantized:
+            raise Unsupported(f"tensor layout {x.layout} / dtype {x.dtype}")
+        if x.dtype in (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2) or x.dtype.is_complex:
+            raise Unsupported(f"dtype {x.dtype}")
+        t = mytorch.tensor(x.detach().numpy().copy(), requires_grad=x.requires_grad)
+        if x.requires_grad:
+            leaves.append((x, t))
+        return t
+    if isinstance(x, torch.dtype):
+        return _mt_dtype(x)
+    if isinstance(x, torch.Size):
+        return tuple(x)
+    if isinstance(x, torch.device):
+        return mytorch.device(str(x))
+    if isinstance(x, torch.memory_format):
+        name = str(x).split(".")[-1]
+        if not hasattr(mytorch, name):
+            raise Unsupported(f"memory format {x}")
+        return getattr(mytorch, name)
+    if isinstance(x, torch.layout):
+        if x != torch.strided:
+            raise Unsupported(f"layout {x}")
+        return getattr(mytorch, "strided", x)
+    if isinstance(x, torch.Generator):
+        raise Unsupported("torch.Generator argument")
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(to_mytorch(v, leaves) for v in x))
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_mytorch(v, leaves) for v in x)
+    if isinstance(x, dict):
+        return {k: to_mytorch(v, leaves) for k, v in x.items()}
+    if isinstance(x, complex):
+        raise Unsupported("complex scalar")
+    if callable(x) and not isinstance(x, type):
+        raise Unsupported("callable argument")
+    return x
+
+
+def _values(x):
+    """Flatten a result into comparable leaves: ('t', array, dtype name) for tensors, plain values otherwise."""
+    if isinstance(x, (torch.Tensor, mytorch.Tensor)):
+        arr = x.detach().cpu().numpy() if isinstance(x, mytorch.Tensor) else x.detach().cpu().resolve_conj().numpy(force=True)
+        return [("t", arr, str(x.dtype).split(".")[-1])]
+    if isinstance(x, (list, tuple)):
+        return [("seq", len(x))] + [v for item in x for v in _values(item)]
+    if isinstance(x, (torch.dtype, mytorch.dtype)):
+        return [("dtype", str(x).split(".")[-1])]
+    return [("v", x)]
+
+
+def _compare(mine, ref, rtol, atol, shape_only=False):
+    a, b = _values(mine), _values(ref)
+    assert len(a) == len(b), f"result structure differs: {len(a)} vs torch {len(b)} leaves"
+    for i, (m, r) in enumerate(zip(a, b)):
+        assert m[0] == r[0], f"leaf {i}: {m[0]} vs torch {r[0]}"
+        if r[0] == "t":
+            (_, ma, md), (_, ra, rd) = m, r
+            assert ma.shape == ra.shape, f"leaf {i}: shape {ma.shape} vs torch {ra.shape}"
+            assert md == rd, f"leaf {i}: dtype {md} vs torch {rd}"
+            if shape_only:
+                continue
+            if ra.dtype.kind in "biu":
+                np.testing.assert_array_equal(ma, ra, err_msg=f"leaf {i}")
+            else:
+                np.testing.assert_allclose(ma.astype(np.float64), ra.astype(np.float64), rtol=rtol, atol=atol,
+                                           equal_nan=True, err_msg=f"leaf {i}")
+        elif r[0] == "v" and isinstance(r[1], float) and not shape_only:
+            assert math.isclose(m[1], r[1], rel_tol=rtol, abs_tol=atol) or (math.isnan(m[1]) and math.isnan(r[1])), \
+                f"leaf {i}: {m[1]} vs torch {r[1]}"
+        elif not shape_only:
+            assert m[1] == r[1], f"leaf {i}: {m[1]!r} vs torch {r[1]!r}"
+
+
+def _weighted_sum(outputs, lib):
+    """sum(out * w) over the float outputs, w a fixed non-constant pattern (a plain sum hides softmax-like bugs)."""
+    total = None
+    for o in outputs:
+        if not isinstance(o, (torch.Tensor, mytorch.Tensor)) or not o.requires_grad or not o.is_floating_point():
+            continue
+        w = lib.cos(lib.arange(o.numel(), dtype=o.dtype)).reshape(o.shape)
+        term = (o * w).sum()
+        total = term if total is None else total + term
+    return total
+
+
+def _flat_tensors(x):
+    if isinstance(x, (list, tuple)):
+        return [t for item in x for t in _flat_tensors(item)]
+    return [x]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# running one entry
+# ---------------------------------------------------------------------------------------------------------
+def _samples(op, dtype, requires_grad):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, s in enumerate(op.sample_inputs("cpu", dtype, requires_grad=requires_grad)):
+            if i >= SAMPLES_PER_OP:
+                return
+            yield s
+
+
+def _check_values(op, fn, dtype):
+    judged = 0
+    for s in _samples(op, dtype, requires_grad=False):
+        try:
+            m_in, m_args, m_kwargs = to_mytorch([s.input, s.args, s.kwargs], [])
+        except Unsupported:
+            continue
+        try:
+            ref = op.op(s.input, *s.args, **s.kwargs)
+        except Exception:  # torch itself rejects this sample (error-input style): nothing to compare
+            continue
+        mine = fn(m_in, *m_args, **m_kwargs)
+        _compare(mine, ref, rtol=1e-4, atol=1e-5, shape_only=op.name in RANDOM)
+        judged += 1
+    return judged
+
+
+def _check_grads(op, fn, dtype):
+    judged = 0
+    for s in _samples(op, dtype, requires_grad=True):
+        leaves = []
+        try:
+            m_in, m_args, m_kwargs = to_mytorch([s.input, s.args, s.kwargs], leaves)
+        except Unsupported:
+            continue
+        if not leaves:
+            continue
+        try:
+            ref_out = op.op(s.input, *s.args, **s.kwargs)
+            ref_loss = _weighted_sum(_flat_tensors(ref_out), torch)
+            if ref_loss is None:
+                continue
+            ref_grads = torch.autograd.grad(ref_loss, [t for t, _ in leaves], allow_unused=True)
+        except Exception:
+            continue
+        mine_loss = _weighted_sum(_flat_tensors(fn(m_in, *m_args, **m_kwargs)), mytorch)
+        assert mine_loss is not None, "mytorch output does not require grad"
+        mine_loss.backward()
+        for i, ((_, m_leaf), rg) in enumerate(zip(leaves, ref_grads)):
+            if rg is None:
+                continue
+            assert m_leaf.grad is not None, f"input {i}: no gradient (torch has one)"
+            _compare(m_leaf.grad, rg, rtol=1e-5, atol=1e-6)
+        judged += 1
+    return judged
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout(f"took over {SECONDS_PER_ENTRY}s")
+
+
+def run_entry(op):
+    """('skip', reason) | ('pass', '') | ('fail', message)."""
+    why = _not_applicable(op)
+    if why:
+        return "skip", why
+    fn = _resolve(op)
+    if fn is None:
+        return "fail", "missing in mytorch"
+    dtypes = op.supported_dtypes("cpu")
+    value_dtype = next(d for d in (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool) if d in dtypes)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(SECONDS_PER_ENTRY)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            judged = _check_values(op, fn, value_dtype)
+            if op.supports_autograd and op.name not in RANDOM and value_dtype.is_floating_point:
+                judged += _check_grads(op, fn, torch.float64 if torch.float64 in dtypes else value_dtype)
+    except Exception as e:  # noqa: BLE001  (any failure of mytorch on the sample is the entry failing)
+        msg = f"{type(e).__name__}: {e}".splitlines()
+        return "fail", (msg[0] if msg else type(e).__name__)[:200]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    if judged == 0:
+        return "skip", "no sample applies (sparse/complex inputs or torch rejects them)"
+    return "pass", ""
+
+
+@pytest.fixture(scope="module")
+def results():
+    torch.manual_seed(0)
+    mytorch.manual_seed(0)
+    out = {}
+    for op in op_db:
+        out.setdefault(_entry_key(op), run_entry(op))
+    return out
+
+
+def _read_ratchet():
+    if not RATCHET.exists():
+        return set()
+    return {line.strip() for line in RATCHET.read_text().splitlines() if line.strip() and not line.startswith("#")}
+
+
+def test_opinfo_ratchet(results, capsys):
+    passing = {k for k, (status, _) in results.items() if status == "pass"}
+    judged = {k for k, (status, _) in results.items() if status != "skip"}
+    skipped = len(results) - len(judged)
+    with capsys.disabled():
+        print(f"\nOpInfo coverage: {len(passing)} / {len(judged)} judgeable entries pass "
+              f"({100 * len(passing) / max(len(judged), 1):.0f}%); {skipped} of {len(results)} not applicable")
+    if os.environ.get("MYTORCH_OPINFO_REPORT"):
+        lines = [f"{k}\t{s}\t{m}" for k, (s, m) in sorted(results.items())]
+        pathlib.Path(os.environ["MYTORCH_OPINFO_REPORT"]).write_text("\n".join(lines) + "\n")
+    ratchet = _read_ratchet()
+    if os.environ.get("MYTORCH_OPINFO_UPDATE"):
+        RATCHET.write_text("# OpInfo entries that must keep passing (tests/test_opinfo.py); this list only grows\n"
+                           + "\n".join(sorted(ratchet | passing)) + "\n")
+        ratchet |= passing
+    regressed = {k: results[k][1] for k in sorted(ratchet) if k in results and results[k][0] != "pass"}
+    assert not regressed, f"OpInfo entries that used to pass now fail: {regressed}"
+    unknown = sorted(ratchet - set(results))
+    assert not unknown, f"ratchet names entries this torch's op_db lacks: {unknown}"
+
+
+def test_harness_catches_a_wrong_op(monkeypatch):
+    """The comparison itself can fail: a mytorch `exp` that returns sin must not pass."""
+    op = next(o for o in op_db if o.name == "exp")
+    assert run_entry(op)[0] == "pass"
+    monkeypatch.setattr(mytorch, "exp", mytorch.sin)
+    status, msg = run_entry(op)
+    assert status == "fail", msg
