@@ -212,9 +212,7 @@ class Tensor:
     # .data: the same storage, detached from the graph ------------------------------------------
     @property
     def data(self):
-        t = Tensor._make(self._data)
-        t._version = self._version
-        return t
+        return Tensor._make(self._data)  # its own version counter, as in PyTorch: edits through it go unchecked
 
     @data.setter
     def data(self, value):
@@ -392,6 +390,8 @@ class Tensor:
         return tensor_repr(self)
 
     def __str__(self):
+        return self.__repr__()
+
     def __format__(self, format_spec):
         # f"{loss:.4f}": a 0-d tensor formats like its Python number; others only with an empty spec
         if self._data.ndim == 0:
@@ -411,8 +411,6 @@ class Tensor:
 
     def is_pinned(self, device=None):
         return self.__dict__.get("_pinned", False)
-
-        return self.__repr__()
 
     def __len__(self):
         if self._data.ndim == 0:

@@ -59,7 +59,8 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
+        need_x, need_y = ctx.needs_input_grad
+        ctx.save_for_backward(x if need_y else None, y if need_x else None)  # as PyTorch: only what's read
         return x * y
 
     @staticmethod
@@ -72,7 +73,7 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, y)
         return x / y
 
     @staticmethod
@@ -98,7 +99,7 @@ class Pow(Function):
             out = xp.where(y < 0, neg, xp.power(x, xp.maximum(y, 0))).astype(np.result_type(x, y))
         else:
             out = xp.power(x, y)
-        ctx.save_for_backward(x, y, out)
+        ctx.save_for_backward(x, y, None if np.isscalar(y) else out)  # pow(Tensor, Scalar) keeps no result
         return out
 
     @staticmethod
@@ -459,7 +460,7 @@ UNARY = {
     "acosh": (lambda xp, x: xp.arccosh(x), lambda xp, x, y: 1 / xp.sqrt(x * x - 1), True),
     "atanh": (lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x), True),
     "sigmoid": (lambda xp, x: _sigmoid(xp, x), lambda xp, x, y: y * (1 - y), True),
-    "relu": (lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False), lambda xp, x, y: x > 0, False),
+    "relu": (lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False), lambda xp, x, y: y > 0, False),
     "erf": (lambda xp, x: _erf(xp, x), lambda xp, x, y: _SQRT_2_OVER_PI * xp.exp(-x * x), True),
     "erfc": (lambda xp, x: 1 - _erf(xp, x), lambda xp, x, y: -_SQRT_2_OVER_PI * xp.exp(-x * x), True),
     "sign": (lambda xp, x: xp.sign(x), lambda xp, x, y: 0, False),
@@ -473,6 +474,13 @@ UNARY = {
 }
 
 
+# which of x (the input) and y (the output) each derivative reads, as PyTorch saves them: only
+# those are kept for backward, so editing the other one in place afterwards is allowed
+_DERIV_USES_Y = {"exp", "exp2", "expm1", "sqrt", "rsqrt", "reciprocal", "tan", "tanh", "sigmoid", "relu"}
+_DERIV_USES_BOTH = {"sgn"}
+_DERIV_USES_NOTHING = {"neg", "sign", "sgn", "floor", "ceil", "trunc", "frac", "positive"}
+
+
 def _sigmoid(xp, x):
     # stable for large |x|: exp only ever of a non-positive number
     e = xp.exp(-xp.abs(x))
@@ -480,7 +488,9 @@ def _sigmoid(xp, x):
 
 
 class Unary(Function):
-    """Base for table-driven unary ops; subclasses set `fwd` and `deriv`."""
+    """Base for table-driven unary ops; subclasses set `fwd`, `deriv` and `uses` ("x", "y", "xy" or "")."""
+
+    uses = "x"
 
     @classmethod
     def forward(cls, ctx, x):
@@ -488,18 +498,19 @@ class Unary(Function):
         out = xp.asarray(cls.fwd(xp, x))
         if out.dtype != x.dtype and out.dtype.kind == x.dtype.kind:
             out = out.astype(x.dtype)
-        ctx.save_for_backward(x, out)
+        ctx.save_for_backward(x if "x" in cls.uses else None, out if "y" in cls.uses else None)
         return out
 
     @classmethod
     def backward(cls, ctx, grad):
         x, out = ctx.saved_tensors
-        d = cls.deriv(xp_of(x), x, out)
-        return grad * d
+        return grad * cls.deriv(xp_of(grad), x, out)
 
 
 def _make_unary(name, fwd, deriv, to_float):
-    cls = type(name.capitalize(), (Unary,), {"fwd": staticmethod(fwd), "deriv": staticmethod(deriv)})
+    uses = ("y" if name in _DERIV_USES_Y else "xy" if name in _DERIV_USES_BOTH else ""
+            if name in _DERIV_USES_NOTHING else "x")
+    cls = type(name.capitalize(), (Unary,), {"fwd": staticmethod(fwd), "deriv": staticmethod(deriv), "uses": uses})
     cls.__module__ = __name__
 
     if to_float:
@@ -605,8 +616,11 @@ class Clamp(Function):
         if hi is not None:
             keep = keep & (x <= hi)
         g = grad * keep
-        glo = grad * (x < lo) if ctx.needs_input_grad[1] else None
-        ghi = grad * (x > hi) if ctx.needs_input_grad[2] else None
+        glo = ghi = None
+        if ctx.needs_input_grad[1]:  # where min > max the result is max: min gets no gradient there
+            glo = grad * ((x < lo) & (lo < hi) if hi is not None else (x < lo))
+        if ctx.needs_input_grad[2]:
+            ghi = grad * ((x > hi) | (hi < lo) if lo is not None else (x > hi))
         return g, glo, ghi
 
 

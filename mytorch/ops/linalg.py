@@ -34,6 +34,12 @@ def _check_dtypes(op, a, b):
                            f"{_DTYPE_NAMES[b.dtype.name]}")
 
 
+def _refuse_bool(kernel, a):
+    """numpy multiplies bool matrices (as logical and/or); PyTorch has no such kernel."""
+    if a._data.dtype == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
 def _fold_rows(a):
     """(..., m, k) -> (prod(...) * m, k): one big GEMM instead of a batch of small ones."""
     return a.reshape(-1, a.shape[-1])
@@ -172,6 +178,7 @@ def matmul(input, other):
     if input.ndim == 1 and other.ndim == 1:
         return dot(input, other)
     _check_dtypes("matmul", input, other)
+    _refuse_bool("addmv_impl_cpu" if other.ndim == 1 else "addmm_impl_cpu_" if other.ndim == 2 else "bmm", input)
     return Matmul.apply(input, other)
 
 
@@ -186,6 +193,7 @@ def mm(input, mat2):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_shape_str(input.shape)} and "
                            f"{_shape_str(mat2.shape)})")
     _check_dtypes("mm", input, mat2)
+    _refuse_bool("addmm_impl_cpu_", input)
     return Mm.apply(input, mat2)
 
 
@@ -208,6 +216,7 @@ def bmm(input, mat2):
         input, mat2 = autocast.cast("bmm", input, mat2)
     _check_bmm(input, mat2)
     check_same_device("bmm", input, mat2)
+    _refuse_bool("bmm", input)
     return Bmm.apply(input, mat2)
 
 
@@ -224,6 +233,7 @@ def mv(input, vec):
         input, vec = autocast.cast("mv", input, vec)
     _check_mv(input, vec)
     _check_dtypes("mv", input, vec)
+    _refuse_bool("addmv_impl_cpu", input)
     return Mv.apply(input, vec)
 
 
@@ -238,6 +248,7 @@ def dot(input, tensor):
         raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
                            f"{_SCALAR_NAMES[input.dtype.name]} and {_SCALAR_NAMES[tensor.dtype.name]}")
     check_same_device("dot", input, tensor)
+    _refuse_bool("dot", input)
     return Dot.apply(input, tensor)
 
 
@@ -514,7 +525,12 @@ def tensordot(a, b, dims=2):
     term_b = [next(letters) for _ in range(b.ndim)]
     for da, db in zip(dims_a, dims_b):
         ia, ib = da % a.ndim, db % b.ndim
-        if a.shape[ia] != b.shape[ib]:
+        if a.shape[ia] != b.shape[ib] and 1 in (a.shape[ia], b.shape[ib]):
+            if a.shape[ia] == 1:
+                a = a.expand(*a.shape[:ia], b.shape[ib], *a.shape[ia + 1:])
+            else:
+                b = b.expand(*b.shape[:ib], a.shape[ia], *b.shape[ib + 1:])
+        elif a.shape[ia] != b.shape[ib]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[ia]} in dim {da} "
                                f"and second has size {b.shape[ib]} in dim {db}")
         term_b[ib] = term_a[ia]

@@ -526,11 +526,13 @@ def cumprod(input, dim, *, dtype=None):
 # ---------------------------------------------------------------------------------------------
 # logsumexp, softmax, log_softmax
 # ---------------------------------------------------------------------------------------------
-def _stable_max(x, axes):
-    """The max used to shift exponentials; infinite maxima are replaced by 0 to avoid inf - inf."""
+def _stable_max(x, axes, keep_posinf=False):
+    """The max used to shift exponentials; infinite maxima are replaced by 0 to avoid inf - inf.
+    keep_posinf: softmax keeps a +inf max, so a row holding +inf is all nan, as in PyTorch."""
     xp = xp_of(x)
     m = x.max(axis=axes, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
-    return xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    keep = xp.isfinite(m) | (m > 0) if keep_posinf else xp.isfinite(m)
+    return xp.where(keep, m, 0).astype(x.dtype, copy=False)
 
 
 class LogSumExp(Function):
@@ -565,7 +567,7 @@ class Softmax(Function):
             ctx.save_for_backward(out)
             ctx.meta = (axis, log)
             return out
-        out = x - _stable_max(x, (axis,))  # a fresh array: the steps below work in place on it
+        out = x - _stable_max(x, (axis,), keep_posinf=True)  # a fresh array: the steps below work in place on it
         if log:
             out -= xp.log(xp.exp(out).sum(axis=axis, keepdims=True))
         else:

@@ -360,6 +360,18 @@ def _conv_pads(fn, padding, kernel, stride, dilation):
     return tuple((p, p) for p in _ntuple(padding, d, "padding"))
 
 
+def _check_geometry(stride, padding, dilation, output_padding=()):
+    """PyTorch's refusals of a stride, padding or dilation that would index outside the input."""
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    if any(p < 0 for p in output_padding):
+        raise RuntimeError("negative output_padding is not supported")
+    if any(dl <= 0 for dl in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+
+
 def _conv(fn, d, input, weight, bias, stride, padding, dilation, groups, fused=None):
     """F.conv1d/2d/3d; fused: nn.Conv2d's kernel request (None: the global switch decides)."""
     if autocast.enabled:
@@ -382,9 +394,8 @@ def _conv(fn, d, input, weight, bias, stride, padding, dilation, groups, fused=N
     kernel = tuple(weight.shape[2:])
     stride = _ntuple(stride, d, "stride")
     dilation = _ntuple(dilation, d, "dilation")
-    if any(s <= 0 for s in stride):
-        raise RuntimeError("non-positive stride is not supported")
     pads = _conv_pads(fn, padding, kernel, stride, dilation)
+    _check_geometry(stride, [p for lo_hi in pads for p in lo_hi], dilation)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
     if any(p < dl * (k - 1) + 1 for p, k, dl in zip(padded, kernel, dilation)):
         raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel "
@@ -431,6 +442,7 @@ def _conv_transpose(fn, d, input, weight, bias, stride, padding, output_padding,
     kernel = tuple(weight.shape[2:])
     stride, padding = _ntuple(stride, d, "stride"), _ntuple(padding, d, "padding")
     dilation, output_padding = _ntuple(dilation, d, "dilation"), _ntuple(output_padding, d, "output_padding")
+    _check_geometry(stride, padding, dilation, output_padding)
     for op, s, dl in zip(output_padding, stride, dilation):
         if op >= s and op >= dl:
             raise RuntimeError(f"output padding must be smaller than either stride or dilation, but got "

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ... import _dtype
 from ..._array import xp_of
 from ...autograd.function import Function, autocast
 from ...tensor import Tensor
@@ -221,6 +222,20 @@ def _check_class_target(x, target):
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}".replace("mytorch.", ""))
 
 
+def _tname(t):
+    """PyTorch's short name ('Long', 'Float') of a tensor's dtype or a dtype, used in its kernel errors."""
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[
+        getattr(t, "dtype", t).name]
+
+
+def _check_class_weight(input, weight):
+    C = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if weight is not None and tuple(weight.shape) != (C,):
+        raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
+                           f"weight tensor of shape: {list(weight.shape)}")
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     return _cross_entropy(input, target, weight, ignore_index, _reduction(size_average, reduce, reduction),
@@ -237,10 +252,8 @@ def _cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mea
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if input.ndim == 0:
         raise RuntimeError("cross_entropy: input must have at least 1 dimension (the classes)")
+    _check_class_weight(input, weight)
     C = input.shape[1] if input.ndim > 1 else input.shape[0]
-    if weight is not None and tuple(weight.shape) != (C,):
-        raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
-                           f"weight tensor of shape: {list(weight.shape)}")
     if target._data.dtype.kind == "f":
         if tuple(target.shape) != tuple(input.shape):
             if input.ndim > 1 and target.ndim >= 1 and target.shape[0] != input.shape[0]:
@@ -249,6 +262,8 @@ def _cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mea
             raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
         return _SoftTargetCE.apply(input, target, weight, float(label_smoothing), reduction)
     _check_class_target(input, target)
+    if input._data.dtype.kind not in "fcV":
+        raise NotImplementedError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_tname(input)}'")
     fused = weight is None and C > 0 and _use_fused("cross_entropy", fused, input)  # no class weights in the kernel
     return _ClassLoss.apply(input, target, weight, True, ignore_index, float(label_smoothing), reduction, fused)
 
@@ -259,6 +274,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         input, target, weight = autocast.cast("nll_loss", input, target, weight)
     reduction = _reduction(size_average, reduce, reduction)
     _check_class_target(input, target)
+    _check_class_weight(input, weight)
+    if input._data.dtype.kind not in "fcV":
+        kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_tname(input)}'")
     return _ClassLoss.apply(input, target, weight, False, ignore_index, 0.0, reduction)
 
 
@@ -411,6 +430,66 @@ class _PointwiseLoss(Function):
                 None, None, None, None, None)
 
 
+_KERNEL = {"mse_loss": "mse_cpu", "smooth_l1_loss": "smooth_l1_cpu", "huber_loss": "huber_cpu",
+           "binary_cross_entropy": "binary_cross_entropy", "binary_cross_entropy_with_logits": "log_sigmoid_cpu"}
+
+
+def _loss_dtypes(name, input, target, reduction):
+    """PyTorch's dtype rules per loss: refuse what it refuses, else (input, target) in the dtype it computes in."""
+    def is_float(t):
+        return t._data.dtype.kind in "fV"
+
+    def cant_cast(src, dst):
+        return RuntimeError(f"result type {src} can't be cast to the desired output type {_tname(dst)}")
+
+    def no_bool_sub():
+        if input.dtype.name == "bool" or target.dtype.name == "bool":
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                               "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+    rt = _dtype.result_type(input, target)
+    if name == "binary_cross_entropy":
+        if target.dtype != input.dtype:
+            raise RuntimeError(f"Found dtype {_tname(target)} but expected {_tname(input)}")
+        if not is_float(input):
+            raise NotImplementedError(f"\"{_KERNEL[name]}\" not implemented for '{_tname(input)}'")
+        return input, target
+    if name == "binary_cross_entropy_with_logits":
+        if not is_float(input):
+            raise NotImplementedError(f"\"{_KERNEL[name]}\" not implemented for '{_tname(input)}'")
+        no_bool_sub()
+        if not is_float(target):
+            raise cant_cast("Float", target)
+    elif name == "kl_div":
+        if not (is_float(input) and is_float(target)):
+            raise RuntimeError("kl_div: Integral inputs not supported.")
+        return input.to(rt), target.to(rt)
+    elif name in ("huber_loss", "soft_margin_loss"):  # the result has input's dtype
+        if not is_float(input):
+            if name == "huber_loss" and not is_float(target):
+                raise NotImplementedError(f"\"{_KERNEL[name]}\" not implemented for '{_tname(input)}'")
+            raise cant_cast("Float", input)
+    elif name == "l1_loss":
+        no_bool_sub()
+        if not rt.is_floating_point:
+            if reduction == "mean":
+                raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                                   f"point or complex dtype. Got: {_tname(input)}")
+            return input.to(rt), target.to(rt)
+    elif name == "poisson_nll_loss":
+        if not rt.is_floating_point:
+            if input.dtype.name == "bool" and target.dtype.name == "bool":
+                no_bool_sub()
+            rt = _dtype.get_default_dtype()
+    elif not rt.is_floating_point:  # mse, smooth_l1
+        raise NotImplementedError(f"\"{_KERNEL[name]}\" not implemented for '{_tname(rt)}'")
+    if name in ("huber_loss", "soft_margin_loss"):
+        rt = input.dtype
+    elif name == "binary_cross_entropy_with_logits":
+        rt = target.dtype
+    return (input if input.dtype == rt else input.to(rt)), (target if target.dtype == rt else target.to(rt))
+
+
 def _pointwise(name, input, target, value, grads, params, reduction, weight=None, same_shape=False):
     if autocast.enabled:
         input, target = autocast.cast(name, input, target)
@@ -423,8 +502,7 @@ def _pointwise(name, input, target, value, grads, params, reduction, weight=None
                          f"(torch.Size({list(input.shape)}))")
     if not isinstance(target, Tensor):
         raise TypeError(f"{name}(): argument 'target' must be Tensor, not {type(target).__name__}")
-    if input.dtype != target.dtype and target._data.dtype.kind == "f":
-        target = target.to(input.dtype)
+    input, target = _loss_dtypes(name, input, target, reduction)
     try:
         np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
     except ValueError:
@@ -458,9 +536,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction(size_average, reduce, reduction)
-    data = input._data
-    if data.size and bool(((data < 0) | (data > 1)).any()):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    for what, t in (("input", input), ("target", target)):
+        data = t._data  # NaN fails the check too, as in PyTorch
+        if isinstance(t, Tensor) and data.size and not bool(((data >= 0) & (data <= 1)).all()):
+            raise RuntimeError(f"all elements of {what} should be between 0 and 1")
     return _pointwise("binary_cross_entropy", input, target, _bce, _bce_grad, None, reduction,
                       None if weight is None else weight._data, same_shape=True)
 

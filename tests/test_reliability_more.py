@@ -1,0 +1,205 @@
+"""More silent wrong answers, each checked against PyTorch: the saved-tensor version check raises exactly
+where PyTorch's does, bad arguments PyTorch refuses are refused with its exception type, softmax of inf."""
+import numpy as np
+import pytest
+import torch
+
+import mytorch
+import mytorch.nn.functional as F
+
+
+def _outcome(m, program):
+    """(exception type or None, gradient) of program(m) -> (leaf, loss)."""
+    try:
+        leaf, loss = program(m)
+        loss.backward()
+    except Exception as e:  # noqa: BLE001 - the type is what's compared
+        return type(e), None
+    return None, leaf.grad.detach().numpy()
+
+
+def _same_outcome(program):
+    theirs, g_th = _outcome(torch, program)
+    ours, g_mt = _outcome(mytorch, program)
+    assert ours == theirs, f"PyTorch: {theirs}, mytorch: {ours}"
+    if g_th is not None:
+        np.testing.assert_allclose(g_mt, g_th, rtol=1e-5, atol=1e-6)
+
+
+# saved-tensor version check: only what each backward reads is checked ------------------------------
+UNARY = ["neg", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal", "abs",
+         "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+         "sigmoid", "relu", "erf", "erfc", "sign", "sgn", "floor", "ceil", "trunc", "frac", "square"]
+
+
+@pytest.mark.parametrize("edit", ["input", "output"])
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_inplace_edit_after_forward(name, edit):
+    values = [1.5, 2.0, 3.0] if name == "acosh" else [0.2, 0.5, 0.7]
+
+    def program(m):
+        leaf = m.tensor(values, requires_grad=True)
+        x = leaf * 1.0  # a non-leaf, so it may be edited in place
+        y = getattr(m, name)(x)
+        (x if edit == "input" else y).mul_(1.0)  # same values, a new version
+        return leaf, y.sum()
+
+    _same_outcome(program)
+
+
+@pytest.mark.parametrize("edit", ["a", "b", "out"])
+@pytest.mark.parametrize("b_grad", [False, True])
+@pytest.mark.parametrize("op", ["mul", "div", "pow", "pow_scalar"])
+def test_binary_inplace_edit_after_forward(op, b_grad, edit):
+    def program(m):
+        leaf = m.tensor([0.5, 1.5, 2.0], requires_grad=True)
+        a = leaf * 1.0
+        b = m.tensor([1.5, 0.5, 2.0], requires_grad=b_grad) * 1.0
+        out = a ** 2 if op == "pow_scalar" else getattr(m, op)(a, b)
+        {"a": a, "b": b, "out": out}[edit].mul_(1.0)
+        return leaf, out.sum()
+
+    _same_outcome(program)
+
+
+def test_edit_through_data_before_backward_is_unchecked():
+    def program(m):
+        leaf = m.tensor([0.5, 1.5], requires_grad=True)
+        y = (leaf * leaf).sum()
+        leaf.data.mul_(2.0)  # PyTorch: .data has its own version counter; backward sees the new values
+        return leaf, y
+
+    _same_outcome(program)
+
+
+def test_edit_of_a_saved_tensor_still_raises():
+    def program(m):
+        leaf = m.tensor([0.5, 1.5], requires_grad=True)
+        x = leaf * 1.0
+        y = x.sin()
+        x.add_(1.0)
+        return leaf, y.sum()
+
+    assert _outcome(mytorch, program)[0] is RuntimeError
+    _same_outcome(program)
+
+
+# softmax with +inf: the row is nan, as in PyTorch -----------------------------------------------------
+INF = float("inf")
+
+
+@pytest.mark.parametrize("row", [[INF, 0.0], [INF, -INF], [INF, INF], [-INF, -INF], [-INF, 0.0], [float("nan"), 1.0],
+                                 [3.0, 1.0]])
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_of_infinite_rows(fn, row):
+    ours = getattr(mytorch, fn)(mytorch.tensor([row, [1.0, 2.0]]), 1).numpy()
+    theirs = getattr(torch, fn)(torch.tensor([row, [1.0, 2.0]]), 1).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, equal_nan=True)
+
+
+def test_cross_entropy_of_empty_batch_is_nan():
+    ours = F.cross_entropy(mytorch.zeros(0, 5), mytorch.zeros(0, dtype=mytorch.long))
+    assert np.isnan(ours.item()) and np.isnan(torch.nn.functional.cross_entropy(
+        torch.zeros(0, 5), torch.zeros(0, dtype=torch.long)).item())
+
+
+# inputs PyTorch refuses: the same exception type; inputs it accepts: the same value and dtype ---------
+def _same_result(call):
+    try:
+        theirs = call(torch)
+    except Exception as e:  # noqa: BLE001
+        with pytest.raises(type(e)):
+            call(mytorch)
+        return
+    ours = call(mytorch)
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_allclose(ours.detach().double().numpy(), theirs.detach().double().numpy(), rtol=1e-3)
+
+
+_LOSS_DTYPES = {"L": [0, 1], "F": [0.25, 0.5], "D": ([0.25, 0.5], "float64"), "B": [False, True],
+                "H": ([0.25, 0.5], "float16")}
+
+
+def _t(m, code):
+    v = _LOSS_DTYPES[code]
+    return m.tensor(v[0], dtype=getattr(m, v[1])) if isinstance(v, tuple) else m.tensor(v)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtypes", ["LL", "LF", "FL", "FD", "DF", "FB", "BB", "HF"])
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+                                  "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
+                                  "poisson_nll_loss"])
+def test_pointwise_loss_dtypes(loss, dtypes, reduction):
+    a, b = dtypes
+    _same_result(lambda m: getattr(m.nn.functional, loss)(_t(m, a), _t(m, b), reduction=reduction))
+
+
+REFUSED = {
+    "cross_entropy_long_logits": lambda m: m.nn.functional.cross_entropy(m.tensor([[1, 2]]), m.tensor([0])),
+    "nll_loss_long_input": lambda m: m.nn.functional.nll_loss(m.tensor([[1, 2]]), m.tensor([0])),
+    "nll_loss_weight_classes": lambda m: m.nn.functional.nll_loss(m.tensor([[0.1, 0.2, 0.3]]), m.tensor([0]),
+                                                                  weight=m.ones(2)),
+    "nll_loss_weight_classes_1d": lambda m: m.nn.functional.nll_loss(m.tensor([0.1, 0.2, 0.3]), m.tensor(0),
+                                                                     weight=m.ones(4)),
+    "bce_target_above_1": lambda m: m.nn.functional.binary_cross_entropy(m.tensor([0.5, 0.5]), m.tensor([1.5, 0.])),
+    "bce_target_below_0": lambda m: m.nn.functional.binary_cross_entropy(m.tensor([0.5, 0.5]), m.tensor([1., -.5])),
+    "bce_target_nan": lambda m: m.nn.functional.binary_cross_entropy(m.tensor([0.5, 0.5]), m.tensor([float("nan"), 0.])),
+    "bce_input_above_1": lambda m: m.nn.functional.binary_cross_entropy(m.tensor([1.5, 0.5]), m.tensor([1., 0.])),
+    "bce_input_nan": lambda m: m.nn.functional.binary_cross_entropy(m.tensor([float("nan"), 0.5]), m.tensor([1., 0.])),
+    "matmul_bool": lambda m: m.matmul(m.ones(2, 2, dtype=m.bool), m.ones(2, 2, dtype=m.bool)),
+    "matmul_bool_vec": lambda m: m.matmul(m.ones(2, 2, dtype=m.bool), m.ones(2, dtype=m.bool)),
+    "matmul_bool_batched": lambda m: m.ones(2, 2, 2, dtype=m.bool) @ m.ones(2, 2, 2, dtype=m.bool),
+    "matmul_bool_1d": lambda m: m.matmul(m.ones(2, dtype=m.bool), m.ones(2, dtype=m.bool)),
+    "mm_bool": lambda m: m.mm(m.ones(2, 2, dtype=m.bool), m.ones(2, 2, dtype=m.bool)),
+    "bmm_bool": lambda m: m.bmm(m.ones(1, 2, 2, dtype=m.bool), m.ones(1, 2, 2, dtype=m.bool)),
+    "mv_bool": lambda m: m.mv(m.ones(2, 2, dtype=m.bool), m.ones(2, dtype=m.bool)),
+    "dot_bool": lambda m: m.dot(m.ones(2, dtype=m.bool), m.ones(2, dtype=m.bool)),
+    "batch_norm1d_channels": lambda m: m.nn.BatchNorm1d(3)(m.ones(2, 4)),
+    "batch_norm1d_channels_eval": lambda m: m.nn.BatchNorm1d(3).eval()(m.ones(2, 4)),
+    "batch_norm2d_channels": lambda m: m.nn.BatchNorm2d(3)(m.ones(2, 4, 2, 2)),
+    "batch_norm_no_affine": lambda m: m.nn.BatchNorm1d(3, affine=False)(m.ones(2, 4)),
+    "batch_norm_no_stats": lambda m: m.nn.BatchNorm1d(3, track_running_stats=False)(m.ones(2, 4)),
+    "batch_norm_functional": lambda m: m.nn.functional.batch_norm(m.ones(2, 4), m.zeros(3), m.ones(3), training=True),
+    "group_norm_channels": lambda m: m.nn.GroupNorm(2, 4)(m.ones(2, 6)),
+}
+for _d in (1, 2, 3):
+    for _kw in ({"dilation": 0}, {"dilation": -1}, {"padding": -1}, {"stride": 0}, {"stride": -1}):
+        for _tr in ("", "_transpose"):
+            REFUSED[f"conv{_tr}{_d}d_{'_'.join(f'{k}{v}' for k, v in _kw.items())}"] = (
+                lambda m, d=_d, kw=_kw, tr=_tr: getattr(m.nn.functional, f"conv{tr}{d}d")(
+                    m.ones((1, 1) + (4,) * d), m.ones((1, 1) + (2,) * d), **kw))
+    REFUSED[f"conv_transpose{_d}d_output_padding-1"] = lambda m, d=_d: getattr(
+        m.nn.functional, f"conv_transpose{d}d")(m.ones((1, 1) + (4,) * d), m.ones((1, 1) + (2,) * d),
+                                                output_padding=-1)
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_pytorch_refuses_and_so_do_we(name):
+    call = REFUSED[name]
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        call(mytorch)
+    if "padding" in name or "stride" in name:  # the message too: it names the bad argument
+        assert str(ours.value).split(",")[0] == str(theirs.value).split(",")[0]
+
+
+# PyTorch's exception types where numpy's leaked ---------------------------------------------------------
+@pytest.mark.parametrize("name,call", [
+    ("conv2d_negative_padding", lambda m: m.nn.functional.conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 2, 2), padding=-1)),
+    ("add_into_expanded", lambda m: m.zeros(1, 3).expand(2, 3).add_(1)),
+    ("batch_norm_channels", lambda m: m.nn.BatchNorm1d(3)(m.ones(2, 4))),
+    ("eye_negative", lambda m: m.eye(-1)),
+    ("repeat_negative", lambda m: m.zeros(2).repeat(-1)),
+    ("where_no_broadcast", lambda m: m.where(m.tensor([True, False]), m.zeros(3), m.zeros(2))),
+    ("negate_bool", lambda m: -m.tensor([True])),
+    ("arange_to_inf", lambda m: m.arange(0, float("inf"))),
+    ("amax_of_empty", lambda m: m.zeros(0).amax()),
+])
+def test_pytorch_exception_type_not_numpys(name, call):
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        call(mytorch)
+    assert type(ours.value) is type(theirs.value)
