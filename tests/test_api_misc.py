@@ -237,3 +237,41 @@ def test_torch_alias_imports_are_mytorch():
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+MODULE_PATHS = {
+    "dropout": ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"],
+    "sparse": ["Embedding"], "rnn": ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase"],
+    "transformer": ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+                    "TransformerDecoderLayer"],
+    "linear": ["Identity", "Linear", "Bilinear"], "conv": ["Conv1d", "Conv2d", "ConvTranspose2d"],
+    "activation": ["ReLU", "GELU", "Softmax", "MultiheadAttention"], "loss": ["CrossEntropyLoss", "MSELoss", "NLLLoss"],
+    "normalization": ["LayerNorm", "GroupNorm", "RMSNorm"], "pooling": ["MaxPool2d", "AdaptiveAvgPool2d"],
+    "container": ["Sequential", "ModuleList", "ModuleDict"], "module": ["Module"],
+    "batchnorm": ["BatchNorm1d", "BatchNorm2d"], "instancenorm": ["InstanceNorm2d"], "padding": ["ZeroPad2d"],
+    "pixelshuffle": ["PixelShuffle"], "fold": ["Fold", "Unfold"], "flatten": ["Flatten", "Unflatten"],
+    "distance": ["PairwiseDistance", "CosineSimilarity"],
+}
+
+
+@pytest.mark.parametrize("path", sorted(MODULE_PATHS))
+def test_nn_modules_paths(path):
+    import importlib
+
+    mine = importlib.import_module(f"mytorch.nn.modules.{path}")
+    ref = importlib.import_module(f"torch.nn.modules.{path}")
+    for name in MODULE_PATHS[path]:
+        assert hasattr(ref, name), f"torch.nn.modules.{path} has no {name}: the table is wrong"
+        assert getattr(mine, name) is getattr(mytorch.nn, name), f"mytorch.nn.modules.{path}.{name}"
+
+
+def test_nn_modules_utils():
+    from mytorch.nn.modules.utils import _pair, _single, _triple, consume_prefix_in_state_dict_if_present
+    from torch.nn.modules import utils as ref
+
+    for value in (3, (1, 2), [4, 5, 6]):
+        assert _pair(value) == ref._pair(value) and _single(value) == ref._single(value)
+        assert _triple(value) == ref._triple(value)
+    state = {"module.w": 1, "module.b": 2, "other": 3}
+    consume_prefix_in_state_dict_if_present(state, "module.")
+    assert state == {"w": 1, "b": 2, "other": 3}

@@ -11,3 +11,6 @@ from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+# PyTorch's module paths (torch.nn.modules.dropout, .sparse, ...) over the files above
+from . import (batchnorm, distance, dropout, flatten, fold, instancenorm, padding, pixelshuffle,  # noqa: F401,E402
+               sparse, utils)

@@ -282,3 +282,4 @@ class PReLU(Module):
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
+from .attention import MultiheadAttention  # noqa: F401,E402  (torch.nn.modules.activation holds it too)
