@@ -88,3 +88,5 @@ def __getattr__(name):
     if name in ("save", "load", "save_file", "load_file"):
         return getattr(_lazy("serialization"), name)
     raise AttributeError(f"module 'mytorch' has no attribute '{name}'")
+from ._layout import (channels_last, channels_last_3d, contiguous_format, layout, memory_format,  # noqa: E402
+                      preserve_format, strided)

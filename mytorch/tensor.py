@@ -350,34 +350,34 @@ class Tensor:
     def cuda(self, device=None, non_blocking=False):
         return self.to("cuda" if device is None else (device if not isinstance(device, int) else f"cuda:{device}"))
 
-    def float(self):
+    def float(self, memory_format=None):
         return self.to(_dtype.float32)
 
-    def double(self):
+    def double(self, memory_format=None):
         return self.to(_dtype.float64)
 
-    def half(self):
+    def half(self, memory_format=None):
         return self.to(_dtype.float16)
 
-    def bfloat16(self):
+    def bfloat16(self, memory_format=None):
         return self.to(_dtype.bfloat16)
 
-    def int(self):
+    def int(self, memory_format=None):
         return self.to(_dtype.int32)
 
-    def long(self):
+    def long(self, memory_format=None):
         return self.to(_dtype.int64)
 
-    def short(self):
+    def short(self, memory_format=None):
         return self.to(_dtype.int16)
 
-    def byte(self):
+    def byte(self, memory_format=None):
         return self.to(_dtype.uint8)
 
-    def char(self):
+    def char(self, memory_format=None):
         return self.to(_dtype.int8)
 
-    def bool(self):
+    def bool(self, memory_format=None):
         return self.to(_dtype.bool_)
 
     def type_as(self, other):

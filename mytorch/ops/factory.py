@@ -271,7 +271,8 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return _finish(arr.astype(_np_dtype(dtype, _dtype.int64)), requires_grad)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False,
+           layout=None, pin_memory=False):
     """normal(mean, std, size) with floats, or elementwise with tensor mean and/or std."""
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         like = mean if isinstance(mean, Tensor) else std

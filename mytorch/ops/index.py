@@ -477,7 +477,7 @@ class IndexUpdate(Function):
             if mode == "add" and ctx.alpha != 1:
                 gs = gs * ctx.alpha
             elif mode == "fill":
-                gs = gs.sum()
+                gs = (grad - gx).sum()  # each filled position once, even for a repeated index
         return gx, gs, None, None, None, None
 
 
@@ -490,11 +490,15 @@ def index_select(input, dim, index):
 
 def index_add(input, dim, index, source, *, alpha=1):
     d, idx = _dim_index("index_add", input, dim, index)
+    if input.ndim == 0:  # a 0-d tensor acts as one element along dim 0
+        return IndexUpdate.apply(input.reshape(1), source.reshape(-1), 0, idx, "add", alpha).reshape(())
     return IndexUpdate.apply(input, source, d, idx, "add", alpha)
 
 
 def index_copy(input, dim, index, source):
     d, idx = _dim_index("index_copy", input, dim, index)
+    if input.ndim == 0:
+        return IndexUpdate.apply(input.reshape(1), source.reshape(-1), 0, idx, "copy").reshape(())
     return IndexUpdate.apply(input, source, d, idx, "copy")
 
 
@@ -503,6 +507,8 @@ def index_fill(input, dim, index, value):
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.ndim} dimension(s).")
+    if input.ndim == 0:
+        return IndexUpdate.apply(input.reshape(1), value, 0, idx, "fill").reshape(())
     return IndexUpdate.apply(input, value, d, idx, "fill")
 
 
@@ -567,13 +573,14 @@ class MaskedScatter(Function):
     @staticmethod
     def forward(ctx, x, mask, source):
         xp = xp_of(x)
-        mask = xp.broadcast_to(mask, x.shape)
+        shape = np.broadcast_shapes(x.shape, mask.shape)  # input broadcasts to the mask too
+        mask = xp.broadcast_to(mask, shape)
         n = int(mask.sum())
         if n > source.size:
             raise RuntimeError("masked_scatter: expected source to have at least as many elements as ones in mask")
         ctx.save_for_backward(mask)
         ctx.src_shape, ctx.n = source.shape, n
-        out = x.copy()
+        out = xp.broadcast_to(x, shape).copy()
         out[mask] = source.reshape(-1)[:n]
         return out
 

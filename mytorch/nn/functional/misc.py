@@ -145,7 +145,12 @@ class _Normalize(Function):
     def forward(ctx, x, p, dim, eps):
         xp = xp_of(x)
         ax = xp.abs(x)
-        norm = ax.max(dim, keepdims=True) if p == np.inf else (ax ** p).sum(dim, keepdims=True) ** (1.0 / p)
+        if p == np.inf:
+            norm = ax.max(dim, keepdims=True)
+        elif p == 0:  # the count of nonzeros; its gradient is zero
+            norm = (ax != 0).sum(dim, keepdims=True).astype(x.dtype)
+        else:
+            norm = (ax ** p).sum(dim, keepdims=True) ** (1.0 / p)
         denom = xp.maximum(norm, eps)
         ctx.save_for_backward(x)
         ctx.meta = (p, dim, norm, denom, norm > eps)
@@ -161,6 +166,8 @@ class _Normalize(Function):
             if p == np.inf:
                 hit = ax == norm
                 dnorm = xp.sign(x) * hit / hit.sum(dim, keepdims=True)
+            elif p == 0:
+                dnorm = xp.zeros_like(x)
             else:
                 dnorm = xp.sign(x) * ax ** (p - 1) / norm ** (p - 1)
         # d(x / n) = g / n - x * sum(g * x) / n^2 * dn/dx (only where the norm was not clamped to eps)
@@ -172,8 +179,6 @@ class _Normalize(Function):
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     from ...tensor import wrap_dim
 
-    if p <= 0:
-        raise ValueError(f"normalize: p must be positive, got {p}")
     result = _Normalize.apply(input, float(p), wrap_dim(dim, input.ndim), float(eps))
     if out is not None:
         out.copy_(result)

@@ -181,7 +181,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Statistics over (N, *) per channel of (N, C, *). In training, running stats (when given) are
     updated with the batch mean and the unbiased batch variance."""
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
+        # PyTorch reads a 1-D input's channel count as 0: only an empty input with empty stats works
+        for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)):
+            if t is not None and t.numel() != 0:
+                raise RuntimeError(f"{name} should contain 0 elements not {t.numel()}")
+        if input.numel() == 0 and (training or running_mean is not None):
+            return input * 1
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         if t is not None and t.numel() != input.shape[1]:
