@@ -203,3 +203,51 @@ def test_pytorch_exception_type_not_numpys(name, call):
     with pytest.raises(type(theirs.value)) as ours:
         call(mytorch)
     assert type(ours.value) is type(theirs.value)
+
+
+# writes into an expanded tensor: PyTorch writes the shared memory, refusing only elementwise ops -------
+EXPANDED_WRITES = {
+    "fill_": lambda m, e: e.fill_(1.0),
+    "zero_": lambda m, e: e.zero_(),
+    "copy_": lambda m, e: e.copy_(m.ones(2, 3)),
+    "add_": lambda m, e: e.add_(1),
+    "exp_": lambda m, e: e.exp_(),
+    "clamp_": lambda m, e: e.clamp_(0, 1),
+    "uniform_": lambda m, e: e.uniform_(),
+    "scatter_": lambda m, e: e.scatter_(1, m.tensor([[0], [0]]), 1.0),
+    "set_element": lambda m, e: e.__setitem__((0, 0), 5.0),
+    "set_two_elements": lambda m, e: (e.__setitem__((0, 0), 5.0), e.__setitem__((1, 2), 7.0)),
+    "set_row": lambda m, e: e.__setitem__(0, m.tensor([1.0, 2.0, 3.0])),
+    "set_all": lambda m, e: e.__setitem__(Ellipsis, 1.0),
+    "set_column": lambda m, e: e.__setitem__((slice(None), 0), 5.0),
+    "set_mask": lambda m, e: e.__setitem__(m.tensor([[True, False, False], [True, False, False]]), 5.0),
+    "set_index": lambda m, e: e.__setitem__(m.tensor([0]), 5.0),
+    "masked_fill_": lambda m, e: e.masked_fill_(m.tensor([[False, True, False], [False, True, False]]), 2.0),
+    "index_fill_": lambda m, e: e.index_fill_(1, m.tensor([2]), 2.0),
+    "index_put_": lambda m, e: e.index_put_((m.tensor([0]),), m.tensor(1.0)),
+    "row_add_": lambda m, e: e[0].add_(1),
+    "column_add_": lambda m, e: e[:, 0].add_(1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPANDED_WRITES))
+def test_write_into_expanded_tensor(name):
+    results = []
+    for m in (torch, mytorch):
+        base = m.zeros(1, 3)
+        expanded = base.expand(2, 3)
+        try:
+            EXPANDED_WRITES[name](m, expanded)
+        except Exception as e:  # noqa: BLE001
+            results.append(type(e))
+            continue
+        results.append((base.tolist(), expanded.tolist()) if name != "uniform_" else None)
+    assert results[1] == results[0]
+
+
+def test_write_through_data_is_seen_by_the_tensor():
+    for m in (torch, mytorch):
+        x = m.tensor([1.0, 2.0])
+        v = x._version
+        x.data.mul_(3.0)
+        assert x.tolist() == [3.0, 6.0] and x._version == v

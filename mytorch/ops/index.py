@@ -13,7 +13,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor, wrap_dim
 from ._registry import public, tensor_methods
-from .inplace import _check_leaf, apply_inplace
+from .inplace import _check_leaf, apply_inplace, check_no_overlap
 
 
 def add_at(out, key, values):
@@ -216,6 +216,10 @@ def setitem(self, key, value):
     np_key, _, _ = _prepare_key(self, key)
     if not recording:  # plain write into our storage: no copy of the whole tensor
         _check_leaf(self)
+        if 0 in self._data.strides:  # an expanded tensor: a view into it is written elementwise, as copy_
+            dst = self._data[np_key]
+            if xp_of(self._data).may_share_memory(dst, self._data):
+                check_no_overlap(dst)
         self._data[np_key] = value._data if isinstance(value, Tensor) else value
         self._version.value += 1
         return
@@ -847,6 +851,10 @@ def _inplace(op):
 
     method.__name__ = op.__name__ + "_"
     return method
+
+
+# these write an expanded tensor's shared memory rather than refuse it, as in PyTorch
+masked_fill.writes_overlap = index_fill.writes_overlap = _index_put_op.writes_overlap = True
 
 
 def _masked_fill_(self, mask, value):

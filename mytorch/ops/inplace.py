@@ -60,7 +60,7 @@ def apply_inplace(target, op, *args, **kwargs):
     else:
         with grad_mode.no_grad():
             result = op(target, *args, **kwargs)
-    write_into(target, result)
+    write_into(target, result, getattr(op, "writes_overlap", False))
     if recording and result.grad_fn is not None:
         target.grad_fn = result.grad_fn
         target._output_nr = result._output_nr
@@ -68,8 +68,16 @@ def apply_inplace(target, op, *args, **kwargs):
     return target
 
 
-def write_into(target, result):
-    """Copy result's values into target's storage, with PyTorch's shape and casting checks."""
+def check_no_overlap(dst):
+    """PyTorch refuses elementwise writes into a tensor whose elements share memory (an expanded one)."""
+    if any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def write_into(target, result, allow_overlap=False):
+    """Copy result's values into target's storage, with PyTorch's shape and casting checks.
+    allow_overlap: fill_, masked_fill_, index_put_ and the like write an expanded tensor's shared memory."""
     src = result._data
     dst = target._data
     if src.shape != dst.shape:
@@ -85,9 +93,16 @@ def write_into(target, result):
         if src_k > dst_k:
             raise RuntimeError(f"result type {_dtype.from_numpy_dtype(src.dtype).name.capitalize()} can't be "
                                f"cast to the desired output type {_dtype.from_numpy_dtype(dst.dtype).name.capitalize()}")
-    if not dst.flags.writeable and 0 in dst.strides and dst.size > 1:
-        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
-                           "single memory location. Please clone() the tensor before performing the operation.")
+    if not allow_overlap:
+        check_no_overlap(dst)
+    elif any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
+        # elements sharing memory: store only what the op changed, so each write lands in the shared
+        # location (PyTorch's expanded index_put_) instead of being undone by a later unchanged copy
+        src = xp_of(dst).broadcast_to(src, dst.shape)
+        changed = src != dst
+        dst[changed] = src[changed]
+        target._version.value += 1
+        return
     dst[...] = src
     target._version.value += 1
 
@@ -120,6 +135,9 @@ def _fill(self, value):
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                                f"{value.dim()} dimensions.")
     return Fill.apply(self, value)
+
+
+_fill.writes_overlap = True  # fill_/zero_ of an expanded tensor write its shared memory, as in PyTorch
 
 
 def fill_(self, value):
@@ -155,6 +173,7 @@ def copy_(self, src, non_blocking=False):
     recording = grad_mode.is_grad_enabled() and (self._requires_grad or src._requires_grad)
     with grad_mode.set_grad_enabled(recording):
         result = CopyFrom.apply(_snapshot(self) if recording else self, src)
+    check_no_overlap(self._data)
     self._data[...] = result._data
     self._version.value += 1
     if recording and result.grad_fn is not None:
@@ -177,6 +196,7 @@ def _random_inplace(draw):
         from ..random import rng_for
 
         rng = rng_for(self.device, generator)
+        check_no_overlap(self._data)
         with grad_mode.no_grad():
             vals = draw(rng, self._data.shape, *args, **kwargs)
             self._data[...] = vals

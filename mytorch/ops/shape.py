@@ -76,7 +76,15 @@ class Expand(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        return xp_of(x).broadcast_to(x, shape)
+        xp = xp_of(x)
+        if xp is not np:
+            return xp.broadcast_to(x, shape)
+        # numpy's broadcast_to is read-only; PyTorch's expand is a writable view whose repeated elements
+        # share memory (x.expand(2, 3)[0, 0] = 5 writes both rows). In-place ops that would write one
+        # location twice are refused in mytorch.ops.inplace, as in PyTorch.
+        lead = len(shape) - x.ndim
+        strides = [0] * lead + [0 if n == 1 and s != 1 else st for n, s, st in zip(x.shape, shape[lead:], x.strides)]
+        return np.lib.stride_tricks.as_strided(x, shape, strides)
 
     @staticmethod
     def backward(ctx, grad):
