@@ -35,8 +35,8 @@ def build_parser():
                    help="continue excerpts of this data split instead of --prompt")
     p.add_argument("--examples", type=int, default=3, help="with --split: number of excerpts")
     p.add_argument("--length", type=int, default=None,
-                   help="with --split: tokens of each excerpt and of its continuation (default: half the context)")
-    p.add_argument("--path_to_data", default=None, help="with --split: data dir (default: the checkpoint's)")
+                   help="with --split: tokens of each excerpt and of its continuation; None: half the context")
+    p.add_argument("--path_to_data", default=None, help="with --split: data dir; None: the one the checkpoint was trained on")
     return p
 
 

@@ -50,8 +50,8 @@ def build_parser():
     model = p.add_argument_group("model")
     model.add_argument("--model_size", type=str, default="small",
                        help="a GPTConfig preset: tiny, small, gpt2 (or base), medium, large, xl, llama-tiny, ...")
-    model.add_argument("--context_length", type=int, default=None, help="default: the preset's")
-    model.add_argument("--dropout_p", type=float, default=None, help="default: the preset's")
+    model.add_argument("--context_length", type=int, default=None, help="None: the preset's")
+    model.add_argument("--dropout_p", type=float, default=None, help="None: the preset's")
     model.add_argument("--pos_encoding", type=str, default=None,
                        choices=("learned", "sinusoidal", "rope", "alibi", "none"))
     model.add_argument("--norm", type=str, default=None, choices=("layernorm", "rmsnorm"))
@@ -76,7 +76,7 @@ def build_parser():
     train.add_argument("--beta2", type=float, default=0.95)
     train.add_argument("--mixed_precision", nargs="?", const="auto", default=None,
                        choices=("auto",) + PRECISIONS,
-                       help="bare flag: fp16 on CUDA, bf16 on CPU; default: the launcher's setting or no")
+                       help="bare flag: fp16 on CUDA, bf16 on CPU; None: the launcher's setting, else no")
     log = p.add_argument_group("logging")
     log.add_argument("--log_iter", type=int, default=25, help="steps between logged train losses")
     log.add_argument("--log_wandb", action="store_true", help="same as --log_with wandb")

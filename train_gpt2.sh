@@ -17,6 +17,10 @@ if [[ $# -lt 1 ]]; then
     echo "$usage" >&2
     exit 2
 fi
+if [[ "$1" == -h || "$1" == --help ]]; then
+    echo "$usage"
+    exit 0
+fi
 dataset="$1"
 shift
 
