@@ -12,5 +12,6 @@ from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 # PyTorch's module paths (torch.nn.modules.dropout, .sparse, ...) over the files above
+# (.utils, PyTorch's _pair/_single helpers, loads on import only: as an attribute here it would shadow nn.utils)
 from . import (batchnorm, distance, dropout, flatten, fold, instancenorm, padding, pixelshuffle,  # noqa: F401,E402
-               sparse, utils)
+               sparse)
