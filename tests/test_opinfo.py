@@ -246,11 +246,16 @@ def _check_grads(op, fn, dtype):
         except Exception:
             continue
         mine_loss = _weighted_sum(_flat_tensors(fn(m_in, *m_args, **m_kwargs)), mytorch)
-        assert mine_loss is not None, "mytorch output does not require grad"
+        if mine_loss is None:  # fine only where torch's gradients are all zero (piecewise-constant ops)
+            assert all(g is None or not g.any() for g in ref_grads), "mytorch output does not require grad"
+            judged += 1
+            continue
         mine_loss.backward()
         for i, ((_, m_leaf), rg) in enumerate(zip(leaves, ref_grads)):
             if rg is None:
                 continue
+            if m_leaf.grad is None and not rg.any():
+                continue  # a zero gradient that mytorch leaves undefined
             assert m_leaf.grad is not None, f"input {i}: no gradient (torch has one)"
             _compare(m_leaf.grad, rg, rtol=1e-5, atol=1e-6)
         judged += 1

@@ -1,0 +1,746 @@
+"""Ops built from others (meshgrid, cdist, cross, kron, quantile, block_diag, ...) and a few with their own
+Function (cummax/cummin, logcumsumexp, scatters into views, as_strided). Composites get their gradient from
+the ops they use; the Functions keep forward and backward together.
+"""
+import itertools
+import math
+
+import numpy as np
+
+from .. import _dtype
+from .._array import xp_of
+from ..autograd.function import Function
+from ..tensor import Tensor, wrap_dim
+from ._registry import public, tensor_methods
+from ._util import float_input
+
+
+def _ops():
+    import mytorch
+
+    return mytorch
+
+
+def _tensors(args):
+    return list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+
+
+# ---------------------------------------------------------------------------------------------
+# grids, products, distances
+# ---------------------------------------------------------------------------------------------
+def meshgrid(*tensors, indexing=None):
+    ts = _tensors(tensors)
+    indexing = indexing or "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    for t in ts:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t}")
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts = [ts[1], ts[0]] + ts[2:]
+    shape = [t.numel() for t in ts]
+    out = []
+    for i, t in enumerate(ts):
+        view = [1] * len(ts)
+        view[i] = -1
+        out.append(t.reshape(view).expand(*shape))
+    if swap:
+        out = [o.transpose(0, 1) for o in out]
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+def cartesian_prod(*tensors):
+    ts = _tensors(tensors)
+    if len(ts) == 1:
+        return ts[0]
+    grids = meshgrid(*ts, indexing="ij")
+    return _ops().stack([g.reshape(-1) for g in grids], dim=1)
+
+
+def combinations(input, r=2, with_replacement=False):
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    rows = list(pick(range(input.shape[0]), r))
+    if not rows:
+        return input.new_zeros((0,) if r == 0 else (0, r))
+    idx = np.asarray(rows, dtype=np.int64)
+    cols = [input.index_select(0, Tensor._make(xp_of(input._data).asarray(idx[:, j]))) for j in range(r)]
+    return _ops().stack(cols, dim=1)
+
+
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values")
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    return _vector_norm(diff, p, -1)
+
+
+def _vector_norm(x, p, dim, keepdim=False):
+    """A p-norm whose gradient at 0 is 0 (as PyTorch's distance ops define it)."""
+    m = _ops()
+    if p == 0:
+        return (x != 0).to(x.dtype).sum(dim, keepdim=keepdim) + x.mul(0).sum(dim, keepdim=keepdim)
+    if p == math.inf:
+        return x.abs().amax(dim, keepdim=keepdim)
+    a = x.abs()
+    if p == 1:
+        return a.sum(dim, keepdim=keepdim)
+    s = (a ** p).sum(dim, keepdim=keepdim)
+    safe = m.where(s > 0, s, m.ones_like(s))
+    return m.where(s > 0, safe ** (1.0 / p), m.zeros_like(s))
+
+
+def dist(input, other, p=2):
+    return _vector_norm((input - other).reshape(-1), float(p), 0)
+
+
+def cross(input, other, dim=None):
+    m = _ops()
+    a, b = m.broadcast_tensors(input, other)
+    if dim is None:
+        dim = next((i for i, s in enumerate(a.shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    d = wrap_dim(dim, a.ndim)
+    if a.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {a.shape[d]} and "
+                           f"{b.shape[d]}")
+    a0, a1, a2 = a.unbind(d)
+    b0, b1, b2 = b.unbind(d)
+    return m.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim=d)
+
+
+def kron(input, other):
+    nd = max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (nd - input.ndim) + tuple(input.shape))
+    b = other.reshape((1,) * (nd - other.ndim) + tuple(other.shape))
+    a_view = [s for sa in a.shape for s in (sa, 1)]
+    b_view = [s for sb in b.shape for s in (1, sb)]
+    out = a.reshape(a_view) * b.reshape(b_view)
+    return out.reshape([sa * sb for sa, sb in zip(a.shape, b.shape)])
+
+
+def block_diag(*tensors):
+    m = _ops()
+    ts = [t.reshape(1, 1) if t.ndim == 0 else t.reshape(1, -1) if t.ndim == 1 else t for t in tensors]
+    for i, t in enumerate(ts):
+        if t.ndim != 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{t.ndim} dimensions")
+    if not ts:
+        return m.empty(1, 0)
+    dtype = ts[0].dtype
+    for t in ts[1:]:
+        dtype = _dtype.promote_types(dtype, t.dtype)
+    width = sum(t.shape[1] for t in ts)
+    rows, left = [], 0
+    for t in ts:
+        right = width - left - t.shape[1]
+        rows.append(m.nn.functional.pad(t.to(dtype), (left, right)))
+        left += t.shape[1]
+    return m.cat(rows, dim=0)
+
+
+def trace(input):
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    out = input.diagonal().sum()
+    return out if input.dtype.is_floating_point else out.to(_dtype.int64)
+
+
+def vdot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    return _ops().dot(input, other)
+
+
+def diagflat(input, offset=0):
+    return _ops().diag(input.reshape(-1), offset)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    m = _ops()
+    d = wrap_dim(dim, input.ndim)
+    parts = [t for t in (prepend, input, append) if t is not None]
+    parts = [p if p.ndim else p.expand(*input.shape[:d], 1, *input.shape[d + 1:]) for p in parts]
+    x = m.cat(parts, dim=d) if len(parts) > 1 else input
+    for _ in range(n):
+        length = x.shape[d]
+        if length == 0:
+            break
+        hi, lo = x.narrow(d, 1, length - 1), x.narrow(d, 0, length - 1)
+        x = (hi != lo) if x.dtype == _dtype.bool_ else hi - lo
+    return x
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    d = wrap_dim(dim, y.ndim)
+    n = y.shape[d]
+    if n == 0:
+        return y.sum(d) * 0
+    mid = (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1)) / 2
+    if x is not None:
+        step = diff(x, dim=dim if x.ndim > 1 else -1)
+        if x.ndim == 1:
+            step = step.reshape([-1 if i == d else 1 for i in range(y.ndim)])
+        return (mid * step).sum(d)
+    return (mid * (1 if dx is None else dx)).sum(d)
+
+
+def trapz(y, x=None, *, dx=None, dim=-1):
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    d = wrap_dim(dim, y.ndim)
+    n = y.shape[d]
+    mid = (y.narrow(d, 1, max(n - 1, 0)) + y.narrow(d, 0, max(n - 1, 0))) / 2
+    if x is not None:
+        step = diff(x, dim=dim if x.ndim > 1 else -1)
+        if x.ndim == 1:
+            step = step.reshape([-1 if i == d else 1 for i in range(y.ndim)])
+        return (mid * step).cumsum(d)
+    return (mid * (1 if dx is None else dx)).cumsum(d)
+
+
+def renorm(input, p, dim, maxnorm):
+    d = wrap_dim(dim, input.ndim)
+    others = [i for i in range(input.ndim) if i != d]
+    norms = _vector_norm(input, float(p), others, keepdim=True) if others else input.abs()
+    m = _ops()
+    factor = m.where(norms > maxnorm, maxnorm / (norms + 1e-7), m.ones_like(norms))
+    return input * factor
+
+
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    if input.ndim > 2:
+        raise ValueError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                         f"{input.ndim} dimensions")
+    x = float_input(x)
+    w = None
+    if fweights is not None:
+        w = fweights.to(x.dtype)
+    if aweights is not None:
+        w = aweights.to(x.dtype) if w is None else w * aweights.to(x.dtype)
+    n = x.shape[1]
+    if w is None:
+        avg = x.mean(1, keepdim=True)
+        norm = n - correction
+        c = (x - avg) @ (x - avg).t()
+    else:
+        w_sum = w.sum()
+        avg = (x * w).sum(1, keepdim=True) / w_sum
+        if aweights is None:
+            norm = w_sum - correction
+        else:
+            norm = w_sum - correction * (w * aweights.to(x.dtype)).sum() / w_sum
+        c = ((x - avg) * w) @ (x - avg).t()
+    out = c / (norm if isinstance(norm, Tensor) else max(norm, 0))
+    return out.reshape(()) if input.ndim < 2 else out
+
+
+def corrcoef(input):
+    c = cov(input)
+    if c.ndim == 0 or c.shape == (1, 1):  # one variable: PyTorch returns a 0-d tensor
+        c = c.reshape(())
+        return c / c
+    d = c.diagonal()
+    std = d.sqrt()
+    return (c / std.unsqueeze(1) / std.unsqueeze(0)).clamp(-1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# scans: cummax / cummin / logcumsumexp
+# ---------------------------------------------------------------------------------------------
+def _cum_extreme(x, axis, is_max):
+    xp = xp_of(x)
+    xm = xp.moveaxis(x, axis, -1)
+    n = xm.shape[-1]
+    vals, idx = xm.copy(), xp.zeros(xm.shape, np.int64)
+    for i in range(1, n):
+        prev, cur = vals[..., i - 1], xm[..., i]
+        # a tie or a nan moves the index to the newer element, as PyTorch does
+        take = (cur >= prev if is_max else cur <= prev) | xp.isnan(cur) if x.dtype.kind == "f" else (
+            cur >= prev if is_max else cur <= prev)
+        if x.dtype.kind == "f":
+            take = take & ~(xp.isnan(prev) & ~xp.isnan(cur))
+        vals[..., i] = xp.where(take, cur, prev)
+        idx[..., i] = xp.where(take, i, idx[..., i - 1])
+    return xp.moveaxis(vals, -1, axis), xp.moveaxis(idx, -1, axis)
+
+
+class CumExtreme(Function):
+    @staticmethod
+    def forward(ctx, x, axis, is_max):
+        vals, idx = _cum_extreme(x, axis, is_max)
+        ctx.meta = (x.shape, axis, idx)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, grad, grad_idx=None):
+        shape, axis, idx = ctx.meta
+        xp = xp_of(grad)
+        out = xp.zeros(shape, grad.dtype)
+        # each output position sends its gradient to the element it picked
+        gm, im = xp.moveaxis(grad, axis, -1), xp.moveaxis(idx, axis, -1)
+        om = xp.moveaxis(out, axis, -1)
+        lead = np.indices(im.shape[:-1]) if im.ndim > 1 else ()
+        for i in range(im.shape[-1]):
+            key = tuple(lead) + (im[..., i],)
+            xp.add.at(om, key, gm[..., i])
+        return out, None, None
+
+
+def _cum_result(name):
+    from .reduce import _return_type
+
+    return _return_type(name, ["values", "indices"])
+
+
+_CummaxResult, _CumminResult = _cum_result("cummax"), _cum_result("cummin")
+
+
+def _cum(input, dim, is_max):
+    d = wrap_dim(dim, input.ndim)
+    if input.ndim == 0:
+        x = input.reshape(1)
+        v, i = CumExtreme.apply(x, 0, is_max)
+        v, i = v.reshape(()), i.reshape(())
+    else:
+        v, i = CumExtreme.apply(input, d, is_max)
+    i = i.detach()
+    return (_CummaxResult if is_max else _CumminResult)(v, i)
+
+
+def cummax(input, dim):
+    return _cum(input, dim, True)
+
+
+def cummin(input, dim):
+    return _cum(input, dim, False)
+
+
+class LogCumSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        xp = xp_of(x)
+        with np.errstate(all="ignore"):
+            out = xp.logaddexp.accumulate(x, axis=axis) if xp is np else _logaddexp_scan(xp, x, axis)
+        ctx.save_for_backward(x, out)
+        ctx.axis = axis
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        xp, axis = xp_of(x), ctx.axis
+        # d out_j / d x_i = exp(x_i - out_j) for j >= i: a reversed cumulative sum, kept in float64
+        with np.errstate(all="ignore"):
+            g64, x64, o64 = grad.astype(np.float64), x.astype(np.float64), out.astype(np.float64)
+            shift = xp.max(o64, axis=axis, keepdims=True)
+            shift = xp.where(xp.isfinite(shift), shift, 0)
+            w = g64 * xp.exp(shift - o64)
+            rev = xp.flip(xp.cumsum(xp.flip(w, axis), axis), axis)
+            gx = rev * xp.exp(x64 - shift)
+            gx = xp.where(xp.isnan(gx) & (g64 == 0), 0, gx)
+        return gx.astype(grad.dtype), None
+
+
+def _logaddexp_scan(xp, x, axis):
+    xm = xp.moveaxis(x.copy(), axis, -1)
+    for i in range(1, xm.shape[-1]):
+        xm[..., i] = xp.logaddexp(xm[..., i - 1], xm[..., i])
+    return xp.moveaxis(xm, -1, axis)
+
+
+def logcumsumexp(input, dim):
+    x = float_input(input)
+    if x.ndim == 0:
+        return LogCumSumExp.apply(x.reshape(1), 0).reshape(())
+    return LogCumSumExp.apply(x, wrap_dim(dim, x.ndim))
+
+
+# ---------------------------------------------------------------------------------------------
+# counting, sets, quantiles
+# ---------------------------------------------------------------------------------------------
+def bincount(input, weights=None, minlength=0):
+    x = input._data
+    if input.ndim != 1 or x.dtype.kind not in "iu":
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if x.size and int(x.min()) < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    xp = xp_of(x)
+    if weights is None:
+        return Tensor._make(xp.bincount(x, minlength=minlength).astype(np.int64))
+    w = weights._data
+    out_dtype = w.dtype if w.dtype.kind == "f" else np.float64
+    return Tensor._make(xp.bincount(x, weights=w.astype(np.float64), minlength=minlength).astype(out_dtype))
+
+
+def histc(input, bins=100, min=0, max=0):
+    x = input._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"\"histogram_cpu\" not implemented for '{input.dtype.name.capitalize()}'")
+    xp = xp_of(x)
+    lo, hi = float(min), float(max)
+    if lo == hi and x.size:
+        lo, hi = float(x.min()), float(x.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    counts, _ = xp.histogram(x.reshape(-1), bins=bins, range=(lo, hi))
+    return Tensor._make(counts.astype(x.dtype))
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    e = elements._data if isinstance(elements, Tensor) else np.asarray(elements)
+    t = test_elements._data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    xp = xp_of(e) if isinstance(elements, Tensor) else xp_of(t)
+    return Tensor._make(xp.asarray(xp.isin(e, t, invert=invert)))
+
+
+def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
+    m = _ops()
+    if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
+        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, midpoint or nearest. "
+                           f"Got {interpolation}")
+    if input.dtype not in (_dtype.float32, _dtype.float64):
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
+    scalar_q = not isinstance(q, Tensor)
+    qs = np.atleast_1d(np.asarray(q._data.tolist() if isinstance(q, Tensor) else q, dtype=np.float64))
+    if ((qs < 0) | (qs > 1)).any():
+        raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
+    if isinstance(q, Tensor) and q.ndim > 1:
+        raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+    x = input.reshape(-1) if dim is None else input
+    d = 0 if dim is None else wrap_dim(dim, input.ndim)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    x = x.movedim(d, -1)
+    sorted_x = m.sort(x, dim=-1).values  # nans sort last
+    xp = xp_of(x._data)
+    nan = xp.isnan(x._data)
+    n = x.shape[-1]
+    valid = (n - nan.sum(-1)) if ignore_nan else xp.full(x.shape[:-1], n)
+    outs = []
+    for qv in qs:
+        pos = qv * (xp.maximum(valid, 1) - 1)
+        lo = xp.floor(pos).astype(np.int64)
+        hi = xp.ceil(pos).astype(np.int64)
+        frac = pos - lo
+        if interpolation == "lower":
+            hi, frac = lo, frac * 0
+        elif interpolation == "higher":
+            lo, frac = hi, frac * 0
+        elif interpolation == "nearest":
+            near = xp.round(pos).astype(np.int64)
+            lo = hi = near
+            frac = frac * 0
+        elif interpolation == "midpoint":
+            frac = xp.where(hi > lo, 0.5, 0.0)
+        v_lo = sorted_x.gather(-1, Tensor._make(lo[..., None])).squeeze(-1)
+        v_hi = sorted_x.gather(-1, Tensor._make(hi[..., None])).squeeze(-1)
+        w = Tensor._make(xp.asarray(frac, dtype=x._data.dtype))
+        val = v_lo + (v_hi - v_lo) * w
+        bad = (valid == 0) if ignore_nan else nan.any(-1)
+        if bad.any():
+            val = m.where(Tensor._make(xp.asarray(bad)), m.full_like(val, float("nan")), val)
+        outs.append(val)
+    out = m.stack(outs, 0)
+    if keepdim:
+        if dim is None:
+            out = out.reshape((len(qs),) + (1,) * input.ndim)
+        else:
+            out = out.unsqueeze(d + 1)
+    return out[0] if scalar_q else out
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, ignore_nan=False)
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, ignore_nan=True)
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """The lower median of the non-nan values (nan where all are nan); with dim, also their indices."""
+    from .reduce import MedianResult
+
+    m = _ops()
+    x = input.reshape(-1) if dim is None else input
+    if x.ndim == 0:
+        x = x.reshape(1)
+    d = 0 if dim is None else wrap_dim(dim, input.ndim) if input.ndim else 0
+    xm = x.movedim(d, -1)
+    if xm.shape[-1] == 0:
+        raise IndexError(f"nanmedian(): Expected reduction dim {d} to have non-zero size.")
+    sorted_x, order = m.sort(xm, dim=-1)
+    xp = xp_of(xm._data)
+    valid = xm.shape[-1] - (xp.isnan(xm._data).sum(-1) if xm._data.dtype.kind == "f" else 0)
+    k = xp.maximum((xp.asarray(valid) - 1) // 2, 0)[..., None].astype(np.int64)
+    kt = Tensor._make(xp.asarray(k))
+    values = sorted_x.gather(-1, kt).squeeze(-1)
+    indices = order.gather(-1, kt).squeeze(-1)
+    if dim is None:
+        return values.reshape(())
+    if input.ndim == 0:
+        values, indices = values.reshape(()), indices.reshape(())
+    elif keepdim:
+        values, indices = values.unsqueeze(d), indices.unsqueeze(d)
+    return MedianResult(values, indices)
+
+
+# ---------------------------------------------------------------------------------------------
+# index helpers and scatters into views
+# ---------------------------------------------------------------------------------------------
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    return _tri_indices(np.tril_indices, row, col, offset, dtype, device)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    return _tri_indices(np.triu_indices, row, col, offset, dtype, device)
+
+
+def _tri_indices(fn, row, col, offset, dtype, device):
+    r, c = fn(row, offset, col) if row and col else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return _ops().tensor(np.stack([r, c]).astype(np.int64), dtype=dtype or _dtype.int64, device=device)
+
+
+class ScatterInto(Function):
+    """input with the view `key(input)` replaced by src; key(array) returns a writable view."""
+
+    @staticmethod
+    def forward(ctx, x, src, key):
+        out = x.copy()
+        key(out)[...] = src
+        ctx.key = key
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        gx = grad.copy()
+        key = ctx.key
+        gs = key(grad).copy() if ctx.needs_input_grad[1] else None
+        key(gx)[...] = 0
+        return gx, gs, None
+
+
+def _check_src(name, view_shape, src):
+    if tuple(src.shape) != tuple(view_shape):
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(src.shape)}, "
+                           f"slice size = {list(view_shape)}")
+
+
+def select_scatter(input, src, dim, index):
+    d = wrap_dim(dim, input.ndim)
+    i = index + input.shape[d] if index < 0 else index
+
+    def key(a):
+        return a[(slice(None),) * d + (i,)]
+
+    _check_src("select_scatter", key(input._data).shape, src)
+    return ScatterInto.apply(input, src.to(input.dtype), key)
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    d = wrap_dim(dim, input.ndim)
+
+    def key(a):
+        return a[(slice(None),) * d + (slice(start, end, step),)]
+
+    _check_src("slice_scatter", key(input._data).shape, src)
+    return ScatterInto.apply(input, src.to(input.dtype), key)
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    d1, d2 = wrap_dim(dim1, input.ndim), wrap_dim(dim2, input.ndim)
+    n1, n2 = input.shape[d1], input.shape[d2]
+    length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
+    r = np.arange(length) - min(offset, 0)
+    c = np.arange(length) + max(offset, 0)
+
+    class _DiagView:
+        def __init__(self, a):
+            self.a = xp_of(a).moveaxis(a, (d1, d2), (-2, -1))
+            self.shape = self.a.shape[:-2] + (length,)
+
+        def __getitem__(self, k):
+            return self.a[..., r, c]
+
+        def copy(self):
+            return self.a[..., r, c].copy()
+
+        def __setitem__(self, k, v):
+            self.a[..., r, c] = v
+
+    _check_src("diagonal_scatter", _DiagView(input._data).shape, src)
+    return ScatterInto.apply(input, src.to(input.dtype), _DiagView)
+
+
+class AsStrided(Function):
+    """Elements of the (contiguous) storage at offset + sum(i_k * stride_k); the gradient adds back."""
+
+    @staticmethod
+    def forward(ctx, x, size, stride, offset):
+        xp = xp_of(x)
+        flat = x.reshape(-1)
+        idx = np.full(tuple(size), offset, dtype=np.int64)
+        for k, (n, s) in enumerate(zip(size, stride)):
+            shape = [1] * len(size)
+            shape[k] = n
+            idx = idx + (np.arange(n) * s).reshape(shape)
+        if idx.size and (idx.max() >= flat.size or idx.min() < 0):
+            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset} "
+                               f"out of bounds for storage of size {flat.size}")
+        idx = xp.asarray(idx)
+        ctx.meta = (x.shape, idx)
+        return flat[idx]
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, idx = ctx.meta
+        xp = xp_of(grad)
+        out = xp.zeros(int(np.prod(shape)), grad.dtype)
+        xp.add.at(out, idx.reshape(-1), grad.reshape(-1))
+        return out.reshape(shape), None, None, None
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    return AsStrided.apply(input.contiguous(), tuple(size), tuple(stride), int(storage_offset or 0))
+
+
+def _unfold(self, dimension, size, step):
+    """Windows of `size` every `step` along dimension, as a new last dim."""
+    d = wrap_dim(dimension, self.ndim) if self.ndim else 0
+    x = self.reshape(1) if self.ndim == 0 else self
+    n = x.shape[d]
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    count = (n - size) // step + 1
+    idx = (np.arange(count)[:, None] * step + np.arange(size)).reshape(-1)
+    picked = x.index_select(d, Tensor._make(xp_of(x._data).asarray(idx)))
+    shape = list(x.shape[:d]) + [count, size] + list(x.shape[d + 1:])
+    out = picked.reshape(shape).movedim(d + 1, -1)
+    return out if self.ndim else out.reshape(size)  # a 0-d tensor gives one window of its one element
+
+
+def _cauchy(rng, shape, median=0.0, sigma=1.0):
+    return median + sigma * np.tan(math.pi * (rng.random(shape) - 0.5))
+
+
+def _geometric(rng, shape, p):
+    return rng.geometric(p, size=shape)
+
+
+def _log_normal(rng, shape, mean=1.0, std=2.0):
+    return np.exp(rng.standard_normal(shape) * std + mean)
+
+
+def sum_to_size(self, *size):
+    """Sum self down to `size` (which self must broadcast from)."""
+    size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    lead = self.ndim - len(size)
+    if lead < 0:
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(self.shape)}}}.")
+    axes = list(range(lead)) + [lead + i for i, n in enumerate(size) if n == 1 and self.shape[lead + i] != 1]
+    out = self.sum(axes, keepdim=True) if axes else self
+    return out.reshape(size)
+
+
+def zero_(input):
+    return input.zero_()
+
+
+def fill(input, value):
+    m = _ops()
+    v = value if isinstance(value, Tensor) else m.tensor(value, dtype=input.dtype, device=input.device)
+    if v.ndim != 0:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {v.ndim} dimensions.")
+    return m.where(m.ones_like(input, dtype=_dtype.bool_), v.to(input.dtype), input)
+
+
+def unravel_index(indices, shape):
+    m = _ops()
+    idx = indices if isinstance(indices, Tensor) else m.tensor(indices)
+    if idx.dtype.is_floating_point:
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {idx.dtype}")
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    n = math.prod(shape)
+    data = idx._data
+    if data.size and (int(data.min()) < -n or int(data.max()) >= n):
+        raise RuntimeError("'indices' must be in range [-{0}, {0})".format(n) if n else "'indices' must be empty")
+    out = np.unravel_index(np.where(data < 0, data + n, data), shape) if shape else ()
+    return tuple(Tensor._make(xp_of(data).asarray(o).astype(np.int64)) for o in out)
+
+
+def split_with_sizes(input, split_sizes, dim=0):
+    return _ops().split(input, list(split_sizes), dim)
+
+
+def unsafe_split(input, split_size, dim=0):
+    return _ops().split(input, split_size, dim)
+
+
+def unsafe_chunk(input, chunks, dim=0):
+    return _ops().chunk(input, chunks, dim)
+
+
+def constant_pad_nd(input, pad, value=0):
+    return _ops().nn.functional.pad(input, list(pad), value=value)
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, device=None, requires_grad=False, layout=None,
+                   pin_memory=False):
+    return _ops().empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _copy_variant(name, view_fn):
+    """The `<view>_copy` ops: the same values as the view, in new memory."""
+
+    def op(*args, **kwargs):
+        out = view_fn(*args, **kwargs)
+        return tuple(o.clone() for o in out) if isinstance(out, (tuple, list)) else out.clone()
+
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+def _views():
+    from . import shape
+
+    return {"alias": lambda x: x, "diagonal": shape.diagonal, "expand": lambda x, *s: x.expand(*s),
+            "narrow": shape.narrow, "permute": shape.permute, "squeeze": shape.squeeze, "t": shape.t,
+            "transpose": shape.transpose, "unbind": shape.unbind, "unfold": _unfold, "unsqueeze": shape.unsqueeze,
+            "view": lambda x, *s: x.view(*s), "split_with_sizes": split_with_sizes, "as_strided": as_strided}
+
+
+COPY_OPS = {f"{k}_copy": _copy_variant(f"{k}_copy", v) for k, v in _views().items()}
+
+
+from .inplace import _random_inplace  # noqa: E402
+
+tensor_methods(cauchy_=_random_inplace(_cauchy), geometric_=_random_inplace(_geometric),
+               log_normal_=_random_inplace(_log_normal), sum_to_size=sum_to_size)
+tensor_methods(cross=cross, kron=kron, trace=trace, vdot=vdot, diagflat=diagflat, diff=diff, renorm=renorm,
+               cummax=cummax, cummin=cummin, logcumsumexp=logcumsumexp, bincount=bincount, histc=histc,
+               quantile=quantile, nanquantile=nanquantile, nanmedian=nanmedian, select_scatter=select_scatter,
+               slice_scatter=slice_scatter, diagonal_scatter=diagonal_scatter, as_strided=as_strided,
+               unfold=_unfold, fill=fill, split_with_sizes=split_with_sizes, unsafe_split=unsafe_split,
+               unsafe_chunk=unsafe_chunk, dist=dist)
+public(meshgrid, cartesian_prod, combinations, cdist, dist, cross, kron, block_diag, trace, vdot, diagflat, diff,
+       trapezoid, trapz, cumulative_trapezoid, renorm, cov, corrcoef, cummax, cummin, logcumsumexp, bincount, histc,
+       isin, quantile, nanquantile, nanmedian, tril_indices, triu_indices, select_scatter, slice_scatter,
+       diagonal_scatter, as_strided, fill, unravel_index, split_with_sizes, unsafe_split, unsafe_chunk,
+       constant_pad_nd, empty_permuted, zero_, **COPY_OPS)
