@@ -3,6 +3,8 @@
 Everything above this module works on raw arrays through `xp = array_module(device)`, so the
 same op code runs on numpy and cupy. cupy is imported lazily and is optional.
 """
+import os
+
 import numpy as np
 
 _cupy = None
@@ -14,6 +16,10 @@ def cupy_module():
     global _cupy, _cupy_checked
     if not _cupy_checked:
         _cupy_checked = True
+        if os.environ.get("MYTORCH_FAKE_CUDA") == "1":  # the test suite's strict fake GPU, numpy inside
+            from .testing import fake_cupy
+
+            fake_cupy.install()
         try:
             import cupy
 
@@ -137,3 +143,58 @@ def get_array_module(arr):
 def xp_of(arr):
     """Fast array-module lookup for the hot path."""
     return np if type(arr) is np.ndarray else get_array_module(arr)
+
+
+def gpu_guard(op, arrays):
+    """The cupy device context an op on GPU arrays runs under (PyTorch's device guard).
+
+    Checks the arrays share one GPU, as PyTorch does: 0-d CPU arrays (Python-scalar-like) may join in,
+    nothing else. Without the guard cupy would allocate the result on the *current* GPU, or refuse.
+    """
+    cp = cupy_module()
+    dev = None
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            if a.ndim == 0:
+                continue
+            where = "cpu"
+        elif cp is not None and isinstance(a, cp.ndarray):
+            where = a.device.id
+        else:
+            continue
+        if dev is None:
+            dev = where
+        elif where != dev:
+            names = sorted(f"cuda:{d}" if d != "cpu" else d for d in (dev, where))
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{names[-1]} and {names[0]}! (when checking arguments for {op})")
+    if dev is None or dev == "cpu" or dev == cp.cuda.runtime.getDevice():
+        return _NO_GUARD
+    return cp.cuda.Device(dev)
+
+
+class _NoGuard:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_GUARD = _NoGuard()
+
+
+def on_device(dev):
+    """`with on_device(dev):` new GPU arrays land on `dev` (cupy allocates on the current GPU)."""
+    if dev.type == "cpu" or dev.index == cupy_module().cuda.runtime.getDevice():
+        return _NO_GUARD
+    return cupy_module().cuda.Device(dev.index)
+
+
+def scalars_to_gpu(arrays):
+    """0-d CPU arrays among a GPU op's inputs, copied to the current GPU (cupy takes no numpy arrays);
+    PyTorch lets CPU scalar tensors join CUDA ops."""
+    if not any(type(a) is np.ndarray for a in arrays):
+        return arrays
+    cp = cupy_module()
+    return [cp.asarray(a) if type(a) is np.ndarray and a.ndim == 0 else a for a in arrays]

@@ -18,6 +18,14 @@ def _seed():
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
                      help="also run tests marked slow (full-length training runs); or set MYTORCH_RUN_SLOW=1")
+    parser.addoption("--fake-cuda", action="store_true", default=False,
+                     help="run CUDA code on mytorch.testing.fake_cupy, a strict numpy-backed stand-in for cupy "
+                          "with two devices (same as MYTORCH_FAKE_CUDA=1)")
+
+
+def pytest_configure(config):
+    if config.getoption("--fake-cuda"):
+        os.environ["MYTORCH_FAKE_CUDA"] = "1"  # read when mytorch first looks for cupy
 
 
 def pytest_collection_modifyitems(config, items):

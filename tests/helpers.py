@@ -1,9 +1,14 @@
 """Shared test helpers: build the same inputs in mytorch and PyTorch, compare values and grads."""
+import os
+
 import numpy as np
 import torch
 
 import mytorch
 
+# The device the mytorch side of pair()/check_against_torch runs on; "cuda" under the fake GPU
+# (tests/test_fake_cuda.py runs a subset of the suite that way).
+DEVICE = os.environ.get("MYTORCH_TEST_DEVICE", "cpu")
 TOL = {np.float64: (1e-10, 1e-12), np.float32: (1e-5, 1e-6), np.float16: (1e-2, 1e-3)}
 
 
@@ -42,7 +47,7 @@ def pair(array, requires_grad=False):
     """The same data as a mytorch tensor and a torch tensor."""
     array = np.asarray(array)
     rg = requires_grad and array.dtype.kind == "f"
-    mt = mytorch.tensor(array.copy(), requires_grad=rg)
+    mt = mytorch.tensor(array.copy(), requires_grad=rg, device=DEVICE)
     th = torch.tensor(array.copy(), requires_grad=rg)
     return mt, th
 
@@ -85,7 +90,7 @@ def check_against_torch(mt_fn, th_fn, *arrays, grad=True, rtol=None, atol=None, 
     for om, ot in zip(outs_m, outs_t):
         if isinstance(ot, torch.Tensor) and ot.requires_grad:
             w = rng.standard_normal(ot.shape).astype(to_numpy(ot).dtype)
-            lm = (om * mytorch.tensor(w)).sum()
+            lm = (om * mytorch.tensor(w, device=om.device)).sum()
             lt = (ot * torch.tensor(w)).sum()
             loss_m = lm if loss_m is None else loss_m + lm
             loss_t = lt if loss_t is None else loss_t + lt
