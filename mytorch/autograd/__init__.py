@@ -10,14 +10,15 @@ __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_e
 
 
 def _make_grads(outputs, grad_outputs):
-    from .._array import xp_of
+    from .._array import gpu_guard, xp_of
 
     grads = []
     for out, g in zip(outputs, grad_outputs):
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grads.append(xp_of(out._data).ones(out._data.shape, out._data.dtype))
+            with gpu_guard("backward", (out._data,)):  # on the output's GPU, not the current one
+                grads.append(xp_of(out._data).ones(out._data.shape, out._data.dtype))
         else:
             gd = g._data if hasattr(g, "_data") else g
             if tuple(gd.shape) != tuple(out._data.shape):

@@ -5,7 +5,10 @@
    and deliver each input gradient to the node behind that input's edge.
 No recursion, so a graph 100,000 ops deep is fine.
 """
+import numpy as np
+
 from . import grad_mode
+from .._array import gpu_guard, move_array
 from .function import AccumulateGrad
 
 # callbacks queued during a backward run once its whole graph is done (one list per running backward)
@@ -44,6 +47,14 @@ def _zeros_for(meta, like):
 def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate=True):
     """roots: list of (node, output_nr); root_grads: arrays. capture: {(node, nr): None} to fill
     with the total gradient reaching those edges (autograd.grad)."""
+    gpu = next((g for g in root_grads if g is not None and type(g) is not np.ndarray), None)
+    if gpu is None:
+        return _walk(roots, root_grads, retain_graph, capture, accumulate)
+    with gpu_guard("backward", (gpu,)):  # the graph's sums and accumulations run on its GPU
+        return _walk(roots, root_grads, retain_graph, capture, accumulate)
+
+
+def _walk(roots, root_grads, retain_graph, capture, accumulate):
     dependencies = {}
     stack = []
     for node, _ in roots:
@@ -173,6 +184,8 @@ def _call_tensor_hooks(node, grads):
 def _accumulate(leaf, g):
     from ..tensor import Tensor
 
+    if type(g) is not type(leaf._data):  # a CPU scalar tensor that joined a GPU op gets a CPU grad
+        g = move_array(g, leaf.device)
     if leaf.grad is None:
         # copy: the same gradient array may reach several leaves (e.g. a + b), and .grad is
         # later modified in place (clip_grad_norm_, optimizer.zero_grad(set_to_none=False))

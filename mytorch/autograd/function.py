@@ -23,7 +23,10 @@ whose forward and backward see Tensors like PyTorch's.
 """
 import weakref
 
+import numpy as np
+
 from . import grad_mode
+from .._array import gpu_guard, scalars_to_gpu
 
 Tensor = None  # set by mytorch.tensor once the class exists (avoids an import cycle on the hot path)
 
@@ -123,7 +126,12 @@ class Node:
                 out = fn.backward(self, *(None if g is None else Tensor._make(g) for g in grads))
             out = out if isinstance(out, tuple) else (out,)
             return tuple(o._data if isinstance(o, Tensor) else o for o in out)
-        out = fn.backward(self, *grads)
+        g = next((g for g in grads if g is not None), None)
+        if g is not None and type(g) is not np.ndarray:
+            with gpu_guard(self.name(), grads):
+                out = fn.backward(self, *grads)
+        else:
+            out = fn.backward(self, *grads)
         return out if isinstance(out, tuple) else (out,)
 
     def __repr__(self):
@@ -199,17 +207,23 @@ class Function:
         arrays = []
         needs = []
         any_grad = False
+        on_gpu = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a._data)
                 g = a._requires_grad
                 any_grad = any_grad or g
                 needs.append(g)
+                on_gpu = on_gpu or type(a._data) is not np.ndarray
             else:
                 arrays.append(a)
                 needs.append(False)
         ctx.needs_input_grad = needs
-        result = cls.forward(ctx, *arrays, **kwargs)
+        if on_gpu:  # one GPU for all inputs, and that GPU current while the op runs
+            with gpu_guard(cls.__name__.lower(), arrays):
+                result = cls.forward(ctx, *scalars_to_gpu(arrays), **kwargs)
+        else:
+            result = cls.forward(ctx, *arrays, **kwargs)
         make = Tensor._make
         if type(result) is tuple:
             tensors = [make(o) for o in result]

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .. import _dtype
-from .._array import CPU, array_module, device_of_array, move_array, to_device, xp_of
+from .._array import CPU, array_module, device_of_array, move_array, on_device, to_device, xp_of
 from ..random import rng_for
 from ..tensor import Tensor
 from ._registry import public, tensor_methods
@@ -142,8 +142,8 @@ def _factory(fill):
     def make(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False,
              memory_format=None):
         dev = to_device(device)
-        xp = array_module(dev)
-        arr = fill(xp, _size(size), _np_dtype(dtype))
+        with on_device(dev):
+            arr = fill(array_module(dev), _size(size), _np_dtype(dtype))
         t = _finish(arr, requires_grad)
         if out is not None:
             out.set_data_(t)
@@ -163,9 +163,10 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     np_dtype = _np_dtype(dtype, _dtype.dtype_of_scalar(fill_value))
-    xp = array_module(to_device(device))
-    return _finish(xp.full(_size((size,)) if not isinstance(size, int) else (size,), fill_value, np_dtype),
-                   requires_grad)
+    dev = to_device(device)
+    with on_device(dev):
+        arr = array_module(dev).full(_size((size,)) if not isinstance(size, int) else (size,), fill_value, np_dtype)
+    return _finish(arr, requires_grad)
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
@@ -185,10 +186,12 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         raise RuntimeError(f"upper bound and larger bound inconsistent with step sign")
     is_int = builtins.all(isinstance(v, (int, np.integer)) for v in vals)
     np_dtype = _np_dtype(dtype, _dtype.int64 if is_int else None)
-    xp = array_module(to_device(device))
+    dev = to_device(device)
+    xp = array_module(dev)
     n = int(math.ceil((end - start) / step))
-    arr = (xp.arange(n, dtype=np.float64) * step + start).astype(np_dtype) if not is_int else xp.arange(
-        start, end, step).astype(np_dtype)
+    with on_device(dev):
+        arr = (xp.arange(n, dtype=np.float64) * step + start).astype(np_dtype) if not is_int else xp.arange(
+            start, end, step).astype(np_dtype)
     return _finish(arr, requires_grad)
 
 
@@ -201,20 +204,26 @@ def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    xp = array_module(to_device(device))
-    return _finish(xp.linspace(start, end, steps).astype(_np_dtype(dtype)), requires_grad)
+    dev = to_device(device)
+    with on_device(dev):
+        arr = array_module(dev).linspace(start, end, steps).astype(_np_dtype(dtype))
+    return _finish(arr, requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
-    xp = array_module(to_device(device))
-    return _finish(xp.logspace(start, end, steps, base=base).astype(_np_dtype(dtype)), requires_grad)
+    dev = to_device(device)
+    with on_device(dev):
+        arr = array_module(dev).logspace(start, end, steps, base=base).astype(_np_dtype(dtype))
+    return _finish(arr, requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"{'n' if n < 0 else 'm'} must be greater or equal to 0, got {n if n < 0 else m}")
-    xp = array_module(to_device(device))
-    return _finish(xp.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), requires_grad)
+    dev = to_device(device)
+    with on_device(dev):
+        arr = array_module(dev).eye(n, n if m is None else m, dtype=_np_dtype(dtype))
+    return _finish(arr, requires_grad)
 
 
 # random ----------------------------------------------------------------------------------------
@@ -226,7 +235,8 @@ def _random(draw):
         if np_dtype.kind != "f":
             raise RuntimeError(f"\"{draw.__name__}\" not implemented for '{_dtype.from_numpy_dtype(np_dtype)}'")
         rng = rng_for(dev, generator)
-        arr = draw(rng, _size(size), np_dtype)
+        with on_device(dev):
+            arr = draw(rng, _size(size), np_dtype)
         return _finish(arr, requires_grad)
 
     return make
@@ -261,13 +271,16 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dev = to_device(device)
-    arr = rng_for(dev, generator).integers(low, high, size=_size((size,)) if not isinstance(size, int) else (size,))
+    with on_device(dev):
+        arr = rng_for(dev, generator).integers(low, high, size=_size((size,)) if not isinstance(size, int) else (size,))
     return _finish(arr.astype(_np_dtype(dtype, _dtype.int64)), requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     dev = to_device(device)
-    arr = rng_for(dev, generator).permutation(n)
+    rng = rng_for(dev, generator)
+    with on_device(dev):  # cupy's Generator has no permutation(): sort uniform draws instead
+        arr = rng.permutation(n) if dev.type == "cpu" else rng.random(n).argsort()
     return _finish(arr.astype(_np_dtype(dtype, _dtype.int64)), requires_grad)
 
 

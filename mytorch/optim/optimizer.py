@@ -11,7 +11,7 @@ from itertools import chain
 
 import numpy as np
 
-from .._array import move_array, xp_of
+from .._array import CPU, move_array, on_device, xp_of
 from .._dtype import get_default_dtype
 from ..autograd import grad_mode
 from ..tensor import Tensor
@@ -88,7 +88,7 @@ def _hooked_step(step):
         self._opt_called = True
         self._in_step = True
         try:
-            with grad_mode.no_grad():
+            with grad_mode.no_grad(), self._device_context():
                 out = step(self, *args, **kwargs)
         finally:
             self._in_step = False
@@ -218,7 +218,15 @@ class Optimizer:
     @staticmethod
     def _zeros_like(p):
         """A state buffer: zeros with the parameter's shape, dtype and device."""
-        return Tensor._make(xp_of(p._data).zeros_like(p._data))
+        with on_device(p.device):  # cupy's zeros_like allocates on the current GPU, not p's
+            return Tensor._make(xp_of(p._data).zeros_like(p._data))
+
+    def _device_context(self):
+        """The parameters' GPU made current for the update (cupy computes on the current GPU)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                return on_device(p.device)
+        return on_device(CPU)
 
     @staticmethod
     def _step_tensor(value=0.0):
