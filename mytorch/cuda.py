@@ -33,8 +33,22 @@ def device_count():
 def _require():
     cp = cupy_module()
     if cp is None:
-        raise RuntimeError("CUDA is not available: cupy is not installed or sees no GPU")
+        try:
+            import cupy  # noqa: F401
+        except ImportError:
+            why = "cupy is not installed (pip install 'mytorch[gpu]' for CUDA 12, 'mytorch[gpu-cuda13]' for CUDA 13)"
+        else:
+            why = "cupy is installed but found no NVIDIA GPU (no driver, or CUDA_VISIBLE_DEVICES hides them)"
+        raise RuntimeError(f"CUDA is not available: {why}")
     return cp
+
+
+def _index(device):
+    if device is None:
+        return current_device()
+    if isinstance(device, int):
+        return to_device(f"cuda:{device}").index
+    return to_device(device).index
 
 
 def current_device():
@@ -52,9 +66,41 @@ def synchronize(device=None):
 
 
 def get_device_name(device=None):
+    return get_device_properties(device).name
+
+
+class _CudaDeviceProperties:
+    """What `get_device_properties` returns: PyTorch's name, major, minor, total_memory, multi_processor_count."""
+
+    def __init__(self, props):
+        name = props["name"]
+        self.name = name.decode() if isinstance(name, bytes) else str(name)
+        self.major, self.minor = int(props["major"]), int(props["minor"])
+        self.total_memory = int(props["totalGlobalMem"])
+        self.multi_processor_count = int(props["multiProcessorCount"])
+
+    def __repr__(self):
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, minor={self.minor}, "
+                f"total_memory={self.total_memory // 2 ** 20}MB, multi_processor_count={self.multi_processor_count})")
+
+
+def get_device_properties(device=None):
     cp = _require()
-    idx = 0 if device is None else to_device(device if not isinstance(device, int) else f"cuda:{device}").index
-    return cp.cuda.runtime.getDeviceProperties(idx)["name"].decode()
+    return _CudaDeviceProperties(cp.cuda.runtime.getDeviceProperties(_index(device)))
+
+
+def get_device_capability(device=None):
+    """(major, minor) compute capability, e.g. (8, 0) on an A100, (9, 0) on an H100."""
+    props = get_device_properties(device)
+    return props.major, props.minor
+
+
+def mem_get_info(device=None):
+    """(free, total) bytes of GPU memory, as cudaMemGetInfo reports them."""
+    cp = _require()
+    with cp.cuda.Device(_index(device)):
+        free, total = cp.cuda.runtime.memGetInfo()
+    return int(free), int(total)
 
 
 def manual_seed(seed):
@@ -82,4 +128,4 @@ def empty_cache():
 
 
 def is_bf16_supported():
-    return False
+    return False  # cupy has no bfloat16 arrays
