@@ -28,7 +28,8 @@ class _AliasLoader(importlib.abc.Loader):
 
 class TorchAliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if not fullname.startswith("torch.") or sys.modules.get("torch") is not sys.modules.get("mytorch"):
+        torch = sys.modules.get("torch")
+        if not fullname.startswith("torch.") or torch is None or torch is not sys.modules.get("mytorch"):
             return None
         real_name = "mytorch." + fullname[len("torch."):]
         if real_name not in sys.modules and importlib.util.find_spec(real_name) is None:
