@@ -202,6 +202,22 @@ def test_checkpoint_against_torch_and_kwargs():
         assert checkpoint(block, mytorch, mx, mw, use_reentrant=False).grad_fn is None
 
 
+@pytest.mark.parametrize("use_reentrant", [False, True])
+def test_checkpoint_input_without_grad(use_reentrant):
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    x = mytorch.randn(2, 3)  # only the parameters need gradients
+    if use_reentrant:  # PyTorch's reentrant flavour records nothing here, and says so
+        with pytest.warns(UserWarning, match="None of the inputs"):
+            assert checkpoint(net, x, use_reentrant=True).grad_fn is None
+        return
+    checkpoint(net, x, use_reentrant=False).sum().backward()
+    grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    net(x).sum().backward()
+    for mine, plain in zip(grads, net.parameters()):
+        assert_close(mine, plain.grad)
+
+
 def test_checkpoint_sequential():
     net = nn.Sequential(*[nn.Linear(4, 4) for _ in range(5)])
     x = mytorch.randn(2, 4, requires_grad=True)

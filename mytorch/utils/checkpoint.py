@@ -2,15 +2,16 @@
 activations and runs it again during backward to get them, trading compute for memory.
 
 The random state (dropout masks) is saved before the first run and restored for the rerun, so both
-runs see the same draws. Both of PyTorch's flavours (use_reentrant True/False) behave the same here:
-the rerun's graph is differentiated with `mytorch.autograd.backward`, which also accumulates the
-gradients of the parameters fn uses.
+runs see the same draws. The rerun's graph is differentiated with `mytorch.autograd.backward`, which also
+accumulates the gradients of the parameters fn uses. As in PyTorch, use_reentrant=True records nothing
+when no input requires grad (and warns); use_reentrant=False still reaches fn's parameters then.
 """
 import contextlib
 import warnings
 
 from .. import autograd
 from ..autograd import grad_mode
+from ..ops.factory import ones
 from ..random import _default_generators
 from ..tensor import Tensor
 
@@ -77,6 +78,12 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism
     run = (lambda *a: function(*a, **kwargs)) if kwargs else function
     if not grad_mode.is_grad_enabled():
         return run(*args)
+    if not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+        if use_reentrant:
+            warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2)
+        else:  # fn's parameters may still need gradients: an extra input that requires grad keeps the node
+            return _Checkpoint.apply(lambda *a: run(*a[:-1]), preserve_rng_state, *args,
+                                     ones((), requires_grad=True))
     return _Checkpoint.apply(run, preserve_rng_state, *args)
 
 
