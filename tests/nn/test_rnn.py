@@ -208,3 +208,24 @@ def test_errors():
         nn.LSTM(2, 2, proj_size=3)
     with pytest.raises(ValueError, match="dropout"):
         nn.LSTM(2, 2, dropout=1.5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_cuda_matches_cpu(cls):
+    cpu = getattr(nn, cls)(4, 6, num_layers=2, bidirectional=True)
+    gpu = getattr(nn, cls)(4, 6, num_layers=2, bidirectional=True)
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.to("cuda")
+    x = np.random.randn(5, 3, 4).astype(np.float32)
+    x_cpu = mytorch.tensor(x, requires_grad=True)
+    x_gpu = mytorch.tensor(x, device="cuda", requires_grad=True)
+    out_cpu, _ = cpu(x_cpu)
+    out_gpu, _ = gpu(x_gpu)
+    assert out_gpu.device.type == "cuda"
+    assert_close(out_gpu.cpu(), out_cpu, rtol=1e-4, atol=1e-5)
+    out_cpu.sum().backward()
+    out_gpu.sum().backward()
+    assert_close(x_gpu.grad.cpu(), x_cpu.grad, rtol=1e-4, atol=1e-5)
+    for (name, p_cpu), p_gpu in zip(cpu.named_parameters(), gpu.parameters()):
+        assert_close(p_gpu.grad.cpu(), p_cpu.grad, rtol=1e-4, atol=1e-5, msg=name)

@@ -156,3 +156,20 @@ def test_dropout_in_training():
     eval_out = layer(x)
     assert_close(layer(x), eval_out)
     assert not np.allclose(train_out.detach().numpy(), eval_out.detach().numpy())
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    cpu = nn.Transformer(D, H, 1, 1, FF, dropout=0.0)
+    gpu = nn.Transformer(D, H, 1, 1, FF, dropout=0.0)
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.to("cuda")
+    src, tgt = np.random.randn(5, 2, D).astype(np.float32), np.random.randn(4, 2, D).astype(np.float32)
+    mask = nn.Transformer.generate_square_subsequent_mask(4)
+    out_cpu = cpu(mytorch.tensor(src), mytorch.tensor(tgt), tgt_mask=mask)
+    out_gpu = gpu(mytorch.tensor(src, device="cuda"), mytorch.tensor(tgt, device="cuda"), tgt_mask=mask.to("cuda"))
+    assert_close(out_gpu.cpu(), out_cpu, rtol=1e-4, atol=1e-5)
+    out_cpu.sum().backward()
+    out_gpu.sum().backward()
+    for (name, p_cpu), p_gpu in zip(cpu.named_parameters(), gpu.parameters()):
+        assert_close(p_gpu.grad.cpu(), p_cpu.grad, rtol=1e-3, atol=1e-5, msg=name)
