@@ -237,7 +237,9 @@ class RNNBase(Module):
         if data.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {data.shape[-1]}")
-        states = self._initial_states(hx, batch, unbatched, data, packed and input.sorted_indices)
+        sorted_indices = input.sorted_indices if packed else None
+        unsorted_indices = input.unsorted_indices if packed else None
+        states = self._initial_states(hx, batch, unbatched, data, sorted_indices)
         offsets = np.concatenate([[0], np.cumsum(batch_sizes)]).tolist()
         step = _STEPS[self.mode]
         directions = 2 if self.bidirectional else 1
@@ -257,10 +259,9 @@ class RNNBase(Module):
             layer_input = outs[0] if directions == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
-        hidden = self._stack_finals(finals, packed and input.unsorted_indices, unbatched)
+        hidden = self._stack_finals(finals, unsorted_indices, unbatched)
         if packed:
-            return PackedSequence(layer_input, input.batch_sizes, input.sorted_indices,
-                                  input.unsorted_indices), hidden
+            return PackedSequence(layer_input, input.batch_sizes, sorted_indices, unsorted_indices), hidden
         output = layer_input.reshape(len(batch_sizes), batch, layer_input.shape[-1])
         if unbatched:
             output = output.squeeze(1)
@@ -283,7 +284,7 @@ class RNNBase(Module):
                 h = h.unsqueeze(1)
             elif h.dim() != 3:
                 raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {h.dim()}-D tensor")
-            if sorted_indices is not None and sorted_indices is not False:
+            if sorted_indices is not None:  # a packed batch runs longest-first: hx rows follow
                 h = h.index_select(1, sorted_indices)
             if tuple(h.shape) != shape:
                 raise RuntimeError(f"Expected hidden size {shape}, got {list(h.shape)}")
@@ -295,7 +296,7 @@ class RNNBase(Module):
         stacked = []
         for part in parts:
             h = stack(list(part))  # (num_layers * num_directions, B, H)
-            if unsorted_indices is not None and unsorted_indices is not False:
+            if unsorted_indices is not None:
                 h = h.index_select(1, unsorted_indices)
             stacked.append(h.squeeze(1) if unbatched else h)
         return tuple(stacked) if self.mode == "LSTM" else stacked[0]
