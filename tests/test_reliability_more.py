@@ -251,3 +251,48 @@ def test_write_through_data_is_seen_by_the_tensor():
         v = x._version
         x.data.mul_(3.0)
         assert x.tolist() == [3.0, 6.0] and x._version == v
+
+
+# in-place ops on a view of a non-leaf: the base's gradient routes through the op (PyTorch's CopySlices) --
+VIEW_PROGRAMS = {
+    "row_mul": lambda m, b: b[0].mul_(3.0),
+    "column_exp": lambda m, b: b[:, 1].exp_(),
+    "transpose_add_tensor": lambda m, b: b.t().add_(m.arange(6.0).reshape(3, 2)),
+    "strided_sigmoid": lambda m, b: b.view(-1)[::2].sigmoid_(),
+    "narrow_fill": lambda m, b: b.narrow(1, 0, 2).fill_(1.0),
+    "setitem_slice": lambda m, b: b.__setitem__((slice(None), slice(1, None)), 7.0),
+    "two_views": lambda m, b: (b[0].mul_(2.0), b[1].add_(b[0])),
+    "view_of_view": lambda m, b: b[1][1:].pow_(2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_PROGRAMS))
+def test_inplace_on_view_of_non_leaf(name):
+    grads = []
+    for m in (torch, mytorch):
+        leaf = m.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], requires_grad=True)
+        base = leaf * 2.0
+        VIEW_PROGRAMS[name](m, base)
+        (base * m.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+        grads.append((base.detach().numpy().copy(), leaf.grad.numpy().copy()))
+    np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-6)
+    np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-6)
+
+
+def test_inplace_on_view_then_using_the_view():
+    grads = []
+    for m in (torch, mytorch):
+        leaf = m.tensor([0.5, -1.0, 2.0, 3.0], requires_grad=True)
+        base = leaf * leaf
+        v = base[1:3]
+        v.mul_(leaf[:2])
+        (v.sum() * 2 + base.sum()).backward()
+        grads.append(leaf.grad.numpy().copy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
+
+
+def test_inplace_on_view_of_a_leaf_raises():
+    for m in (torch, mytorch):
+        leaf = m.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+            leaf[0].mul_(2)

@@ -89,10 +89,10 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, x, y):
         xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
-        if isinstance(y, (int, np.integer)) and getattr(x, "dtype", np.float32).kind in "iu" and y < 0:
+        x_int = isinstance(x, (int, np.integer)) or np.dtype(getattr(x, "dtype", np.float32)).kind in "biu"
+        if isinstance(y, (int, np.integer)) and x_int and y < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        if (getattr(y, "dtype", None) is not None and y.dtype.kind == "i" and getattr(x, "dtype", np.float32).kind
-                in "iu" and bool((y < 0).any())):
+        if getattr(y, "dtype", None) is not None and y.dtype.kind == "i" and x_int and bool((y < 0).any()):
             # integer x ** negative y truncates, as in C: 1 for x == 1, +-1 for x == -1, else 0
             odd = (y % 2) != 0
             neg = xp.where(x == 1, 1, xp.where(x == -1, xp.where(odd, -1, 1), 0))
@@ -246,6 +246,8 @@ def div(input, other, *, rounding_mode=None, out=None):
         if ufunc == "_trunc_div":
             return _out(_int_trunc_div(a, b), out)
         return _out(NonDiffBinary.apply(a, b, ufunc), out)
+    if rounding_mode == "floor":
+        return _out(FloorDivFloat.apply(a, b), out)
     q = Div.apply(a, b)
     return _out(RoundOp.apply(q, rounding_mode), out)
 
@@ -277,6 +279,28 @@ class RoundOp(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad * 0, None
+
+
+class FloorDivFloat(Function):
+    """Float floor division computed as PyTorch does, through fmod: inf // 2 is nan, x // 0 is x / 0.
+    The gradient is zero almost everywhere."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        xp = xp_of(x) if not np.isscalar(x) else xp_of(y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mod = xp.fmod(x, y)
+            div = (x - mod) / y
+            div = xp.where((mod != 0) & ((y < 0) != (mod < 0)), div - 1, div)
+            floor = xp.floor(div)
+            floor = xp.where(div - floor > 0.5, floor + 1, floor)
+            out = xp.where(div == 0, xp.copysign(0, x / y), floor)
+            out = xp.where(y == 0, x / y, out)
+        return xp.asarray(out).astype(y.dtype if np.isscalar(x) else x.dtype, copy=False)  # promoted by div
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0, grad * 0
 
 
 def true_divide(input, other):
@@ -384,6 +408,10 @@ def bitwise_not(input):
     return Tensor._make(xp_of(input._data).invert(input._data))
 
 
+def _no_invert(input):
+    raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+
+
 def equal(input, other):
     """True if both tensors have the same shape and elements."""
     return input.shape == other.shape and bool((input._data == other._data).all())
@@ -446,7 +474,7 @@ UNARY = {
     "sqrt": (lambda xp, x: xp.sqrt(x), lambda xp, x, y: 0.5 / y, True),
     "rsqrt": (lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y: -0.5 * y * y * y, True),
     "reciprocal": (lambda xp, x: 1 / x, lambda xp, x, y: -y * y, True),
-    "abs": (lambda xp, x: xp.abs(x), lambda xp, x, y: xp.sign(x), False),
+    "abs": (lambda xp, x: xp.abs(_no_bool("abs_cpu", x)), lambda xp, x, y: xp.sign(x), False),
     "sin": (lambda xp, x: xp.sin(x), lambda xp, x, y: xp.cos(x), True),
     "cos": (lambda xp, x: xp.cos(x), lambda xp, x, y: -xp.sin(x), True),
     "tan": (lambda xp, x: xp.tan(x), lambda xp, x, y: 1 + y * y, True),
@@ -460,16 +488,19 @@ UNARY = {
     "acosh": (lambda xp, x: xp.arccosh(x), lambda xp, x, y: 1 / xp.sqrt(x * x - 1), True),
     "atanh": (lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x), True),
     "sigmoid": (lambda xp, x: _sigmoid(xp, x), lambda xp, x, y: y * (1 - y), True),
-    "relu": (lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False), lambda xp, x, y: y > 0, False),
+    "relu": (lambda xp, x: xp.maximum(_no_bool_relu(x), 0).astype(x.dtype, copy=False), lambda xp, x, y: y > 0, False),
     "erf": (lambda xp, x: _erf(xp, x), lambda xp, x, y: _SQRT_2_OVER_PI * xp.exp(-x * x), True),
     "erfc": (lambda xp, x: 1 - _erf(xp, x), lambda xp, x, y: -_SQRT_2_OVER_PI * xp.exp(-x * x), True),
-    "sign": (lambda xp, x: xp.sign(x), lambda xp, x, y: 0, False),
-    "sgn": (lambda xp, x: xp.sign(x), lambda xp, x, y: 0, False),
-    "floor": (lambda xp, x: xp.floor(x) if x.dtype.kind == "f" else x.copy(), lambda xp, x, y: 0, False),
-    "ceil": (lambda xp, x: xp.ceil(x) if x.dtype.kind == "f" else x.copy(), lambda xp, x, y: 0, False),
-    "trunc": (lambda xp, x: xp.trunc(x) if x.dtype.kind == "f" else x.copy(), lambda xp, x, y: 0, False),
-    "frac": (lambda xp, x: x - xp.trunc(x), lambda xp, x, y: 1, False),
-    "square": (lambda xp, x: x * x, lambda xp, x, y: 2 * x, False),
+    "sign": (lambda xp, x: _sign(xp, x), lambda xp, x, y: 0, False),
+    "sgn": (lambda xp, x: _sign(xp, x), lambda xp, x, y: 0, False),
+    "floor": (lambda xp, x: xp.floor(x) if x.dtype.kind == "f" else _no_bool("floor_vml_cpu", x).copy(),
+              lambda xp, x, y: 0, False),
+    "ceil": (lambda xp, x: xp.ceil(x) if x.dtype.kind == "f" else _no_bool("ceil_vml_cpu", x).copy(),
+             lambda xp, x, y: 0, False),
+    "trunc": (lambda xp, x: xp.trunc(x) if x.dtype.kind == "f" else _no_bool("trunc_vml_cpu", x).copy(),
+              lambda xp, x, y: 0, False),
+    "frac": (lambda xp, x: x - xp.trunc(_float_only("frac_cpu", x)), lambda xp, x, y: 1, False),
+    "square": (lambda xp, x: (x.astype(np.int64) if x.dtype == np.bool_ else x) ** 2, lambda xp, x, y: 2 * x, False),
     "positive": (lambda xp, x: x, lambda xp, x, y: 1, False),
 }
 
@@ -479,6 +510,34 @@ UNARY = {
 _DERIV_USES_Y = {"exp", "exp2", "expm1", "sqrt", "rsqrt", "reciprocal", "tan", "tanh", "sigmoid", "relu"}
 _DERIV_USES_BOTH = {"sgn"}
 _DERIV_USES_NOTHING = {"neg", "sign", "sgn", "floor", "ceil", "trunc", "frac", "positive"}
+
+
+def _no_bool(kernel, x):
+    if x.dtype == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    return x
+
+
+def _no_bool_relu(x):
+    if x.dtype == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
+    return x
+
+
+_INT_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _float_only(kernel, x):
+    if x.dtype.kind not in "fV":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_INT_NAMES[x.dtype.name]}'")
+    return x
+
+
+def _sign(xp, x):
+    if x.dtype == np.bool_:
+        return x.copy()
+    out = xp.sign(x)
+    return xp.where(xp.isnan(x), 0, out).astype(x.dtype, copy=False) if x.dtype.kind == "f" else out  # sign(nan) = 0
 
 
 def _sigmoid(xp, x):
@@ -536,6 +595,7 @@ absolute, arcsin, arccos, arctan, negative = abs, asin, acos, atan, neg  # noqa:
 
 def round(input, decimals=0):
     data = input._data
+    _no_bool("round_vml_cpu", data)
     return RoundDecimals.apply(input, decimals) if data.dtype.kind == "f" else input.clone()
 
 
@@ -637,6 +697,8 @@ def clamp(input, min=None, max=None):
         max = max.to(rt) if isinstance(max, Tensor) else max
     elif any(isinstance(v, float) for v in (min, max)) and x._data.dtype.kind in "biu":
         x = x.to(_dtype.get_default_dtype())
+    elif x._data.dtype == np.bool_ and any(isinstance(v, int) and not isinstance(v, bool) for v in (min, max)):
+        x = x.to(_dtype.int64)  # bool clamped by integers counts in int64, as in PyTorch
     return Clamp.apply(x, min, max)
 
 
@@ -741,7 +803,8 @@ tensor_methods(
     __neg__=neg, __pos__=positive, __abs__=abs,  # noqa: F821
     __eq__=eq, __ne__=ne, __lt__=lt, __le__=le, __gt__=gt, __ge__=ge,
     __and__=bitwise_and, __or__=bitwise_or, __xor__=bitwise_xor, __invert__=lambda self: (
-        logical_not(self) if self._data.dtype == np.bool_ else bitwise_not(self)),
+        logical_not(self) if self._data.dtype == np.bool_ else bitwise_not(self) if self._data.dtype.kind in "iu"
+        else _no_invert(self)),
     __rand__=_reflect(bitwise_and), __ror__=_reflect(bitwise_or), __rxor__=_reflect(bitwise_xor),
     add=add, sub=sub, subtract=sub, mul=mul, multiply=mul, div=div, divide=div, true_divide=true_divide,
     floor_divide=floor_divide, pow=pow, maximum=maximum, minimum=minimum, fmod=fmod, remainder=remainder,

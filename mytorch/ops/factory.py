@@ -85,6 +85,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         arr = arr.astype(np_dtype) if np_dtype is not None and arr.dtype != np_dtype else arr.copy()
         arr = move_array(arr, dev or src_dev)
         return _finish(arr, requires_grad)
+    if isinstance(data, np.generic) and data.dtype.kind in "biuf":
+        data = np.asarray(data)  # a numpy scalar keeps its dtype, as in PyTorch: tensor(np.int32(3)) is int32
     if isinstance(data, np.ndarray) or (not isinstance(data, (list, tuple, int, float, bool)) and hasattr(data, "__array__")
                                          and not isinstance(data, np.generic)):
         try:

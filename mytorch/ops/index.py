@@ -486,6 +486,8 @@ class IndexUpdate(Function):
 
 
 def index_select(input, dim, index):
+    if input.ndim > 1 and input.shape[wrap_dim(dim, input.ndim)] == 0 and isinstance(index, Tensor) and index.numel():
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     d, idx = _dim_index("index_select", input, dim, index)
     if input.ndim == 0:
         return IndexSelect.apply(input.reshape(1), 0, idx).reshape(())
@@ -718,6 +720,8 @@ def msort(input):
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     data = input._data
     xp = xp_of(data)
     d = wrap_dim(dim, max(input.ndim, 1))

@@ -52,20 +52,63 @@ def apply_inplace(target, op, *args, **kwargs):
     _check_leaf(target)
     recording = grad_mode.is_grad_enabled() and (target._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
+    base = target._base
+    on_view = recording and base is not None and base._requires_grad and target.grad_fn is not None
+    if on_view and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if recording:
-        if target._base is not None and target._base._requires_grad and target._base.grad_fn is not None:
-            raise RuntimeError("in-place modification of a view of a tensor that requires grad is not "
-                               "supported by mytorch's autograd; use an out-of-place op instead")
         result = op(_snapshot(target), *args, **kwargs)
     else:
         with grad_mode.no_grad():
             result = op(target, *args, **kwargs)
+    positions = _positions_in(base._data, target._data) if on_view else None
     write_into(target, result, getattr(op, "writes_overlap", False))
     if recording and result.grad_fn is not None:
         target.grad_fn = result.grad_fn
         target._output_nr = result._output_nr
         target._requires_grad = True
+        if on_view:  # the base now holds the new values in the view's place (PyTorch's CopySlices)
+            old_base = Tensor._make(base._data)  # only its place in the graph is needed
+            old_base._requires_grad, old_base.grad_fn, old_base._output_nr = True, base.grad_fn, base._output_nr
+            new_base = CopySlices.apply(old_base, result, positions)
+            base.grad_fn, base._output_nr = new_base.grad_fn, 0
     return target
+
+
+def _positions_in(base, view):
+    """Flat (C-order) index in `base` of each element of `view`, an array sharing base's memory."""
+    xp = xp_of(base)
+
+    def addresses(a):
+        start = a.ctypes.data if xp is np else a.data.ptr
+        offsets = sum(xp.arange(n).reshape((-1,) + (1,) * (a.ndim - 1 - i)) * st
+                      for i, (n, st) in enumerate(zip(a.shape, a.strides)))
+        return xp.broadcast_to(start + xp.asarray(offsets, dtype=np.int64), a.shape)
+
+    flat = addresses(base).reshape(-1)
+    order = xp.argsort(flat, kind="stable")
+    return order[xp.searchsorted(flat[order], addresses(view))]
+
+
+class CopySlices(Function):
+    """Base after an in-place op on its view: the view's part of the gradient goes to the op's result,
+    the rest to the base's previous graph."""
+
+    @staticmethod
+    def forward(ctx, base, view_values, positions):
+        ctx.positions = positions
+        return base  # the values are already in base's memory; this node only routes gradients
+
+    @staticmethod
+    def backward(ctx, grad):
+        flat = grad.reshape(-1)
+        g_view = flat[ctx.positions]
+        g_base = None
+        if ctx.needs_input_grad[0]:
+            g_base = flat.copy()
+            g_base[ctx.positions.reshape(-1)] = 0
+            g_base = g_base.reshape(grad.shape)
+        return g_base, g_view, None
 
 
 def check_no_overlap(dst):

@@ -356,6 +356,8 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 def _argmax_argmin(name, input, dim, keepdim, is_max):
     data = input._data
+    if data.dtype == np.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
     xp = xp_of(data)
     if dim is None:
         _check_nonempty(name, input, (), False)
@@ -399,9 +401,13 @@ class MedianAll(Function):
 
 
 def median(input, dim=None, keepdim=False):
+    if input._data.dtype == np.bool_ and input._data.size:
+        raise NotImplementedError("\"median_cpu\" not implemented for 'Bool'")
     if dim is None:
-        if input._data.size == 0:
-            return Tensor._make(xp_of(input._data).asarray(np.nan, dtype=input._data.dtype))
+        if input._data.size == 0:  # NaN, or what NaN converts to in an integer type (as PyTorch)
+            kind = input._data.dtype.kind
+            empty = True if kind == "b" else np.iinfo(input._data.dtype).min if kind in "iu" else np.nan
+            return Tensor._make(xp_of(input._data).asarray(empty, dtype=input._data.dtype))
         return MedianAll.apply(input)
     axis = wrap_dim(dim, input.ndim)
     _check_nonempty("median", input, (axis,), True)
@@ -611,7 +617,9 @@ def _softmax(name, input, dim, dtype, log, fused=None):
     honoured for float16/float32 inputs."""
     input = _cast(input, dtype)
     if input._data.dtype.kind not in "fcV":
-        raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{_type_name(input)}'")
+        if input._data.size == 0:
+            return input.clone()
+        raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{_type_name(input)}'")
     if input.ndim == 0:
         return _softmax(name, input.reshape(1), 0, None, log).reshape(())
     if fused is None:
