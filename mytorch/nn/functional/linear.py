@@ -2,7 +2,7 @@
 import numpy as np
 
 from ... import _dtype
-from ..._array import CPU, device_of_array, xp_of
+from ..._array import CPU, device_of_array, on_device, xp_of
 from ...autograd.function import Function, autocast
 from ...ops.inplace import apply_inplace
 from ...ops.linalg import _matmul, acc_dtype
@@ -207,8 +207,9 @@ def _embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sc
             raise AssertionError("Padding_idx must be within num_embeddings")
         if padding_idx < 0:
             padding_idx += num
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
-        raise IndexError("index out of range in self")
+    with on_device(input.device):  # cupy computes on the current GPU
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
+            raise IndexError("index out of range in self")
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
     fused = not scale_grad_by_freq and _use_fused("embedding", fused, weight)

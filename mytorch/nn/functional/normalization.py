@@ -10,7 +10,7 @@ closed form, recomputing xhat from the saved input instead of keeping it (memory
 """
 import numpy as np
 
-from ..._array import xp_of
+from ..._array import on_device, xp_of
 from ...autograd.function import Function, autocast
 from .linear import _use_fused
 
@@ -171,8 +171,9 @@ def _channel_shape(x):
 def _update_running(running, batch_value, momentum):
     """running = (1 - momentum) * running + momentum * batch, in place (running statistics are buffers)."""
     data = running._data
-    data *= 1 - momentum
-    data += (momentum * batch_value).astype(data.dtype, copy=False)
+    with on_device(running.device):  # cupy computes on the current GPU
+        data *= 1 - momentum
+        data += (momentum * batch_value).astype(data.dtype, copy=False)
     running._version.value += 1
 
 
@@ -204,10 +205,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         out = _Norm.apply(input, weight, bias, input.shape, axes, pshape, eps, False, None, stats)
         if running_mean is not None or running_var is not None:
             mean, var = stats[0]
-            if running_mean is not None:
-                _update_running(running_mean, mean.reshape(-1), momentum)
-            if running_var is not None:
-                _update_running(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
+            with on_device(input.device):
+                if running_mean is not None:
+                    _update_running(running_mean, mean.reshape(-1), momentum)
+                if running_var is not None:
+                    _update_running(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
         return out
     if running_mean is None or running_var is None:
         raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")

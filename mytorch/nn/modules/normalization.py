@@ -1,5 +1,6 @@
 """Normalization layers: thin shells holding parameters and running statistics over nn.functional."""
 from ... import _dtype
+from ..._array import on_device
 from ...ops.factory import empty, ones, tensor, zeros
 from .. import functional as F
 from .. import init
@@ -149,7 +150,8 @@ class _NormBase(Module):
     def _momentum(self):
         """Counts the batch; momentum None means a cumulative moving average (factor 1 / batches seen)."""
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked._data += 1
+            with on_device(self.num_batches_tracked.device):  # cupy computes on the current GPU
+                self.num_batches_tracked._data += 1
             self.num_batches_tracked._version.value += 1
             if self.momentum is None:
                 return 1.0 / float(self.num_batches_tracked.item())

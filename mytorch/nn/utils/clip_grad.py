@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ... import _dtype
-from ..._array import xp_of
+from ..._array import on_device, xp_of
 from ...autograd import grad_mode
 from ...tensor import Tensor
 
@@ -41,13 +41,15 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     arrays = [t._data for t in tensors]
     xp = xp_of(arrays[0])
     out_dtype = arrays[0].dtype
-    norms = xp.stack([_vector_norm(a, norm_type).astype(out_dtype) for a in arrays])
-    total = _vector_norm(norms, norm_type)
+    with on_device(tensors[0].device):  # cupy computes on the current GPU
+        norms = xp.stack([_vector_norm(a, norm_type).astype(out_dtype) for a in arrays])
+        total = _vector_norm(norms, norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
                            "so it cannot be clipped. To disable this error and scale the gradients by the "
                            "non-finite norm anyway, set `error_if_nonfinite=False`")
-    return Tensor._make(xp.asarray(total, dtype=out_dtype))
+    with on_device(tensors[0].device):
+        return Tensor._make(xp.asarray(total, dtype=out_dtype))
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
@@ -57,8 +59,9 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     total = total_norm._data if isinstance(total_norm, Tensor) else total_norm
     xp = xp_of(grads[0]._data)
-    clip_coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
-    with grad_mode.no_grad():
+    with on_device(grads[0].device):
+        clip_coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
+    with grad_mode.no_grad(), on_device(grads[0].device):
         for g in grads:
             g._data *= clip_coef.astype(g._data.dtype)
             g._version.value += 1
