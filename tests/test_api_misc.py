@@ -257,7 +257,7 @@ def test_torch_alias_imports_are_mytorch():
 
 MODULE_PATHS = {
     "dropout": ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"],
-    "sparse": ["Embedding"], "rnn": ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase"],
+    "sparse": ["Embedding", "EmbeddingBag"], "rnn": ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase"],
     "transformer": ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
                     "TransformerDecoderLayer"],
     "linear": ["Identity", "Linear", "Bilinear"], "conv": ["Conv1d", "Conv2d", "ConvTranspose2d"],
@@ -291,3 +291,49 @@ def test_nn_modules_utils():
     state = {"module.w": 1, "module.b": 2, "other": 3}
     consume_prefix_in_state_dict_if_present(state, "module.")
     assert state == {"w": 1, "b": 2, "other": 3}
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 2])
+@pytest.mark.parametrize("layout", ["offsets", "last_offset", "2d", "weights"])
+def test_embedding_bag_matches_torch(mode, padding_idx, layout):
+    if layout == "weights" and mode != "sum":
+        pytest.skip("per_sample_weights exist for mode='sum' only (the error is tested below)")
+    ref = torch.nn.EmbeddingBag(10, 3, mode=mode, padding_idx=padding_idx,
+                                include_last_offset=layout == "last_offset").double()
+    mine = nn.EmbeddingBag(10, 3, mode=mode, padding_idx=padding_idx,
+                           include_last_offset=layout == "last_offset").double()
+    mine.load_state_dict({"weight": mytorch.tensor(ref.weight.detach().numpy())})
+    assert repr(mine) == repr(ref)
+    indices = [1, 2, 4, 5, 4, 3, 2, 9]
+    args = {"offsets": ([0, 0, 2, 5],), "last_offset": ([0, 3, 3, 8],), "2d": (), "weights": ([0, 2, 2, 6],)}[layout]
+    m_args = [mytorch.tensor(indices if layout != "2d" else [indices[:4], indices[4:]])]
+    t_args = [torch.tensor(indices if layout != "2d" else [indices[:4], indices[4:]])]
+    m_args += [mytorch.tensor(a) for a in args]
+    t_args += [torch.tensor(a) for a in args]
+    m_kw, t_kw = {}, {}
+    if layout == "weights":
+        w = np.random.rand(len(indices))
+        m_kw["per_sample_weights"] = mytorch.tensor(w, requires_grad=True)
+        t_kw["per_sample_weights"] = torch.tensor(w, requires_grad=True)
+    m_out, t_out = mine(*m_args, **m_kw), ref(*t_args, **t_kw)
+    assert_close(m_out, t_out)
+    (m_out ** 2).sum().backward()
+    (t_out ** 2).sum().backward()
+    assert_close(mine.weight.grad, ref.weight.grad)
+    if layout == "weights":
+        assert_close(m_kw["per_sample_weights"].grad, t_kw["per_sample_weights"].grad)
+
+
+def test_embedding_bag_errors_and_pretrained():
+    bag = nn.EmbeddingBag.from_pretrained(mytorch.eye(4), mode="sum")
+    assert not bag.weight.requires_grad
+    assert bag(mytorch.tensor([[0, 1], [2, 2]])).tolist() == [[1, 1, 0, 0], [0, 0, 2, 0]]
+    with pytest.raises(ValueError, match="offsets has to be None"):
+        bag(mytorch.tensor([[0, 1]]), mytorch.tensor([0]))
+    with pytest.raises(ValueError, match="offsets has to be a 1D Tensor"):
+        bag(mytorch.tensor([0, 1]))
+    with pytest.raises(NotImplementedError, match="per_sample_weights"):  # PyTorch's error for mean/max
+        nn.EmbeddingBag(4, 2)(mytorch.tensor([[0, 1]]), per_sample_weights=mytorch.ones(1, 2))
+    from mytorch.nn.modules.sparse import EmbeddingBag
+    assert EmbeddingBag is nn.EmbeddingBag

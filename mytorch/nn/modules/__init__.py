@@ -15,3 +15,4 @@ from .transformer import *  # noqa: F401,F403
 # (.utils, PyTorch's _pair/_single helpers, loads on import only: as an attribute here it would shadow nn.utils)
 from . import (batchnorm, distance, dropout, flatten, fold, instancenorm, padding, pixelshuffle,  # noqa: F401,E402
                sparse)
+from .sparse import EmbeddingBag  # noqa: F401,E402
