@@ -3,8 +3,8 @@
 Each layer runs as a loop over time steps. The input-to-hidden product of a whole layer is one matmul over
 all steps; only the hidden-to-hidden product and the gate math run per step: ordinary ops for the RNN, one
 Function with a hand-written backward per step for the LSTM and GRU (2.4x faster fwd+bwd than the op-by-op
-graph at hidden 32, 1.25x at hidden 200, where the matmuls dominate). An unpacked input is handled as a packed batch whose batch size never shrinks, so one loop
-serves both (see nn.utils.rnn for the packed layout).
+graph at hidden 32, 1.25x at hidden 200, where the matmuls dominate). An unpacked input is handled as a
+packed batch whose batch size never shrinks, so one loop serves both (see nn.utils.rnn for the layout).
 
 Gates (PyTorch's order and formulas), with gi = x W_ih^T + b_ih and gh = h W_hh^T + b_hh:
   RNN:  h' = tanh(gi + gh)                    (or relu)

@@ -14,7 +14,7 @@ from ...ops.shape import cat
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from .linear import Embedding
+from .linear import Embedding  # noqa: F401  (re-exported: torch.nn.modules.sparse.Embedding)
 from .module import Module
 
 __all__ = ["Embedding", "EmbeddingBag"]
