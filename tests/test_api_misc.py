@@ -266,7 +266,8 @@ MODULE_PATHS = {
     "container": ["Sequential", "ModuleList", "ModuleDict"], "module": ["Module"],
     "batchnorm": ["BatchNorm1d", "BatchNorm2d"], "instancenorm": ["InstanceNorm2d"], "padding": ["ZeroPad2d"],
     "pixelshuffle": ["PixelShuffle"], "fold": ["Fold", "Unfold"], "flatten": ["Flatten", "Unflatten"],
-    "distance": ["PairwiseDistance", "CosineSimilarity"],
+    "distance": ["PairwiseDistance", "CosineSimilarity"], "channelshuffle": ["ChannelShuffle"],
+    "upsampling": ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"],
 }
 
 
@@ -337,3 +338,18 @@ def test_embedding_bag_errors_and_pretrained():
         nn.EmbeddingBag(4, 2)(mytorch.tensor([[0, 1]]), per_sample_weights=mytorch.ones(1, 2))
     from mytorch.nn.modules.sparse import EmbeddingBag
     assert EmbeddingBag is nn.EmbeddingBag
+
+
+@pytest.mark.parametrize("shape,groups", [((2, 6, 3, 3), 3), ((1, 4, 5), 2), ((2, 8, 1, 2, 2), 4)])
+def test_channel_shuffle_matches_torch(shape, groups):
+    x = np.random.randn(*shape)
+    mx, tx = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = nn.ChannelShuffle(groups)(mx), torch.nn.ChannelShuffle(groups)(tx)
+    assert_close(out, ref)
+    w = np.random.randn(*shape)
+    (out * mytorch.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    assert_close(mx.grad, tx.grad)
+    assert repr(nn.ChannelShuffle(groups)) == repr(torch.nn.ChannelShuffle(groups))
+    with pytest.raises(RuntimeError, match="divisible"):
+        nn.ChannelShuffle(5)(mx)

@@ -16,3 +16,5 @@ from .transformer import *  # noqa: F401,F403
 from . import (batchnorm, distance, dropout, flatten, fold, instancenorm, padding, pixelshuffle,  # noqa: F401,E402
                sparse)
 from .sparse import EmbeddingBag  # noqa: F401,E402
+from .channelshuffle import ChannelShuffle  # noqa: F401,E402
+from . import upsampling  # noqa: F401,E402
