@@ -7,6 +7,8 @@ Import kernel modules lazily (`from mytorch.kernels import softmax` inside the o
 between the CPU interpreter and the GPU compiler when the module is imported, from TRITON_INTERPRET.
 """
 import collections
+import contextlib
+import functools
 import os
 
 import numpy as np
@@ -19,23 +21,44 @@ def interpreting():
     return os.environ.get("TRITON_INTERPRET") == "1"
 
 
+_triton_importable = None
+
+
 def triton_importable():
-    try:
-        import triton  # noqa: F401
-    except Exception:
-        return False
-    return True
+    global _triton_importable
+    if _triton_importable is None:
+        try:
+            import triton  # noqa: F401
+            _triton_importable = True
+        except Exception:
+            _triton_importable = False
+    return _triton_importable
+
+
+_gpu_ready = None
+
+
+def gpu_ready():
+    """True when Triton can launch on a GPU: cupy sees one AND torch has CUDA (Triton's CUDA driver, and so
+    its launcher, is active only under `torch.cuda.is_available()`; with a CPU-only torch it has 0 drivers)."""
+    global _gpu_ready
+    if _gpu_ready is None:
+        from .._array import cupy_module
+
+        try:
+            import torch
+
+            _gpu_ready = cupy_module() is not None and torch.cuda.is_available()
+        except Exception:
+            _gpu_ready = False
+    return _gpu_ready
 
 
 def is_available():
-    """True when Triton is importable and can run: a CUDA GPU (cupy) or the CPU interpreter."""
+    """True when Triton is importable and can run: a CUDA GPU (cupy and a CUDA torch) or the CPU interpreter."""
     if not triton_importable():
         return False
-    if interpreting():
-        return True
-    from .._array import cupy_module
-
-    return cupy_module() is not None
+    return interpreting() or gpu_ready()
 
 
 def count(name, n=1):
@@ -44,6 +67,12 @@ def count(name, n=1):
 
 def next_pow2(n):
     return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def row_warps(block):
+    """Warps for a one-row-per-program kernel over BLOCK columns: ~256 columns a warp, 4..16 warps
+    (4 warps at 4096 fp32 columns spill in the layer-norm backward)."""
+    return min(16, max(4, block // 256))
 
 
 def xp_of(arr):
@@ -62,20 +91,78 @@ class _DevicePointer:
         return self.arr.data.ptr
 
 
-def to_triton(arr):
-    """Zero-copy view of a numpy/cupy array that Triton accepts as a pointer argument."""
-    import torch
+_TORCH_DTYPES = {}
 
+
+def _torch_dtype(np_dtype):
+    if np_dtype not in _TORCH_DTYPES:
+        import torch
+
+        _TORCH_DTYPES[np_dtype] = getattr(torch, np_dtype.name)
+    return _TORCH_DTYPES[np_dtype]
+
+
+def to_triton(arr):
+    """Zero-copy view of a numpy/cupy array that Triton accepts as a pointer argument.
+
+    numpy -> a torch CPU tensor (the interpreter reads it); cupy -> a bare pointer with a torch dtype (the
+    compiled launcher needs only `data_ptr()` and `dtype`: no DLPack round trip per argument)."""
     if isinstance(arr, np.ndarray):
+        import torch
+
         if arr.dtype == np.bool_:
             arr = arr.view(np.uint8)  # triton loads bytes; bool pointers are awkward
         return torch.from_numpy(arr)
     if arr.dtype == "bool":
         arr = arr.view("uint8")
-    if torch.cuda.is_available():
-        return torch.from_dlpack(arr)
-    torch_dtype = getattr(torch, np.dtype(arr.dtype).name)
-    return _DevicePointer(arr, torch_dtype)
+    return _DevicePointer(arr, _torch_dtype(np.dtype(arr.dtype)))
+
+
+@contextlib.contextmanager
+def on_device(arr):
+    """Launch where `arr` lives: Triton launches on torch's current device and stream, while mytorch
+    switches devices and streams in cupy. A no-op for numpy arrays (the interpreter)."""
+    if isinstance(arr, np.ndarray):
+        yield
+        return
+    import cupy
+    import torch
+
+    with torch.cuda.device(arr.device.id):
+        stream = cupy.cuda.get_current_stream()
+        if stream.ptr == 0:  # the legacy default stream: torch's default too
+            yield
+        else:
+            with torch.cuda.stream(torch.cuda.ExternalStream(stream.ptr)):
+                yield
+
+
+def launcher(fn):
+    """Decorator for a launcher whose first array argument decides the device (see on_device)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        first = next((a for a in args if hasattr(a, "dtype") and hasattr(a, "shape")), None)
+        if first is None or isinstance(first, np.ndarray):
+            return fn(*args, **kwargs)
+        with on_device(first):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def dot_precision(dtype, allow_tf32, exact="tf32x3"):
+    """input_precision of tl.dot for float32 inputs: "tf32" only where TF32 is allowed (NVIDIA's default for
+    fp32 tl.dot is TF32, 10-bit mantissas, which the interpreter never shows); otherwise `exact`:
+    "tf32x3" (three TF32 products, about fp32 accuracy, on tensor cores) or "ieee" (FMA loops: exact but a
+    large tile spills registers heavily). fp16/bf16 products are exact in the fp32 accumulator anyway."""
+    return "tf32" if allow_tf32 or np.dtype(dtype) != np.float32 else exact
+
+
+def dot_block(block, name="block"):
+    """A tl.dot tile side: a power of two >= 16 (the NVIDIA backend needs M, N, K >= 16)."""
+    block = int(block)
+    if block < 1:
+        raise ValueError(f"{name} must be a positive power of two, got {block}")
+    return max(16, next_pow2(block))
 
 
 def from_triton(t):

@@ -9,7 +9,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import check_float, count, interpreting, to_triton, xp_of
+from . import check_float, count, interpreting, launcher, to_triton, xp_of
 
 ACTIVATIONS = {"none": 0, "gelu": 1, "gelu_tanh": 2, "relu": 3, "silu": 4}
 SQRT_2_OVER_PI = 0.7978845608028654
@@ -97,6 +97,7 @@ def _block(block_size):
     return block_size or (256 if interpreting() else 1024)
 
 
+@launcher
 def activation_fwd(x, activation, block_size=None):
     """y = act(x) elementwise, any shape, fp16/fp32; activation in ACTIVATIONS."""
     check_float(activation, x)
@@ -111,6 +112,7 @@ def activation_fwd(x, activation, block_size=None):
     return y
 
 
+@launcher
 def activation_bwd(dy, x, activation, block_size=None):
     """dx = dy * act'(x), x the forward input."""
     xp = xp_of(x)
@@ -151,11 +153,13 @@ def _swiglu(a, b, dy, block_size):
     return tuple(o.reshape(a.shape) for o in outs)
 
 
+@launcher
 def swiglu_fwd(a, b, block_size=None):
     """y = silu(a) * b; a, b same shape (e.g. x[..., :H] and x[..., H:], views are fine)."""
     return _swiglu(a, b, None, block_size)[0]
 
 
+@launcher
 def swiglu_bwd(dy, a, b, block_size=None):
     """Returns (da, db)."""
     return _swiglu(a, b, dy, block_size)

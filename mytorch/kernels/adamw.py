@@ -14,7 +14,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import count, interpreting, to_triton, xp_of
+from . import count, interpreting, launcher, to_triton, xp_of
 
 
 @triton.jit
@@ -41,6 +41,7 @@ def _adamw_kernel(p_ptr, g_ptr, m_ptr, v_ptr, vmax_ptr, n, lr, beta1, beta2, eps
     tl.store(v_ptr + offs, v, mask=mask)
 
 
+@launcher
 def adamw_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
                weight_decay=1e-2, amsgrad=False, max_exp_avg_sq=None, maximize=False, block_size=None):
     """Update param (fp16/fp32), exp_avg, exp_avg_sq (fp32), max_exp_avg_sq (fp32, amsgrad) IN PLACE.

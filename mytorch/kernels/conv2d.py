@@ -6,13 +6,17 @@ is gathered on the fly with masked loads (zero padding = the mask).
 Backward input: dx[(n, ih, iw), c] = sum_(o, kh, kw) dy[n, o, oh, ow] w[o, c, kh, kw] where
 oh = (ih + ph - kh*dh) / sh must be a whole number inside [0, OH) (the gather mask).
 Backward weight: dw[o, (c, kh, kw)] = sum_(n, oh, ow) dy[n, o, oh, ow] X[(n, oh, ow), (c, kh, kw)].
-Bias gradient: dy summed over (n, oh, ow) on the host.
+Bias gradient: dy summed over (n, oh, ow) on the host. float32 products: TF32 by default, as PyTorch's
+cudnn convolutions (mytorch.backends.cudnn.allow_tf32); allow_tf32=False gives IEEE fp32.
 """
 import numpy as np
 import triton
 import triton.language as tl
 
-from . import check_float, count, elem_strides, interpreting, to_triton, xp_of
+from . import check_float, count, dot_block, dot_precision, elem_strides, interpreting, launcher, to_triton, xp_of
+
+
+TARGET_PROGRAMS = 264  # split-K aims at about two programs per SM of a 132-SM GPU
 
 
 @triton.jit
@@ -23,7 +27,7 @@ def _unflatten3(i, B, C):
 
 @triton.jit
 def _conv_fwd_kernel(X, W, BIAS, OUT, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, ph, pw, dh, dw,
-                     sxn, sxc, sxh, sxw, swo, swc, swh, sww, HAS_BIAS: tl.constexpr,
+                     sxn, sxc, sxh, sxw, swo, swc, swh, sww, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
@@ -45,7 +49,7 @@ def _conv_fwd_kernel(X, W, BIAS, OUT, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh
                     mask=a_ok, other=0.0)
         b = tl.load(W + (g * Og + ro[None, :]) * swo + c[:, None] * swc + kh[:, None] * swh + kw[:, None] * sww,
                     mask=(rk[:, None] < K) & o_ok[None, :], other=0.0)
-        acc += tl.dot(a, b)
+        acc += tl.dot(a, b, input_precision=PRECISION)
     if HAS_BIAS:
         acc += tl.load(BIAS + g * Og + ro, mask=o_ok, other=0.0).to(tl.float32)[None, :]
     out = OUT + ((n[:, None].to(tl.int64) * O + g * Og + ro[None, :]) * OH + oh[:, None]) * OW + ow[:, None]
@@ -54,7 +58,7 @@ def _conv_fwd_kernel(X, W, BIAS, OUT, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh
 
 @triton.jit
 def _conv_dx_kernel(DY, W, DX, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, ph, pw, dh, dw,
-                    swo, swc, swh, sww, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+                    swo, swc, swh, sww, PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
     g = tl.program_id(2)
@@ -78,29 +82,35 @@ def _conv_dx_kernel(DY, W, DX, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, p
                     mask=a_ok, other=0.0)
         b = tl.load(W + (g * Og + o[:, None]) * swo + rc[None, :] * swc + kh[:, None] * swh + kw[:, None] * sww,
                     mask=(rk[:, None] < K) & c_ok[None, :], other=0.0)
-        acc += tl.dot(a, b)
+        acc += tl.dot(a, b, input_precision=PRECISION)
     out = DX + ((n[:, None].to(tl.int64) * C + g * Cg + rc[None, :]) * H + ih[:, None]) * Wd + iw[:, None]
     tl.store(out, acc.to(DX.dtype.element_ty), mask=m_ok[:, None] & c_ok[None, :])
 
 
 @triton.jit
 def _conv_dw_kernel(DY, X, DW, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, ph, pw, dh, dw,
-                    sxn, sxc, sxh, sxw, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-    # tile: BLOCK_M output channels x BLOCK_N of (c, kh, kw); reduction over BLOCK_K of (n, oh, ow)
+                    sxn, sxc, sxh, sxw, split, r_chunk, PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
+                    BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    # tile: BLOCK_M output channels x BLOCK_N of (c, kh, kw); reduction over BLOCK_K of (n, oh, ow).
+    # split-K: program (.., .., g * split + part) sums rows [part * r_chunk, (part + 1) * r_chunk) into its
+    # own fp32 slice DW[part] (summed on the host: deterministic, no atomics)
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
-    g = tl.program_id(2)
+    g = tl.program_id(2) // split
+    part = tl.program_id(2) % split
     ro = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rq = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     c, kh, kw = _unflatten3(rq, KH, KW)
     o_ok = ro < Og
     q_ok = rq < Cg * KH * KW
     R = N * OH * OW
+    r_begin = part * r_chunk
+    r_end = tl.minimum(r_begin + r_chunk, R)
     acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    for r0 in range(0, R, BLOCK_K):
+    for r0 in range(r_begin, r_end, BLOCK_K):
         rr = r0 + tl.arange(0, BLOCK_K)
         n, oh, ow = _unflatten3(rr, OH, OW)
-        r_ok = rr < R
+        r_ok = rr < r_end
         a = tl.load(DY + ((n[None, :].to(tl.int64) * O + g * Og + ro[:, None]) * OH + oh[None, :]) * OW + ow[None, :],
                     mask=o_ok[:, None] & r_ok[None, :], other=0.0)
         ih = oh[:, None] * sh - ph + kh[None, :] * dh
@@ -108,8 +118,8 @@ def _conv_dw_kernel(DY, X, DW, N, C, H, Wd, O, OH, OW, KH, KW, Cg, Og, sh, sw, p
         b_ok = r_ok[:, None] & q_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < Wd)
         b = tl.load(X + n[:, None].to(tl.int64) * sxn + (g * Cg + c[None, :]) * sxc + ih * sxh + iw * sxw,
                     mask=b_ok, other=0.0)
-        acc += tl.dot(a, b)
-    out = DW + (g * Og + ro[:, None]) * (Cg * KH * KW) + rq[None, :]
+        acc += tl.dot(a, b, input_precision=PRECISION)
+    out = DW + (part.to(tl.int64) * O + g * Og + ro[:, None]) * (Cg * KH * KW) + rq[None, :]
     tl.store(out, acc.to(DW.dtype.element_ty), mask=o_ok[:, None] & q_ok[None, :])
 
 
@@ -139,33 +149,54 @@ class _Geometry:
 
 
 def _blocks(blocks):
-    return blocks or ((16, 16, 16) if interpreting() else (64, 64, 32))
+    if blocks:
+        return tuple(dot_block(b, "blocks") for b in blocks)
+    return (16, 16, 16) if interpreting() else (64, 64, 32)
 
 
-def conv2d_fwd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, blocks=None):
+def launch_options(dtype, allow_tf32=None):
+    """(PRECISION, extra launch kwargs). float32 follows PyTorch's cudnn default: TF32 allowed
+    (mytorch.backends.cudnn.allow_tf32 = True); pass allow_tf32=False for IEEE fp32 products. The
+    (64, 64) tile's gather indices need 8 warps to stay clear of register spills."""
+    if allow_tf32 is None:
+        from ..backends import cudnn
+
+        allow_tf32 = cudnn.allow_tf32
+    return dot_precision(dtype, allow_tf32), ({} if interpreting() else {"num_warps": 8, "num_stages": 2})
+
+
+@launcher
+def conv2d_fwd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, blocks=None, allow_tf32=None):
     """x (N, C, H, W), weight (O, C/groups, KH, KW), bias (O,) -> out (N, O, OH, OW) contiguous.
-    padding is an int or pair (numbers; resolve 'same'/'valid' before calling)."""
+    padding is an int or pair (numbers; resolve 'same'/'valid' before calling). allow_tf32: see
+    launch_options."""
     check_float("conv2d", x, weight, bias)
     geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
     out = xp_of(x).empty((geo.N, geo.O, geo.OH, geo.OW), x.dtype)
     bm, bn, bk = _blocks(blocks)
+    precision, extra = launch_options(x.dtype, allow_tf32)
     if out.size:
         grid = (triton.cdiv(geo.N * geo.OH * geo.OW, bm), triton.cdiv(geo.Og, bn), groups)
         t = to_triton
         _conv_fwd_kernel[grid](t(x), t(weight), t(bias) if bias is not None else t(weight), t(out), *geo.args(),
                                *elem_strides(x), *elem_strides(weight), HAS_BIAS=bias is not None,
-                               BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+                               PRECISION=precision, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, **extra)
         count("conv2d_fwd")
     return out
 
 
+@launcher
 def conv2d_bwd(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, need_dx=True, need_dweight=True,
-               need_dbias=True, blocks=None):
-    """Returns (dx like x | None, dweight like weight | None, dbias (O,) | None)."""
+               need_dbias=True, blocks=None, allow_tf32=None, split_k=None):
+    """Returns (dx like x | None, dweight like weight | None, dbias (O,) | None).
+
+    split_k: programs along the dW reduction over (n, oh, ow); default: enough to fill the GPU (a 64->64 3x3
+    conv has 9 output tiles for 132 SMs), 1 when interpreting."""
     xp = xp_of(x)
     geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
     dy = xp.ascontiguousarray(dy)
     bm, bn, bk = _blocks(blocks)
+    precision, extra = launch_options(x.dtype, allow_tf32)
     t = to_triton
     dx = dw = db = None
     if need_dx:
@@ -173,12 +204,21 @@ def conv2d_bwd(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, need_dx
         if dx.size and dy.size:
             grid = (triton.cdiv(geo.N * geo.H * geo.W, bm), triton.cdiv(geo.Cg, bn), groups)
             _conv_dx_kernel[grid](t(dy), t(weight), t(dx), *geo.args(), *elem_strides(weight),
-                                  BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+                                  PRECISION=precision, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, **extra)
     if need_dweight:
         dw = xp.zeros(weight.shape, weight.dtype)
         if dw.size and dy.size:
-            grid = (triton.cdiv(geo.Og, bm), triton.cdiv(geo.Cg * geo.KH * geo.KW, bn), groups)
-            _conv_dw_kernel[grid](t(dy), t(x), t(dw), *geo.args(), *elem_strides(x), BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+            q = geo.Cg * geo.KH * geo.KW
+            tiles = triton.cdiv(geo.Og, bm) * triton.cdiv(q, bn) * groups
+            r_steps = triton.cdiv(geo.N * geo.OH * geo.OW, bk)
+            split = split_k or (1 if interpreting() else max(1, min(TARGET_PROGRAMS // tiles, r_steps // 8)))
+            split = max(1, min(int(split), r_steps))
+            r_chunk = triton.cdiv(r_steps, split) * bk
+            parts = xp.empty((split,) + weight.shape, np.float32)
+            grid = (triton.cdiv(geo.Og, bm), triton.cdiv(q, bn), groups * split)
+            _conv_dw_kernel[grid](t(dy), t(x), t(parts), *geo.args(), *elem_strides(x), split, r_chunk,
+                                  PRECISION=precision, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, **extra)
+            dw = (parts.sum(0) if split > 1 else parts[0]).astype(weight.dtype, copy=False)
     if need_dbias:
         db = dy.sum((0, 2, 3), dtype=np.float32).astype(weight.dtype)
     count("conv2d_bwd")

@@ -7,7 +7,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import check_float, count, interpreting, to_triton, xp_of
+from . import check_float, count, interpreting, launcher, to_triton, xp_of
 
 
 @triton.jit
@@ -15,10 +15,11 @@ def _dropout_kernel(x_ptr, y_ptr, n, p, seed, offset, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    keep = tl.rand(seed, (offs + offset).to(tl.uint32)) >= p
+    keep = tl.rand(seed, offs + offset) >= p  # int64 counter: no wrap at 2**32 elements
     tl.store(y_ptr + offs, tl.where(keep, x / (1.0 - p), 0.0).to(y_ptr.dtype.element_ty), mask=mask)
 
 
+@launcher
 def dropout_fwd(x, p, seed, offset=0, block_size=None):
     """y = dropout(x) for any-shape fp16/fp32 x, 0 <= p < 1; (seed, offset) ints pick the mask."""
     check_float("dropout", x)
@@ -37,6 +38,7 @@ def dropout_fwd(x, p, seed, offset=0, block_size=None):
     return y
 
 
+@launcher
 def dropout_bwd(dy, p, seed, offset=0, block_size=None):
     """dx = dy * keep / (1 - p) with the mask of the forward call with the same (p, seed, offset)."""
     return dropout_fwd(dy, p, seed, offset, block_size)

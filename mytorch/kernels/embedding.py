@@ -8,7 +8,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import check_float, count, next_pow2, to_triton, xp_of
+from . import check_float, count, launcher, next_pow2, to_triton, xp_of
 
 
 @triton.jit
@@ -37,6 +37,7 @@ def _check(indices, num_embeddings):
     return xp.ascontiguousarray(indices.reshape(-1), dtype=np.int64)
 
 
+@launcher
 def embedding_fwd(indices, weight, block_size=None):
     """indices any-shape integer array, weight (V, D) -> out (*indices.shape, D) in weight's dtype."""
     check_float("embedding", weight)
@@ -54,6 +55,7 @@ def embedding_fwd(indices, weight, block_size=None):
     return out.reshape(indices.shape + (dim,))
 
 
+@launcher
 def embedding_bwd(dy, indices, num_embeddings, padding_idx=None, out_dtype=None, block_size=None):
     """dy (*indices.shape, D) -> dweight (num_embeddings, D) in out_dtype (default dy's dtype)."""
     xp = xp_of(dy)

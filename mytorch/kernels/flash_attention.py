@@ -6,8 +6,9 @@ h // (Hq // Hkv)), any strides (a (B, L, H, D) tensor passes as a transposed vie
 Masks, combinable: causal (PyTorch's top-left alignment: key j visible to query i iff j <= i), a sliding
 window (left, right): j in [i - left, i + right], attn_mask broadcastable to (B, Hq, Lq, Lk), boolean
 (True = attend) or additive float. Rows with no visible key output 0 (PyTorch's math path gives NaN).
-Dropout on the attention probabilities: keep iff tl.rand(seed, ((b*Hq + h)*Lq + i)*Lk + j) >= p, never
-stored; the backward regenerates it.
+Dropout on the attention probabilities: keep iff tl.rand(seed, ((b*Hq + h)*Lq + i)*Lk + j) >= p (int64
+counter), never stored; the backward regenerates it. Grids put B*H on axis 0 (no 65535 cap); offsets are int64.
+float32 products are fp32-accurate (three-pass TF32) unless allow_tf32; NVIDIA's tl.dot default is TF32.
 Forward per (query block, b*h): stream key blocks inside [lo, hi) (the window/causal band), keep the running
 row max m, sum l and the output accumulator, rescaled by exp(m_old - m_new). Scores live in the log2
 domain (exp2 is cheaper): the saved lse is log2(sum exp2(s)), +inf for fully masked rows.
@@ -22,20 +23,21 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import check_float, count, elem_strides, interpreting, next_pow2, to_triton, xp_of
+from . import (check_float, count, dot_block, dot_precision, elem_strides, interpreting, launcher, next_pow2,
+               to_triton, xp_of)
 
 LOG2E = 1.4426950408889634
 
 
 @triton.jit
 def _scores(q, k, rows, cols, mask_ptr, smb, smh, smm, smn, b, h, Lq, Lk, qk_scale, win_left, win_right,
-            MASK_KIND: tl.constexpr):
+            MASK_KIND: tl.constexpr, PRECISION: tl.constexpr):
     """log2-domain scores of a (BLOCK_M, BLOCK_N) tile with every mask applied (-inf where hidden)."""
-    s = tl.dot(q, tl.trans(k)) * qk_scale
+    s = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale
     valid = (cols[None, :] < Lk) & (cols[None, :] >= rows[:, None] - win_left) & (cols[None, :] <= rows[:, None] + win_right)
     if MASK_KIND != 0:
         in_bounds = (rows[:, None] < Lq) & (cols[None, :] < Lk)
-        mptr = mask_ptr + b * smb + h * smh + rows[:, None].to(tl.int64) * smm + cols[None, :] * smn
+        mptr = mask_ptr + b * smb + h * smh + rows[:, None].to(tl.int64) * smm + cols[None, :].to(tl.int64) * smn
         if MASK_KIND == 1:
             valid = valid & (tl.load(mptr, mask=in_bounds, other=0) != 0)
         else:
@@ -54,18 +56,19 @@ def _tile_range(pid, BLOCK: tl.constexpr, OTHER_BLOCK: tl.constexpr, before, aft
 
 @triton.jit
 def _keep(seed, bh, rows, cols, Lq, Lk, dropout_p):
-    # int32 counters in every kernel, so forward and backward draw the same Philox stream
-    offsets = (bh.to(tl.int32) * Lq + rows[:, None]) * Lk + cols[None, :]
+    # int64 counters (int32 would wrap at 2**32: heads 256 apart would share masks at 4k x 4k), the same
+    # expression in every kernel, so forward and backward draw the same Philox stream
+    offsets = (bh.to(tl.int64) * Lq + rows[:, None]) * Lk + cols[None, :]
     return tl.rand(seed, offsets) >= dropout_p
 
 
 @triton.jit
 def _attn_fwd_kernel(Q, K, V, O, LSE, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd,
                      sob, soh, som, sod, smb, smh, smm, smn, H, Lq, Lk, D, GROUP, qk_scale, win_left, win_right,
-                     dropout_p, seed, MASK_KIND: tl.constexpr, DROPOUT: tl.constexpr,
+                     dropout_p, seed, MASK_KIND: tl.constexpr, DROPOUT: tl.constexpr, PRECISION: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    pid_m = tl.program_id(0)
-    bh = tl.program_id(1)
+    bh = tl.program_id(0)
+    pid_m = tl.program_id(1)
     b = (bh // H).to(tl.int64)
     h = (bh % H).to(tl.int64)
     hk = h // GROUP
@@ -73,7 +76,7 @@ def _attn_fwd_kernel(Q, K, V, O, LSE, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, s
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     d_ok = offs_d[None, :] < D
-    q = tl.load(Q + b * sqb + h * sqh + rows[:, None] * sqm + offs_d[None, :] * sqd,
+    q = tl.load(Q + b * sqb + h * sqh + rows[:, None].to(tl.int64) * sqm + offs_d[None, :] * sqd,
                 mask=(rows[:, None] < Lq) & d_ok, other=0.0)
     m_i = tl.full([BLOCK_M], -float("inf"), tl.float32)
     l_i = tl.zeros([BLOCK_M], tl.float32)
@@ -84,9 +87,9 @@ def _attn_fwd_kernel(Q, K, V, O, LSE, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, s
     for start_n in range(lo, hi, BLOCK_N):
         cols = start_n + offs_n
         kv_mask = (cols[:, None] < Lk) & d_ok
-        k = tl.load(k_base + cols[:, None] * skn + offs_d[None, :] * skd, mask=kv_mask, other=0.0)
+        k = tl.load(k_base + cols[:, None].to(tl.int64) * skn + offs_d[None, :] * skd, mask=kv_mask, other=0.0)
         s = _scores(q, k, rows, cols, MASK, smb, smh, smm, smn, b, h, Lq, Lk, qk_scale, win_left, win_right,
-                    MASK_KIND)
+                    MASK_KIND, PRECISION)
         m_new = tl.maximum(m_i, tl.max(s, 1))
         m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)
         p = tl.exp2(s - m_safe[:, None])
@@ -94,12 +97,12 @@ def _attn_fwd_kernel(Q, K, V, O, LSE, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, s
         l_i = l_i * alpha + tl.sum(p, 1)
         if DROPOUT:
             p = tl.where(_keep(seed, bh, rows, cols, Lq, Lk, dropout_p), p / (1.0 - dropout_p), 0.0)
-        v = tl.load(v_base + cols[:, None] * svn + offs_d[None, :] * svd, mask=kv_mask, other=0.0)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        v = tl.load(v_base + cols[:, None].to(tl.int64) * svn + offs_d[None, :] * svd, mask=kv_mask, other=0.0)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
         m_i = m_new
     empty = l_i == 0.0
     out = acc / tl.where(empty, 1.0, l_i)[:, None]
-    tl.store(O + b * sob + h * soh + rows[:, None] * som + offs_d[None, :] * sod, out.to(O.dtype.element_ty),
+    tl.store(O + b * sob + h * soh + rows[:, None].to(tl.int64) * som + offs_d[None, :] * sod, out.to(O.dtype.element_ty),
              mask=(rows[:, None] < Lq) & d_ok)
     lse = tl.where(empty, float("inf"), m_i + tl.log2(tl.where(empty, 1.0, l_i)))
     tl.store(LSE + bh.to(tl.int64) * Lq + rows, lse, mask=rows < Lq)
@@ -108,15 +111,15 @@ def _attn_fwd_kernel(Q, K, V, O, LSE, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, s
 @triton.jit
 def _attn_bwd_delta_kernel(O, DO, DELTA, sob, soh, som, sod, sdb, sdh, sdm, sdd, H, Lq, D,
                            BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
-    pid_m = tl.program_id(0)
-    bh = tl.program_id(1)
+    bh = tl.program_id(0)
+    pid_m = tl.program_id(1)
     b = (bh // H).to(tl.int64)
     h = (bh % H).to(tl.int64)
     rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_d = tl.arange(0, BLOCK_D)
     mask = (rows[:, None] < Lq) & (offs_d[None, :] < D)
-    o = tl.load(O + b * sob + h * soh + rows[:, None] * som + offs_d[None, :] * sod, mask=mask, other=0.0)
-    do = tl.load(DO + b * sdb + h * sdh + rows[:, None] * sdm + offs_d[None, :] * sdd, mask=mask, other=0.0)
+    o = tl.load(O + b * sob + h * soh + rows[:, None].to(tl.int64) * som + offs_d[None, :] * sod, mask=mask, other=0.0)
+    do = tl.load(DO + b * sdb + h * sdh + rows[:, None].to(tl.int64) * sdm + offs_d[None, :] * sdd, mask=mask, other=0.0)
     delta = tl.sum(o.to(tl.float32) * do.to(tl.float32), 1)
     tl.store(DELTA + bh.to(tl.int64) * Lq + rows, delta, mask=rows < Lq)
 
@@ -125,10 +128,10 @@ def _attn_bwd_delta_kernel(O, DO, DELTA, sob, soh, som, sod, sdb, sdh, sdm, sdd,
 def _attn_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, skd,
                           svb, svh, svn, svd, sdb, sdh, sdm, sdd, smb, smh, smm, smn, H, HKV, Lq, Lk, D, GROUP,
                           qk_scale, sm_scale, win_left, win_right, dropout_p, seed, MASK_KIND: tl.constexpr,
-                          DROPOUT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                          DROPOUT: tl.constexpr, PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                           BLOCK_D: tl.constexpr):
-    pid_n = tl.program_id(0)
-    bhk = tl.program_id(1)
+    bhk = tl.program_id(0)
+    pid_n = tl.program_id(1)
     b = (bhk // HKV).to(tl.int64)
     hk = (bhk % HKV).to(tl.int64)
     cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -136,8 +139,8 @@ def _attn_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, sqb, sqh, sqm, 
     offs_d = tl.arange(0, BLOCK_D)
     d_ok = offs_d[None, :] < D
     kv_mask = (cols[:, None] < Lk) & d_ok
-    k = tl.load(K + b * skb + hk * skh + cols[:, None] * skn + offs_d[None, :] * skd, mask=kv_mask, other=0.0)
-    v = tl.load(V + b * svb + hk * svh + cols[:, None] * svn + offs_d[None, :] * svd, mask=kv_mask, other=0.0)
+    k = tl.load(K + b * skb + hk * skh + cols[:, None].to(tl.int64) * skn + offs_d[None, :] * skd, mask=kv_mask, other=0.0)
+    v = tl.load(V + b * svb + hk * svh + cols[:, None].to(tl.int64) * svn + offs_d[None, :] * svd, mask=kv_mask, other=0.0)
     dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     lo, hi = _tile_range(pid_n, BLOCK_N, BLOCK_M, win_right, win_left, Lq)
@@ -147,23 +150,23 @@ def _attn_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, sqb, sqh, sqm, 
         for start_m in range(lo, hi, BLOCK_M):
             rows = start_m + offs_m
             q_mask = (rows[:, None] < Lq) & d_ok
-            q = tl.load(Q + b * sqb + h * sqh + rows[:, None] * sqm + offs_d[None, :] * sqd, mask=q_mask, other=0.0)
-            do = tl.load(DO + b * sdb + h * sdh + rows[:, None] * sdm + offs_d[None, :] * sdd, mask=q_mask, other=0.0)
+            q = tl.load(Q + b * sqb + h * sqh + rows[:, None].to(tl.int64) * sqm + offs_d[None, :] * sqd, mask=q_mask, other=0.0)
+            do = tl.load(DO + b * sdb + h * sdh + rows[:, None].to(tl.int64) * sdm + offs_d[None, :] * sdd, mask=q_mask, other=0.0)
             lse = tl.load(LSE + bh * Lq + rows, mask=rows < Lq, other=float("inf"))
             delta = tl.load(DELTA + bh * Lq + rows, mask=rows < Lq, other=0.0)
             s = _scores(q, k, rows, cols, MASK, smb, smh, smm, smn, b, h, Lq, Lk, qk_scale, win_left, win_right,
-                        MASK_KIND)
+                        MASK_KIND, PRECISION)
             p = tl.exp2(s - lse[:, None])
-            dp = tl.dot(do, tl.trans(v)).to(tl.float32)
+            dp = tl.dot(do, tl.trans(v), input_precision=PRECISION).to(tl.float32)
             if DROPOUT:
                 keep = _keep(seed, bh, rows, cols, Lq, Lk, dropout_p)
                 p_drop = tl.where(keep, p / (1.0 - dropout_p), 0.0)
                 dp = tl.where(keep, dp / (1.0 - dropout_p), 0.0)
             else:
                 p_drop = p
-            dv += tl.dot(tl.trans(p_drop.to(do.dtype)), do)
+            dv += tl.dot(tl.trans(p_drop.to(do.dtype)), do, input_precision=PRECISION)
             ds = p * (dp - delta[:, None])
-            dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
+            dk += tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=PRECISION)
     dk *= sm_scale
     out = (bhk.to(tl.int64) * Lk + cols[:, None]) * D + offs_d[None, :]  # dk, dv contiguous (B, Hkv, Lk, D)
     tl.store(DK + out, dk.to(DK.dtype.element_ty), mask=kv_mask)
@@ -174,10 +177,10 @@ def _attn_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, sqb, sqh, sqm, 
 def _attn_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, skd,
                         svb, svh, svn, svd, sdb, sdh, sdm, sdd, smb, smh, smm, smn, H, Lq, Lk, D, GROUP,
                         qk_scale, sm_scale, win_left, win_right, dropout_p, seed, MASK_KIND: tl.constexpr,
-                        DROPOUT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                        DROPOUT: tl.constexpr, PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                         BLOCK_D: tl.constexpr):
-    pid_m = tl.program_id(0)
-    bh = tl.program_id(1)
+    bh = tl.program_id(0)
+    pid_m = tl.program_id(1)
     b = (bh // H).to(tl.int64)
     h = (bh % H).to(tl.int64)
     hk = h // GROUP
@@ -186,8 +189,8 @@ def _attn_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, sqb, sqh, sqm, sqd, s
     offs_d = tl.arange(0, BLOCK_D)
     d_ok = offs_d[None, :] < D
     q_mask = (rows[:, None] < Lq) & d_ok
-    q = tl.load(Q + b * sqb + h * sqh + rows[:, None] * sqm + offs_d[None, :] * sqd, mask=q_mask, other=0.0)
-    do = tl.load(DO + b * sdb + h * sdh + rows[:, None] * sdm + offs_d[None, :] * sdd, mask=q_mask, other=0.0)
+    q = tl.load(Q + b * sqb + h * sqh + rows[:, None].to(tl.int64) * sqm + offs_d[None, :] * sqd, mask=q_mask, other=0.0)
+    do = tl.load(DO + b * sdb + h * sdh + rows[:, None].to(tl.int64) * sdm + offs_d[None, :] * sdd, mask=q_mask, other=0.0)
     lse = tl.load(LSE + bh.to(tl.int64) * Lq + rows, mask=rows < Lq, other=float("inf"))
     delta = tl.load(DELTA + bh.to(tl.int64) * Lq + rows, mask=rows < Lq, other=0.0)
     dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
@@ -195,16 +198,16 @@ def _attn_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, sqb, sqh, sqm, sqd, s
     for start_n in range(lo, hi, BLOCK_N):
         cols = start_n + offs_n
         kv_mask = (cols[:, None] < Lk) & d_ok
-        k = tl.load(K + b * skb + hk * skh + cols[:, None] * skn + offs_d[None, :] * skd, mask=kv_mask, other=0.0)
-        v = tl.load(V + b * svb + hk * svh + cols[:, None] * svn + offs_d[None, :] * svd, mask=kv_mask, other=0.0)
+        k = tl.load(K + b * skb + hk * skh + cols[:, None].to(tl.int64) * skn + offs_d[None, :] * skd, mask=kv_mask, other=0.0)
+        v = tl.load(V + b * svb + hk * svh + cols[:, None].to(tl.int64) * svn + offs_d[None, :] * svd, mask=kv_mask, other=0.0)
         s = _scores(q, k, rows, cols, MASK, smb, smh, smm, smn, b, h, Lq, Lk, qk_scale, win_left, win_right,
-                    MASK_KIND)
+                    MASK_KIND, PRECISION)
         p = tl.exp2(s - lse[:, None])
-        dp = tl.dot(do, tl.trans(v)).to(tl.float32)
+        dp = tl.dot(do, tl.trans(v), input_precision=PRECISION).to(tl.float32)
         if DROPOUT:
             dp = tl.where(_keep(seed, bh, rows, cols, Lq, Lk, dropout_p), dp / (1.0 - dropout_p), 0.0)
         ds = p * (dp - delta[:, None])
-        dq += tl.dot(ds.to(k.dtype), k)
+        dq += tl.dot(ds.to(k.dtype), k, input_precision=PRECISION)
     dq *= sm_scale
     out = (bh.to(tl.int64) * Lq + rows[:, None]) * D + offs_d[None, :]  # dq contiguous (B, Hq, Lq, D)
     tl.store(DQ + out, dq.to(DQ.dtype.element_ty), mask=q_mask)
@@ -212,8 +215,8 @@ def _attn_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, sqb, sqh, sqm, sqd, s
 
 @triton.jit
 def _dropout_keep_kernel(KEEP, H, Lq, Lk, dropout_p, seed, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    bh = tl.program_id(1)
+    bh = tl.program_id(0)
+    rows = tl.program_id(1) * BLOCK_M + tl.arange(0, BLOCK_M)
     for start_n in range(0, Lk, BLOCK_N):
         cols = start_n + tl.arange(0, BLOCK_N)
         keep = _keep(seed, bh, rows, cols, Lq, Lk, dropout_p)
@@ -221,10 +224,37 @@ def _dropout_keep_kernel(KEEP, H, Lq, Lk, dropout_p, seed, BLOCK_M: tl.constexpr
         tl.store(ptr, keep.to(tl.int8), mask=(rows[:, None] < Lq) & (cols[None, :] < Lk))
 
 
+def _tiles(dtype, block_d):
+    """(forward, dK/dV, dQ) launch configs {BLOCK_M, BLOCK_N, num_warps, num_stages} on a GPU, chosen so the
+    compiled kernels do not spill on sm_80/sm_90 at head dims up to 128 (benchmarks/results/kernels_compile.md);
+    fp32 runs three-pass TF32 products, whose operand tiles take three times the registers: smaller tiles.
+    The interpreter runs 16x16 tiles (fast on CPU, still several tiles per test case)."""
+    tile = lambda m, n, warps, stages: {"BLOCK_M": m, "BLOCK_N": n, "num_warps": warps, "num_stages": stages}
+    if interpreting():
+        small = {"BLOCK_M": 16, "BLOCK_N": 16}
+        return small, small, small
+    if np.dtype(dtype) == np.float32:
+        if block_d <= 64:
+            return tile(32, 32, 8, 2), tile(32, 32, 8, 1), tile(32, 32, 8, 1)
+        return tile(32, 16, 8, 2), tile(16, 16, 8, 1), tile(16, 16, 8, 1)
+    if block_d <= 64:
+        return tile(64, 64, 4, 2), tile(64, 64, 8, 1), tile(64, 64, 8, 2)
+    return tile(64, 64, 8, 2), tile(32, 64, 8, 1), tile(32, 64, 8, 1)
+
+
+def _with_blocks(config, block_m, block_n):
+    config = dict(config)
+    if block_m:
+        config["BLOCK_M"] = dot_block(block_m, "block_m")
+    if block_n:
+        config["BLOCK_N"] = dot_block(block_n, "block_n")
+    return config
+
+
 class _Launch:
     """Checked shapes, the mask's 4-D element strides and the window, shared by forward and backward."""
 
-    def __init__(self, q, k, v, attn_mask, causal, window, scale, block_m, block_n):
+    def __init__(self, q, k, v, attn_mask, causal, window, scale, block_m, block_n, allow_tf32=None):
         check_float("flash_attention", q, k, v)
         if q.ndim != 4 or k.ndim != 4 or v.shape != k.shape or q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
             raise ValueError(f"flash_attention: expected q (B, Hq, Lq, D), k and v (B, Hkv, Lk, D), "
@@ -252,36 +282,45 @@ class _Launch:
             self.mask = m
             self.mask_strides = tuple(0 if n == 1 else s for n, s in zip(m.shape, elem_strides(m)))
         self.block_d = max(16, next_pow2(self.D))
-        small = interpreting()
-        self.block_m = block_m or (16 if small else 64)
-        self.block_n = block_n or (16 if small else 64)
-        self.extra = {} if small else {"num_warps": 4 if self.block_d <= 64 else 8, "num_stages": 2}
+        self.fwd, self.dkdv, self.dq = (_with_blocks(t, block_m, block_n) for t in _tiles(q.dtype, self.block_d))
+        if allow_tf32 is None:
+            from ..backends import cuda
+
+            allow_tf32 = cuda.matmul.allow_tf32  # PyTorch's SDPA math path is a matmul: no TF32 by default
+        self.precision = dot_precision(q.dtype, allow_tf32)
+
+    def grid(self, length, block, heads):
+        """(B * heads, blocks along the sequence): B*H goes on axis 0, whose limit is 2**31 - 1 (axis 1 and
+        2 stop at 65535, which B=2048, H=32 decoding would pass)."""
+        return (self.B * heads, triton.cdiv(length, block))
 
 
+@launcher
 def flash_attention_fwd(q, k, v, attn_mask=None, causal=False, window=None, scale=None, dropout_p=0.0, seed=0,
-                        block_m=None, block_n=None):
+                        block_m=None, block_n=None, allow_tf32=None):
     """Returns (out, lse): out (B, Hq, Lq, D) contiguous in q's dtype, lse (B, Hq, Lq) fp32 (log2 domain),
-    saved for flash_attention_bwd. window: None or (left, right), None/-1 meaning unbounded on that side."""
-    c = _Launch(q, k, v, attn_mask, causal, window, scale, block_m, block_n)
+    saved for flash_attention_bwd. window: None or (left, right), None/-1 meaning unbounded on that side.
+    allow_tf32: TF32 products for float32 inputs (default mytorch.backends.cuda.matmul.allow_tf32, False)."""
+    c = _Launch(q, k, v, attn_mask, causal, window, scale, block_m, block_n, allow_tf32)
     xp = xp_of(q)
     out = xp.empty(q.shape, q.dtype)
     lse = xp.empty((c.B, c.H, c.Lq), np.float32)
     if out.size:
         t = to_triton
-        grid = (triton.cdiv(c.Lq, c.block_m), c.B * c.H)
-        _attn_fwd_kernel[grid](t(q), t(k), t(v), t(out), t(lse), t(c.mask), *elem_strides(q), *elem_strides(k),
-                               *elem_strides(v), *elem_strides(out), *c.mask_strides, c.H, c.Lq, c.Lk, c.D, c.group,
-                               c.scale * LOG2E, c.win_left, c.win_right, float(dropout_p), int(seed),
-                               MASK_KIND=c.mask_kind, DROPOUT=dropout_p > 0, BLOCK_M=c.block_m, BLOCK_N=c.block_n,
-                               BLOCK_D=c.block_d, **c.extra)
+        _attn_fwd_kernel[c.grid(c.Lq, c.fwd["BLOCK_M"], c.H)](
+            t(q), t(k), t(v), t(out), t(lse), t(c.mask), *elem_strides(q), *elem_strides(k), *elem_strides(v),
+            *elem_strides(out), *c.mask_strides, c.H, c.Lq, c.Lk, c.D, c.group, c.scale * LOG2E, c.win_left,
+            c.win_right, float(dropout_p), int(seed), MASK_KIND=c.mask_kind, DROPOUT=dropout_p > 0,
+            PRECISION=c.precision, BLOCK_D=c.block_d, **c.fwd)
         count("flash_attention_fwd")
     return out, lse
 
 
+@launcher
 def flash_attention_bwd(dout, q, k, v, out, lse, attn_mask=None, causal=False, window=None, scale=None,
-                        dropout_p=0.0, seed=0, block_m=None, block_n=None):
+                        dropout_p=0.0, seed=0, block_m=None, block_n=None, allow_tf32=None):
     """Returns (dq, dk, dv), contiguous, shaped and typed like q, k, v. Same options as the forward."""
-    c = _Launch(q, k, v, attn_mask, causal, window, scale, block_m, block_n)
+    c = _Launch(q, k, v, attn_mask, causal, window, scale, block_m, block_n, allow_tf32)
     xp = xp_of(q)
     dq, dk, dv = xp.empty(q.shape, q.dtype), xp.empty(k.shape, k.dtype), xp.empty(v.shape, v.dtype)
     if not q.size or not k.size:
@@ -291,18 +330,18 @@ def flash_attention_bwd(dout, q, k, v, out, lse, attn_mask=None, causal=False, w
         return dq, dk, dv
     t = to_triton
     delta = xp.empty((c.B, c.H, c.Lq), np.float32)
-    _attn_bwd_delta_kernel[(triton.cdiv(c.Lq, c.block_m), c.B * c.H)](
+    _attn_bwd_delta_kernel[c.grid(c.Lq, c.dq["BLOCK_M"], c.H)](
         t(out), t(dout), t(delta), *elem_strides(out), *elem_strides(dout), c.H, c.Lq, c.D,
-        BLOCK_M=c.block_m, BLOCK_D=c.block_d)
-    common = dict(MASK_KIND=c.mask_kind, DROPOUT=dropout_p > 0, BLOCK_M=c.block_m, BLOCK_N=c.block_n,
-                  BLOCK_D=c.block_d, **c.extra)
+        BLOCK_M=c.dq["BLOCK_M"], BLOCK_D=c.block_d)
+    common = dict(MASK_KIND=c.mask_kind, DROPOUT=dropout_p > 0, PRECISION=c.precision, BLOCK_D=c.block_d)
     strides = (*elem_strides(q), *elem_strides(k), *elem_strides(v), *elem_strides(dout), *c.mask_strides)
-    _attn_bwd_dkdv_kernel[(triton.cdiv(c.Lk, c.block_n), c.B * c.Hkv)](
+    _attn_bwd_dkdv_kernel[c.grid(c.Lk, c.dkdv["BLOCK_N"], c.Hkv)](
         t(q), t(k), t(v), t(dout), t(lse), t(delta), t(dk), t(dv), t(c.mask), *strides, c.H, c.Hkv, c.Lq, c.Lk,
-        c.D, c.group, c.scale * LOG2E, c.scale, c.win_left, c.win_right, float(dropout_p), int(seed), **common)
-    _attn_bwd_dq_kernel[(triton.cdiv(c.Lq, c.block_m), c.B * c.H)](
+        c.D, c.group, c.scale * LOG2E, c.scale, c.win_left, c.win_right, float(dropout_p), int(seed), **common,
+        **c.dkdv)
+    _attn_bwd_dq_kernel[c.grid(c.Lq, c.dq["BLOCK_M"], c.H)](
         t(q), t(k), t(v), t(dout), t(lse), t(delta), t(dq), t(c.mask), *strides, c.H, c.Lq, c.Lk, c.D, c.group,
-        c.scale * LOG2E, c.scale, c.win_left, c.win_right, float(dropout_p), int(seed), **common)
+        c.scale * LOG2E, c.scale, c.win_left, c.win_right, float(dropout_p), int(seed), **common, **c.dq)
     count("flash_attention_bwd")
     return dq, dk, dv
 
@@ -310,7 +349,7 @@ def flash_attention_bwd(dout, q, k, v, out, lse, attn_mask=None, causal=False, w
 def dropout_keep_mask(B, H, Lq, Lk, dropout_p, seed, xp=np):
     """The (B, H, Lq, Lk) boolean keep mask that the kernels regenerate (for tests and debugging)."""
     keep = xp.empty((B, H, Lq, Lk), np.int8)
-    _dropout_keep_kernel[(triton.cdiv(Lq, 16), B * H)](to_triton(keep), H, Lq, Lk, float(dropout_p), int(seed),
+    _dropout_keep_kernel[(B * H, triton.cdiv(Lq, 16))](to_triton(keep), H, Lq, Lk, float(dropout_p), int(seed),
                                                        BLOCK_M=16, BLOCK_N=16)
     return keep.astype(bool)
 

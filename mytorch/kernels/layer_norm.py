@@ -5,13 +5,14 @@ rstd = 1/sqrt(var + eps); RMSNorm (RMS=True) y = h * rstd * w with rstd = 1/sqrt
 Rows longer than one block are looped (mean pass, variance pass, write pass).
 Backward: xhat = (h - mean) * rstd, g = dy * w, dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 (RMS: no mean(g) term). dw = sum_rows dy * xhat, db = sum_rows dy: each program owns a slice of rows
-and a private fp32 row of a (programs, N) buffer, summed at the end: deterministic, no atomics.
+and a private fp32 row of a (programs, N) buffer, summed at the end: deterministic, no atomics. A row that
+fits one block (SINGLE, N <= 4096) is read once and the partial sums stay in registers; longer rows loop.
 """
 import numpy as np
 import triton
 import triton.language as tl
 
-from . import as_rows, check_float, count, interpreting, next_pow2, to_triton, xp_of
+from . import as_rows, check_float, count, interpreting, launcher, next_pow2, row_warps, to_triton, xp_of
 
 MAX_BLOCK = 4096
 
@@ -70,11 +71,36 @@ def _norm_fwd_kernel(x_ptr, res_ptr, h_ptr, y_ptr, w_ptr, b_ptr, mean_ptr, rstd_
 def _norm_bwd_kernel(dy_ptr, h_ptr, w_ptr, mean_ptr, rstd_ptr, dres_ptr, dx_ptr, dw_part_ptr, db_part_ptr,
                      n_rows, n_cols, dy_stride, h_stride, dres_stride, rows_per_program,
                      RMS: tl.constexpr, HAS_W: tl.constexpr, HAS_DRES: tl.constexpr,
-                     NEED_DW: tl.constexpr, NEED_DB: tl.constexpr, BLOCK: tl.constexpr):
+                     NEED_DW: tl.constexpr, NEED_DB: tl.constexpr, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
     pid = tl.program_id(0)
     cols = tl.arange(0, BLOCK)
     row_start = pid.to(tl.int64) * rows_per_program
     n_mine = tl.minimum(rows_per_program, n_rows - row_start)
+    if SINGLE:  # the row fits one block: read dy, h once, keep the dw/db partial sums in registers
+        mask = cols < n_cols
+        w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32) if HAS_W else 1.0
+        acc_dw = tl.zeros([BLOCK], dtype=tl.float32)
+        acc_db = tl.zeros([BLOCK], dtype=tl.float32)
+        for i in range(0, n_mine):
+            row = row_start + i
+            rstd = tl.load(rstd_ptr + row)
+            mean = 0.0 if RMS else tl.load(mean_ptr + row)
+            dy = tl.load(dy_ptr + row * dy_stride + cols, mask=mask, other=0.0).to(tl.float32)
+            h = tl.load(h_ptr + row * h_stride + cols, mask=mask, other=0.0).to(tl.float32)
+            xhat = tl.where(mask, (h - mean) * rstd, 0.0)
+            g = dy * w
+            c_g = 0.0 if RMS else tl.sum(g, 0) / n_cols
+            dx = (g - c_g - xhat * (tl.sum(g * xhat, 0) / n_cols)) * rstd
+            if HAS_DRES:
+                dx += tl.load(dres_ptr + row * dres_stride + cols, mask=mask, other=0.0).to(tl.float32)
+            tl.store(dx_ptr + row * n_cols + cols, dx.to(dx_ptr.dtype.element_ty), mask=mask)
+            acc_dw += dy * xhat
+            acc_db += dy
+        if NEED_DW:
+            tl.store(dw_part_ptr + pid * n_cols + cols, acc_dw, mask=mask)
+        if NEED_DB:
+            tl.store(db_part_ptr + pid * n_cols + cols, acc_db, mask=mask)
+        return
     for i in range(0, n_mine):
         row = row_start + i
         row64 = row
@@ -128,6 +154,7 @@ def _stride(a):
     return a.strides[0] // a.itemsize
 
 
+@launcher
 def norm_fwd(x, weight=None, bias=None, eps=1e-5, residual=None, rms=False, block_size=None):
     """Normalise the last axis of x (..., N).
 
@@ -145,16 +172,18 @@ def norm_fwd(x, weight=None, bias=None, eps=1e-5, residual=None, rms=False, bloc
     rstd = xp.empty(n_rows, dtype=np.float32)
     if n_rows and n_cols:
         t = to_triton
+        block = _block(n_cols, block_size)
         _norm_fwd_kernel[(n_rows,)](
             t(x2), t(res2) if res2 is not None else t(x2), t(h), t(y),
             t(weight) if weight is not None else t(x2), t(bias) if bias is not None else t(x2),
             t(mean) if mean is not None else t(rstd), t(rstd), n_cols, float(eps), _stride(x2),
             _stride(res2) if res2 is not None else 0, RMS=rms, HAS_RES=residual is not None,
-            HAS_W=weight is not None, HAS_B=bias is not None, BLOCK=_block(n_cols, block_size))
+            HAS_W=weight is not None, HAS_B=bias is not None, BLOCK=block, num_warps=row_warps(block))
         count("rms_norm_fwd" if rms else "layer_norm_fwd")
     return y.reshape(shape), h.reshape(shape), mean, rstd
 
 
+@launcher
 def norm_bwd(dy, h, weight, mean, rstd, rms=False, has_bias=False, dresidual=None, need_weight_grad=True,
              block_size=None, rows_per_program=None):
     """Backward of norm_fwd. h: the normalised input (x, or x + residual).
@@ -178,13 +207,14 @@ def norm_bwd(dy, h, weight, mean, rstd, rms=False, has_bias=False, dresidual=Non
     db_part = xp.zeros((max(n_programs, 1), n_cols), np.float32) if need_db else None
     if n_rows and n_cols:
         t = to_triton
+        block = _block(n_cols, block_size)
         _norm_bwd_kernel[(n_programs,)](
             t(dy2), t(h2), t(weight) if weight is not None else t(h2), t(mean) if mean is not None else t(rstd),
             t(rstd), t(dres2) if dres2 is not None else t(h2), t(dx),
             t(dw_part) if need_dw else t(rstd), t(db_part) if need_db else t(rstd),
             n_rows, n_cols, _stride(dy2), _stride(h2), _stride(dres2) if dres2 is not None else 0, rows_per_program,
             RMS=rms, HAS_W=weight is not None, HAS_DRES=dres2 is not None, NEED_DW=need_dw, NEED_DB=need_db,
-            BLOCK=_block(n_cols, block_size))
+            SINGLE=block >= n_cols, BLOCK=block, num_warps=row_warps(block))
         count("rms_norm_bwd" if rms else "layer_norm_bwd")
     out_dtype = weight.dtype if weight is not None else h.dtype
     dw = dw_part.sum(0).astype(out_dtype) if need_dw else None

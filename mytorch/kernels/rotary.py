@@ -10,7 +10,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import check_float, count, elem_strides, next_pow2, to_triton, xp_of
+from . import check_float, count, elem_strides, launcher, next_pow2, to_triton, xp_of
 
 
 @triton.jit
@@ -62,11 +62,13 @@ def _rotary(x, cos, sin, interleaved, backward, block_size):
     return out
 
 
+@launcher
 def rotary_fwd(x, cos, sin, interleaved=False, block_size=None):
     """Returns the rotated x, same shape, dtype and memory layout as x."""
     return _rotary(x, cos, sin, interleaved, False, block_size)
 
 
+@launcher
 def rotary_bwd(dy, cos, sin, interleaved=False, block_size=None):
     return _rotary(dy, cos, sin, interleaved, True, block_size)
 

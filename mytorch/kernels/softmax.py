@@ -3,13 +3,15 @@
 One program per row. A row that fits one block is loaded once (SINGLE); a longer row is streamed in
 blocks twice: an online pass keeps the running max m and the sum s of exp(x - m) (rescaled by
 exp(m_old - m_new) when the max grows), then a second pass writes the outputs. Computed in fp32.
+While every value seen so far is -inf, the running max is -inf: exponents use m_safe = 0 then, so a -inf
+block gives exp(-inf) = 0 instead of exp(-inf - -inf) = NaN (a row that is all -inf is NaN, as in PyTorch).
 Backward: softmax dx = y * (dy - sum(dy*y)); log_softmax dx = dy - exp(y) * sum(dy).
 """
 import numpy as np
 import triton
 import triton.language as tl
 
-from . import as_rows, check_float, count, next_pow2, xp_of, to_triton
+from . import as_rows, check_float, count, launcher, next_pow2, row_warps, to_triton, xp_of
 
 MAX_BLOCK = 4096
 
@@ -39,7 +41,8 @@ def _softmax_fwd_kernel(x_ptr, y_ptr, n_cols, x_row_stride, y_row_stride,
             mask = start + cols < n_cols
             x = tl.load(x_row + start + cols, mask=mask, other=-float("inf")).to(tl.float32)
             m_new = tl.maximum(m, tl.max(x, 0))
-            s = s * tl.exp(m - m_new) + tl.sum(tl.exp(x - m_new), 0)
+            m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)
+            s = s * tl.exp(m - m_safe) + tl.sum(tl.exp(x - m_safe), 0)
             m = m_new
         log_s = tl.log(s)
         for start in range(0, n_cols, BLOCK):
@@ -81,6 +84,7 @@ def _block(n_cols, block_size):
     return block_size or min(next_pow2(n_cols), MAX_BLOCK)
 
 
+@launcher
 def softmax_fwd(x, log=False, block_size=None):
     """softmax (log=False) or log_softmax over the last axis of x (any shape, fp16/fp32) -> y like x."""
     check_float("softmax", x)
@@ -90,20 +94,23 @@ def softmax_fwd(x, log=False, block_size=None):
     if n_rows and n_cols:
         block = _block(n_cols, block_size)
         _softmax_fwd_kernel[(n_rows,)](to_triton(x2), to_triton(y), n_cols, x2.strides[0] // x2.itemsize,
-                                       n_cols, LOG=log, SINGLE=block >= n_cols, BLOCK=block)
+                                       n_cols, LOG=log, SINGLE=block >= n_cols, BLOCK=block,
+                                       num_warps=row_warps(block))
         count("softmax_fwd")
     return y.reshape(shape)
 
 
+@launcher
 def softmax_bwd(dy, y, log=False, block_size=None):
     """Gradient of softmax/log_softmax over the last axis given its output y -> dx like y."""
     shape, dy2, y2 = y.shape, as_rows(dy), as_rows(y)
     n_rows, n_cols = y2.shape
     dx = xp_of(y).empty((n_rows, n_cols), dtype=y.dtype)
     if n_rows and n_cols:
+        block = _block(n_cols, block_size)
         _softmax_bwd_kernel[(n_rows,)](to_triton(dy2), to_triton(y2), to_triton(dx), n_cols,
                                        dy2.strides[0] // dy2.itemsize, y2.strides[0] // y2.itemsize, n_cols,
-                                       LOG=log, BLOCK=_block(n_cols, block_size))
+                                       LOG=log, BLOCK=block, num_warps=row_warps(block))
         count("softmax_bwd")
     return dx.reshape(shape)
 

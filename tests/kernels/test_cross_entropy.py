@@ -50,3 +50,28 @@ def test_cross_entropy_forward_only_and_errors():
     assert_close(lse, np.log(np.exp(logits.astype(np.float64)).sum(1)))
     with pytest.raises(IndexError, match="out of bounds"):
         ce.cross_entropy_fwd(logits, np.array([1, 9, 0]))
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_minus_inf_logits(smoothing):
+    # row 0: a whole streamed block of -inf; row 1: one -inf logit (with eps = 0, no 0 * -inf = NaN)
+    logits = randn(2, 40)
+    logits[0, :16] = -np.inf
+    logits[1, 7] = -np.inf
+    target = np.array([20, 3])
+    loss, d, lse = ce.cross_entropy_fwd(logits, target, label_smoothing=smoothing, block_size=16)
+    lt = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(lt, torch.tensor(target), label_smoothing=smoothing, reduction="none")
+    ref.sum().backward()
+    np.testing.assert_allclose(loss, ref.detach().numpy(), rtol=1e-5)  # inf where PyTorch is inf (eps > 0)
+    assert_close(d, lt.grad.numpy())
+    ref_loss, _ = ce.reference(logits, target, label_smoothing=smoothing)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
+
+
+def test_cross_entropy_unchecked_bad_target_gives_nan_row():
+    # the GPU default: no host sync for the bounds check; the kernel reads nothing outside the row
+    logits, target = randn(3, 9), np.array([1, 9, -100])
+    loss, d, _ = ce.cross_entropy_fwd(logits, target, check_target=False)
+    assert np.isnan(loss[1]) and np.isnan(d[1]).all()
+    assert np.isfinite(loss[0]) and loss[2] == 0 and (d[2] == 0).all()

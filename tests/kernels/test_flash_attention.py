@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+import triton
+import triton.language as tl
 
 from tests.kernels.kutil import assert_close, randn
 from mytorch.kernels import flash_attention as fa
@@ -99,3 +101,21 @@ def test_flash_attention_fully_masked_row_gives_zeros():
     assert np.all(out[0, 0, 2] == 0) and np.all(dq[0, 0, 2] == 0) and np.isfinite(dk).all()
     ref = torch_reference(q[:, :, [0, 1, 3]], k, v, np.ones((1, 1, 3, 16), np.float32), 1, 1, 3, 6)
     assert_close(out[:, :, [0, 1, 3]], ref[0])
+
+
+@triton.jit
+def _keep_probe(out_ptr, seed, bh, Lq, Lk, dropout_p):
+    rows = tl.arange(0, 16)
+    cols = tl.arange(0, 16)
+    keep = fa._keep(seed, bh, rows, cols, Lq, Lk, dropout_p)
+    tl.store(out_ptr + rows[:, None] * 16 + cols[None, :], keep.to(tl.int8))
+
+
+def test_dropout_counters_do_not_wrap_at_2_32():
+    # at Lq = Lk = 4096, heads 256 apart are 2**32 counters apart: int32 counters gave them the same mask
+    masks = []
+    for bh in (0, 256):
+        out = np.zeros((16, 16), np.int8)
+        _keep_probe[(1,)](torch.from_numpy(out), 7, bh, 4096, 4096, 0.5)
+        masks.append(out)
+    assert 0.3 < masks[0].mean() < 0.7 and (masks[0] != masks[1]).any()

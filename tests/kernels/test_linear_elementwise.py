@@ -89,3 +89,11 @@ def test_dropout_mask_regenerated(p, block, dtype):
     assert_close(dx, np.where(keep, dy.astype(np.float64) / (1 - p), 0), dtype)
     assert not np.array_equal(dr.dropout_fwd(x, p, seed=124) != 0, keep)  # another seed, another mask
     assert np.array_equal(dr.dropout_fwd(x, p, seed=123, block_size=32) != 0, keep)  # independent of blocks
+
+
+def test_dropout_offsets_do_not_wrap_at_2_32():
+    # element i of a tensor launched at offset 2**32 draws counter 2**32 + i, not i (uint32 wrap)
+    x = np.ones(512, np.float32)
+    base, far = dr.dropout_fwd(x, 0.5, seed=3), dr.dropout_fwd(x, 0.5, seed=3, offset=2 ** 32)
+    assert not np.array_equal(base != 0, far != 0)
+    np.testing.assert_array_equal(dr.dropout_fwd(x, 0.5, seed=3, offset=2 ** 32), far)

@@ -85,14 +85,14 @@ def test_conv2d_fwd_bwd(xs, oc, ks, stride, padding, dilation, groups, has_bias,
     x, w = randn(*xs, dtype=dtype), (0.3 * randn(oc, xs[1] // groups, *ks, seed=1)).astype(dtype)
     b = randn(oc, dtype=dtype, seed=2) if has_bias else None
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    y = conv2d.conv2d_fwd(x, w, b, blocks=blocks, **kw)
+    y = conv2d.conv2d_fwd(x, w, b, blocks=blocks, allow_tf32=False, **kw)  # fp32-exact on a GPU too
     ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) if a is not None else None for a in (x, w, b)]
     yt = F.conv2d(*ts, **kw)
     assert y.shape == yt.shape and y.dtype == dtype
     assert_close(y, yt.detach().numpy(), dtype, scale=3)
     dy = randn(*y.shape, dtype=dtype, seed=3)
     yt.backward(torch.tensor(dy, dtype=torch.float64))
-    dx, dw, db = conv2d.conv2d_bwd(dy, x, w, blocks=blocks, need_dbias=has_bias, **kw)
+    dx, dw, db = conv2d.conv2d_bwd(dy, x, w, blocks=blocks, need_dbias=has_bias, allow_tf32=False, **kw)
     assert_close(dx, ts[0].grad.numpy(), dtype, scale=5)
     assert_close(dw, ts[1].grad.numpy(), dtype, scale=10)
     if has_bias:
@@ -121,3 +121,16 @@ def test_backends_switch():
     with pytest.raises(ValueError):
         with backends.fused.flags(nonsense=True):
             pass
+
+
+@pytest.mark.parametrize("split", [2, 3, 50])
+def test_conv2d_weight_grad_split_k(split):
+    # split-K partial sums over (n, oh, ow), one fp32 slice per split, equal the single-pass dW
+    x, w = randn(2, 4, 7, 6), 0.3 * randn(6, 2, 3, 3, seed=1)
+    kw = dict(stride=1, padding=1, dilation=1, groups=2)
+    dy = randn(2, 6, 7, 6, seed=3)
+    _, dw, _ = conv2d.conv2d_bwd(dy, x, w, need_dx=False, need_dbias=False, split_k=split, allow_tf32=False, **kw)
+    ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w)]
+    F.conv2d(*ts, **kw).backward(torch.tensor(dy, dtype=torch.float64))
+    assert dw.dtype == np.float32
+    assert_close(dw, ts[1].grad.numpy(), scale=10)
