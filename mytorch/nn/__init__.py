@@ -5,4 +5,3 @@ utils = __import__("sys").modules[__name__ + ".utils"]  # the star import above 
 from .modules import Module  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401
 from . import parallel  # noqa: F401,E402  (nn.parallel.DistributedDataParallel)
-from . import utils  # noqa: F401,E402,F811  (again: nn.utils, never nn.modules.utils from the star import)
