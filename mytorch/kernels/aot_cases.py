@@ -167,8 +167,11 @@ def attention_options(dt):
 @case(default=True)
 def conv_layers(dt):
     x, w, b = _arr((1, 64, 8, 8), dt), _arr((64, 64, 3, 3), dt), _arr(64, dt)
-    y = conv2d.conv2d_fwd(x, w, b, padding=1)
-    conv2d.conv2d_bwd(y, x, w, padding=1)
+    for tf32 in (None, False):  # PyTorch's cudnn default (TF32 for fp32), and fp32-accurate products
+        y = conv2d.conv2d_fwd(x, w, b, padding=1, allow_tf32=tf32)
+        conv2d.conv2d_bwd(y, x, w, padding=1, allow_tf32=tf32)
+    x = _arr((8, 64, 32, 32), dt)  # enough (n, oh, ow) rows for a split-K dW
+    conv2d.conv2d_bwd(x, x, w, padding=1, need_dx=False, need_dbias=False)
 
 
 @case(default=False)
