@@ -63,7 +63,8 @@ def write_markdown(rows, seconds):
         "",
         f"- variants: {len(rows)} ({len(default)} default-config, {len(sweep)} sweep), failures: "
         f"{sum(not r['ok'] for r in rows)}, default configs that spill: {len(spilled)}",
-        f"- last run: {seconds:.0f} s (cache misses only)",
+        f"- this run: {seconds:.0f} s wall; only variants missing from kernels_compile.json (keyed by source hash)"
+        " are compiled",
         "",
         "## Default configs (what the launchers pick for typical shapes)",
         "",
@@ -88,7 +89,9 @@ def main():
         rows = rows + [r for r in old if not r["default"] and r["key"] not in keys]
     for r in rows:
         r.pop("cached", None)
-    cache_path.write_text(json.dumps({"rows": rows}, indent=0) + "\n")
+    import triton
+
+    cache_path.write_text(json.dumps({"triton": triton.__version__, "rows": rows}, indent=0) + "\n")
     write_markdown(rows, data["seconds"])
     print(f"{len(rows)} variants, {sum(not r['ok'] for r in rows)} failures, {data['seconds']} s")
 
