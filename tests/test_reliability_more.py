@@ -296,3 +296,46 @@ def test_inplace_on_view_of_a_leaf_raises():
         leaf = m.ones(3, requires_grad=True)
         with pytest.raises(RuntimeError, match="view of a leaf Variable"):
             leaf[0].mul_(2)
+
+
+# the same probe over activations, reductions, matmul/linear, losses, indexing and views --------------------
+MORE_OPS = {
+ "gelu": lambda m, x: m.nn.functional.gelu(x), "gelu_tanh": lambda m, x: m.nn.functional.gelu(x, approximate="tanh"),
+ "silu": lambda m, x: m.nn.functional.silu(x), "softplus": lambda m, x: m.nn.functional.softplus(x),
+ "elu": lambda m, x: m.nn.functional.elu(x), "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x),
+ "hardtanh": lambda m, x: m.nn.functional.hardtanh(x), "mish": lambda m, x: m.nn.functional.mish(x),
+ "logsigmoid": lambda m, x: m.nn.functional.logsigmoid(x), "relu6": lambda m, x: m.nn.functional.relu6(x),
+ "selu": lambda m, x: m.nn.functional.selu(x), "hardswish": lambda m, x: m.nn.functional.hardswish(x),
+ "hardsigmoid": lambda m, x: m.nn.functional.hardsigmoid(x), "celu": lambda m, x: m.nn.functional.celu(x),
+ "softsign": lambda m, x: m.nn.functional.softsign(x), "tanhshrink": lambda m, x: m.nn.functional.tanhshrink(x),
+ "softmax": lambda m, x: x.softmax(-1), "log_softmax": lambda m, x: x.log_softmax(-1),
+ "sum": lambda m, x: x.sum(), "mean": lambda m, x: x.mean(), "prod": lambda m, x: x.prod(),
+ "amax": lambda m, x: x.amax(), "max": lambda m, x: x.max(), "norm": lambda m, x: x.norm(),
+ "cumsum": lambda m, x: x.cumsum(0), "cumprod": lambda m, x: x.cumprod(0), "var": lambda m, x: x.var(), "std": lambda m, x: x.std(),
+ "logsumexp": lambda m, x: x.logsumexp(0), "clamp": lambda m, x: x.clamp(0.3, 0.6),
+ "where": lambda m, x: m.where(x > 0.4, x, 0.0), "matmul": lambda m, x: x @ m.ones(3, 2),
+ "mul_const_t": lambda m, x: x * m.ones(3), "div_by": lambda m, x: m.ones(3) / x, "atan2": lambda m, x: m.atan2(x, m.ones(3)),
+ "maximum": lambda m, x: m.maximum(x, m.full((3,), 0.5)), "lerp": lambda m, x: m.lerp(x, m.ones(3), 0.3),
+ "layer_norm": lambda m, x: m.nn.functional.layer_norm(x, (3,)), "normalize": lambda m, x: m.nn.functional.normalize(x, dim=0),
+ "dropout_eval": lambda m, x: m.nn.functional.dropout(x, 0.5, training=False), "sort": lambda m, x: x.sort().values,
+ "topk": lambda m, x: x.topk(2).values, "index": lambda m, x: x[m.tensor([0, 2])], "gather": lambda m, x: x.gather(0, m.tensor([1, 1])),
+ "expand": lambda m, x: x.expand(2, 3), "reshape": lambda m, x: x.reshape(3, 1), "t_mul": lambda m, x: x.unsqueeze(0).t() * 2,
+ "pow_t": lambda m, x: x.pow(m.full((3,), 2.0)), "rpow": lambda m, x: 2.0 ** x, "sqrt_": lambda m, x: x.sqrt(),
+ "mse": lambda m, x: m.nn.functional.mse_loss(x, m.zeros(3)), "ce": lambda m, x: m.nn.functional.cross_entropy(x.unsqueeze(0), m.tensor([1])),
+ "bce": lambda m, x: m.nn.functional.binary_cross_entropy(x, m.full((3,), 0.5)), "linear": lambda m, x: m.nn.functional.linear(x, m.ones(2, 3)),
+ "cosine": lambda m, x: m.nn.functional.cosine_similarity(x, m.ones(3), dim=0), "nan_to_num": lambda m, x: x.nan_to_num(),
+ "log1p": lambda m, x: x.log1p(),
+}
+
+
+@pytest.mark.parametrize("edit", ["input", "output"])
+@pytest.mark.parametrize("name", sorted(MORE_OPS))
+def test_inplace_edit_after_forward_more_ops(name, edit):
+    def program(m):
+        leaf = m.tensor([0.2, 0.5, 0.7], requires_grad=True)
+        x = leaf * 1.0
+        y = MORE_OPS[name](m, x)
+        (x if edit == "input" else y).mul_(1.0)
+        return leaf, y.sum()
+
+    _same_outcome(program)

@@ -755,7 +755,8 @@ def _scalar_tensor(value, like):
 class Lerp(Function):
     @staticmethod
     def forward(ctx, start, end, weight):
-        ctx.save_for_backward(start, end, weight)
+        need_w = ctx.needs_input_grad[2]  # start and end are read only for the weight's gradient
+        ctx.save_for_backward(start if need_w else None, end if need_w else None, weight)
         return start + weight * (end - start)
 
     @staticmethod

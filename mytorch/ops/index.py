@@ -245,10 +245,13 @@ class Gather(Function):
     @staticmethod
     def forward(ctx, x, dim, index, unique=False):
         ctx.in_shape, ctx.key, ctx.unique = x.shape, _along(index, dim), unique
+        if not unique:
+            ctx.save_for_backward(x)  # unread, but PyTorch's gather keeps its input: editing it is an error
         return x[ctx.key]
 
     @staticmethod
     def backward(ctx, grad):
+        ctx.saved_tensors  # the version check
         out = xp_of(grad).zeros(ctx.in_shape, grad.dtype)
         if ctx.unique:
             out[ctx.key] = grad

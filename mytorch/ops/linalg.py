@@ -34,6 +34,11 @@ def _check_dtypes(op, a, b):
                            f"{_DTYPE_NAMES[b.dtype.name]}")
 
 
+def shape_only(a):
+    """A zero-memory stand-in with a's shape and dtype, for a saved operand whose values backward won't read."""
+    return xp_of(a).broadcast_to(xp_of(a).zeros((), a.dtype), a.shape)
+
+
 def _refuse_bool(kernel, a):
     """numpy multiplies bool matrices (as logical and/or); PyTorch has no such kernel."""
     if a._data.dtype == np.bool_:
@@ -109,7 +114,9 @@ def _matmul_grads(a, b, grad, need_a, need_b):
 class Matmul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        # as PyTorch, keep b only for a's gradient and a only for b's (the other is a shape-only stand-in)
+        ctx.save_for_backward(a if need_b else shape_only(a), b if need_a else shape_only(b))
         return _matmul(a, b)
 
     @staticmethod

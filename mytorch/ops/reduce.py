@@ -157,8 +157,8 @@ class Var(Function):
             out = (centered * centered).sum(axis=axes, keepdims=keepdim) / xf.dtype.type(denom)
         if take_sqrt:
             out = xp.sqrt(out)
-        out = out.astype(x.dtype, copy=False)
-        ctx.save_for_backward(x, mean, out)
+        out = xp.asarray(out).astype(x.dtype, copy=False)  # an array (not a numpy scalar): the result is tracked
+        ctx.save_for_backward(x, mean, out if take_sqrt else None)  # var's backward doesn't read its result
         ctx.meta = (axes, keepdim, denom, take_sqrt)
         return out
 
@@ -548,14 +548,16 @@ class LogSumExp(Function):
         m = _stable_max(x, axes)
         with np.errstate(divide="ignore"):
             out_keep = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        ctx.save_for_backward(x, out_keep)
+        out = out_keep if keepdim else out_keep.squeeze(axes)
+        ctx.save_for_backward(x, out)  # the returned array, so editing the result in place is caught
         ctx.meta = (axes, keepdim)
-        return out_keep if keepdim else out_keep.squeeze(axes)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, out_keep = ctx.saved_tensors
+        x, out = ctx.saved_tensors
         axes, keepdim = ctx.meta
+        out_keep = _keep(out, axes, keepdim)
         return _keep(grad, axes, keepdim) * xp_of(x).exp(x - out_keep), None, None
 
 

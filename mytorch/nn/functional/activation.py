@@ -244,7 +244,8 @@ def softsign(input):
 
 
 def tanhshrink(input):
-    return _run("tanhshrink", input)
+    # composed, as PyTorch's: backward keeps tanh's result, not the input, so editing the input is allowed
+    return input - input.tanh()
 
 
 def threshold(input, threshold, value, inplace=False):

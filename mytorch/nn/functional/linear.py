@@ -5,7 +5,7 @@ from ... import _dtype
 from ..._array import CPU, device_of_array, on_device, xp_of
 from ...autograd.function import Function, autocast
 from ...ops.inplace import apply_inplace
-from ...ops.linalg import _matmul, acc_dtype
+from ...ops.linalg import _matmul, acc_dtype, shape_only
 from ...random import rng_for
 from ...tensor import Tensor
 
@@ -25,7 +25,11 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, fused=False):
-        ctx.save_for_backward(x, weight)
+        need_x, need_w = ctx.needs_input_grad[:2]
+        if fused:
+            ctx.save_for_backward(x, weight)
+        else:  # as PyTorch: x only for the weight's gradient, the weight only for x's
+            ctx.save_for_backward(x if need_w else shape_only(x), weight if need_x else shape_only(weight))
         ctx.has_bias, ctx.fused = bias is not None, fused
         if fused:
             from ...kernels import linear as kernel

@@ -110,7 +110,11 @@ class _ClassLoss(Function):
                 wx = x2.sum(1) if w is None else x2 @ w
                 smooth = -(wx - lse * sum_w) * valid
                 loss = loss + (ls / C) * smooth / d_smooth
-        ctx.save_for_backward(x, lse)
+        if log_softmax:  # PyTorch keeps log_softmax's result, not x: a private copy lets x be edited in place
+            ctx.save_for_backward(x2.copy() if xp.may_share_memory(x2, x) else x2, lse)
+        else:
+            ctx.save_for_backward(x, lse)
+        ctx.x_meta = (x.dtype, x.ndim)
         out = loss.reshape(target.shape) if reduction == "none" else loss.sum()
         if not valid.any():  # empty or fully ignored batch: PyTorch's loss is nan (mean), its gradient 0
             d_nll = d_smooth = 1.0
@@ -123,10 +127,11 @@ class _ClassLoss(Function):
     def backward(ctx, g):
         if ctx.fused:
             return (_ClassLoss._fused_backward(ctx, g),) + (None,) * 7
-        x, lse = ctx.saved_tensors
+        saved, lse = ctx.saved_tensors
         tc, valid, w, w_t, d_nll, d_smooth, ls, C, moved_shape, log_softmax = ctx.meta
+        x_dtype, x_ndim = ctx.x_meta
         xp = xp_of(g)
-        x2 = _rows(x, C)[0].astype(_acc(x.dtype), copy=False)
+        x2 = saved if log_softmax else _rows(saved, C)[0].astype(_acc(x_dtype), copy=False)
         g = g.reshape(-1)
         rows = xp.arange(len(tc))
         a_nll = g * (1 - ls) * w_t / d_nll
@@ -140,7 +145,7 @@ class _ClassLoss(Function):
         else:
             dx2 = xp.zeros_like(x2)
         dx2[rows, tc] -= a_nll
-        return _unrows(dx2.astype(x.dtype, copy=False), moved_shape, x.ndim), None, None, None, None, None, None, None
+        return _unrows(dx2.astype(x_dtype, copy=False), moved_shape, x_ndim), None, None, None, None, None, None, None
 
     @staticmethod
     def _fused_backward(ctx, g):
