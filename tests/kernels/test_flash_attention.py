@@ -119,3 +119,15 @@ def test_dropout_counters_do_not_wrap_at_2_32():
         _keep_probe[(1,)](torch.from_numpy(out), 7, bh, 4096, 4096, 0.5)
         masks.append(out)
     assert 0.3 < masks[0].mean() < 0.7 and (masks[0] != masks[1]).any()
+
+
+def test_flash_attention_offsets_past_2_31_elements(tmp_path):
+    # q rows 2**20 elements apart: row 2048 starts at element 2**31, past int32 (a sparse file, ~2 MB touched)
+    Lq, D, stride = 2049, 16, 2 ** 20
+    store = np.memmap(tmp_path / "q.bin", np.float16, "w+", shape=(Lq * stride,))
+    q = np.lib.stride_tricks.as_strided(store, (1, 1, Lq, D), (0, 0, stride * 2, 2))
+    q[0, 0, :, :] = randn(Lq, D, dtype=np.float16)
+    k, v = randn(1, 1, 16, D, dtype=np.float16, seed=2), randn(1, 1, 16, D, dtype=np.float16, seed=3)
+    out, _ = fa.flash_attention_fwd(q, k, v)
+    ref, _ = fa.flash_attention_fwd(np.ascontiguousarray(q), k, v)
+    np.testing.assert_array_equal(out, ref)
