@@ -31,8 +31,10 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     import mytorch
 
-    if not mytorch.cuda.is_available():
-        skip = pytest.mark.skip(reason="needs an NVIDIA GPU with cupy; none on this machine")
+    fake = os.environ.get("MYTORCH_FAKE_CUDA") == "1"
+    if fake or not mytorch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a real NVIDIA GPU (the fake one runs no Triton kernels)" if fake else
+                                "needs an NVIDIA GPU with cupy; none on this machine")
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
