@@ -1,4 +1,6 @@
 """Data types: mytorch.float32 & co., their numpy equivalents, and PyTorch's promotion rules."""
+import importlib.util
+
 import numpy as np
 
 
@@ -51,17 +53,50 @@ class _UnavailableDtype(dtype):
         raise TypeError(f"mytorch.{self.name} is not supported here: {self._hint}")
 
 
-try:  # numpy has no bfloat16; ml_dtypes provides one when installed
-    import ml_dtypes
+class _LazyDtype(dtype):
+    """bfloat16 when ml_dtypes is installed. Importing ml_dtypes costs about a second of CPU (it
+    registers many types with numpy), so it happens on first use of the numpy type, not at
+    `import mytorch`; until then no bfloat16 array can exist anyway."""
 
-    bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, 2)
-    _HAS_BF16 = True
-except ImportError:  # pragma: no cover - depends on environment
+    __slots__ = ("_np", "_module")
+
+    def __init__(self, name, module, attr, kind, itemsize):
+        self.name, self._kind, self.itemsize, self._module = name, kind, itemsize, (module, attr)
+        self.is_floating_point, self.is_complex, self.is_signed = kind == 2, False, True
+        self._np = None
+
+    @property
+    def np(self):
+        if self._np is None:
+            import importlib
+
+            module, attr = self._module
+            self._np = np.dtype(getattr(importlib.import_module(module), attr))
+            _FROM_NP[self._np] = self
+            for callback in _ON_BF16:
+                callback(self._np)
+        return self._np
+
+
+_ON_BF16 = []  # callbacks run with bfloat16's numpy dtype once it exists (sets of dtypes that include it)
+
+
+def on_bfloat16(callback):
+    """Call `callback(np_dtype)` for bfloat16's numpy dtype now if it is loaded, else when it is."""
+    _ON_BF16.append(callback)
+    if _HAS_BF16 and bfloat16._np is not None:
+        callback(bfloat16._np)
+
+
+# numpy has no bfloat16; ml_dtypes provides one when installed
+_HAS_BF16 = importlib.util.find_spec("ml_dtypes") is not None
+if _HAS_BF16:
+    bfloat16 = _LazyDtype("bfloat16", "ml_dtypes", "bfloat16", 2, 2)
+else:  # pragma: no cover - depends on environment
     bfloat16 = _UnavailableDtype("bfloat16", 2, 2, "numpy has no bfloat16; pip install ml_dtypes to enable it")
-    _HAS_BF16 = False
 
 ALL = [bool_, uint8, int8, int16, int32, int64, float16] + ([bfloat16] if _HAS_BF16 else []) + [float32, float64]
-_FROM_NP = {d.np: d for d in ALL}
+_FROM_NP = {d.np: d for d in ALL if d is not bfloat16}  # bfloat16 joins when ml_dtypes loads
 _NAMES = {d.name: d for d in ALL}
 _NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
 
@@ -89,6 +124,9 @@ def from_numpy_dtype(np_dtype):
     try:
         return _FROM_NP[np.dtype(np_dtype)]
     except KeyError:
+        if _HAS_BF16 and bfloat16._np is None and np.dtype(np_dtype).name == "bfloat16":
+            bfloat16.np  # ml_dtypes was imported by someone else first: register its type now
+            return from_numpy_dtype(np_dtype)
         raise TypeError(f"can't convert array of numpy dtype {np_dtype}: mytorch supports "
                         f"{', '.join(d.name for d in ALL)}") from None
 

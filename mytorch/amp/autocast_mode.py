@@ -222,7 +222,8 @@ def custom_bwd(bwd=None, *, device_type):
 
 # ---- the cast every autocast op runs (installed as mytorch.autograd.function.autocast.cast) ----------------
 _FLOAT32 = np.dtype(np.float32)
-_CASTABLE = {np.dtype(np.float16), _FLOAT32} | ({np.dtype(_dtype.bfloat16.np)} if _dtype._HAS_BF16 else set())
+_CASTABLE = {np.dtype(np.float16), _FLOAT32}
+_dtype.on_bfloat16(_CASTABLE.add)
 
 
 def _eligible(t, device_type):

@@ -59,7 +59,8 @@ def _blas_ready(a):
     return a
 
 
-_HALF = {np.dtype(np.float16)} | ({np.dtype(_dtype.bfloat16.np)} if _dtype._HAS_BF16 else set())
+_HALF = {np.dtype(np.float16)}
+_dtype.on_bfloat16(_HALF.add)
 _FLOAT32 = np.dtype(np.float32)
 
 
