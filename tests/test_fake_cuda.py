@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import mytorch
-from mytorch.testing import SMOKE_DEVICE_TEST_FILES, fake_cupy
+from mytorch.testing import DEVICE_TEST_SELECT, SMOKE_DEVICE_TEST_FILES, fake_cupy
 from mytorch.testing._cupy_names import NAMES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -314,10 +314,11 @@ def test_suite_under_fake_cuda(tmp_path):
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     xml = tmp_path / "fake.xml"
     files = [os.path.relpath(__file__, ROOT)] + list(SMOKE_DEVICE_TEST_FILES)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", f"--junitxml={xml}", *files], cwd=ROOT, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", f"--junitxml={xml}",
+                           "-k", DEVICE_TEST_SELECT, *files], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=170)
     counts, failed, skipped = _junit(xml)
     assert proc.returncode == 0 and not failed, proc.stdout[-4000:] + proc.stderr[-2000:]
     # only this test and the no-GPU error test may skip: every CUDA case ran on the fake
-    assert counts["tests"] >= 400 and sorted(skipped) == ["test_cuda_queries_without_gpu_say_why",
+    assert counts["tests"] >= 1000 and sorted(skipped) == ["test_cuda_queries_without_gpu_say_why",
                                                           "test_suite_under_fake_cuda"], (counts, skipped)

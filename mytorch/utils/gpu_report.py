@@ -144,13 +144,14 @@ def _junit_counts(xml):
 
 
 def part_tests(rep):
-    from mytorch.testing import DEVICE_TEST_FILES
+    from mytorch.testing import DEVICE_TEST_FILES, DEVICE_TEST_SELECT
 
     env = dict(os.environ, WANDB_MODE="offline")
     runs = {}
     if not rep.smoke:
         runs["gpu_marked"] = _pytest(rep, ["-m", "gpu", "tests"], env, "tests_gpu_marked")
-    args = ["tests/test_fake_cuda.py", "-k", "fake_ or device_ops"] if rep.smoke else list(DEVICE_TEST_FILES)
+    args = ["tests/test_fake_cuda.py", "-k", "fake_ or device_ops"] if rep.smoke else ["-k", DEVICE_TEST_SELECT,
+                                                                                   *DEVICE_TEST_FILES]
     runs["device_parametrised"] = _pytest(rep, args, dict(env, MYTORCH_TEST_DEVICE=rep.device), "tests_device")
     ok = all(r["returncode"] == 0 for r in runs.values())
     return {"runs": runs, "ok": ok}
