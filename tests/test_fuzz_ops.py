@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import mytorch
 
-DTYPES = ["float32", "float64", "int64", "int32", "bool"]
+DTYPES = ["float32", "float64", "float16", "int64", "int32", "bool"]
 EDGE = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e30, -1e30, float("nan"), float("inf"), float("-inf")]
 
 
@@ -84,7 +84,39 @@ INDEXING = {
     "unique": lambda m, x: m.unique(x), "flatten": lambda m, x: x.flatten(), "t_contig": lambda m, x: x.mT.contiguous()
     if x.ndim >= 2 else x.contiguous(), "diff": lambda m, x: m.diff(x) if x.ndim else x,
 }
-OPS = {**ELEMENTWISE, **REDUCTIONS, **INDEXING}
+
+
+def _row(x):
+    return x[..., :1] if x.ndim else x
+
+
+def _flip0(x):
+    return x.flip(0) if x.ndim else x
+
+
+BINARY_AND_LAYOUT = {
+    "add_row": lambda m, x: x + _row(x), "sub_flip": lambda m, x: x - _flip0(x),
+    "mul_flip": lambda m, x: x * _flip0(x),
+    "div_flip": lambda m, x: x / _flip0(x), "pow_flip": lambda m, x: x ** _flip0(x),
+    "atan2": lambda m, x: m.atan2(x, x),
+    "fmod_row": lambda m, x: m.fmod(x, _row(x)), "remainder_row": lambda m, x: m.remainder(x, _row(x)),
+    "minimum_row": lambda m, x: m.minimum(x, _row(x)), "eq_row": lambda m, x: x == _row(x),
+    "add_float": lambda m, x: x + 1.5, "mul_bool": lambda m, x: x * True, "expm1": lambda m, x: x.expm1(),
+    "log1p": lambda m, x: x.log1p(), "rsqrt": lambda m, x: x.rsqrt(), "erf": lambda m, x: x.erf(),
+    "sum_keepdim": lambda m, x: x.sum(0, keepdim=True) if x.ndim else x.sum(),
+    "min_dim_indices": lambda m, x: x.min(0).indices if x.ndim else x.min(),
+    "sum_float64": lambda m, x: x.sum(dtype=m.float64), "cat": lambda m, x: m.cat([x, x], 0) if x.ndim else x,
+    "stack": lambda m, x: m.stack([x, x], -1), "tril": lambda m, x: x.tril() if x.ndim >= 2 else x,
+    "repeat": lambda m, x: x.repeat(2, *([1] * x.ndim)), "to_int32": lambda m, x: x.to(m.int32),
+    "to_bool": lambda m, x: x.bool(), "to_half": lambda m, x: x.half(), "abs_inplace": lambda m, x: x.clone().abs_(),
+    "masked_fill": lambda m, x: x.masked_fill(x > 0, 9), "where_scalar": lambda m, x: m.where(x > 0, x, 2.5),
+    "searchsorted": lambda m, x: m.searchsorted(x.flatten().sort().values, x.flatten()),
+    "kthvalue": lambda m, x: x.flatten().kthvalue(1).values if x.numel() else x,
+    "index_add": lambda m, x: m.zeros(3, *x.shape[1:], dtype=x.dtype).index_add(
+        0, m.zeros(x.shape[0], dtype=m.long), x) if x.ndim else x,
+    "movedim": lambda m, x: m.movedim(x, 0, -1) if x.ndim else x, "squeeze": lambda m, x: x.squeeze(),
+}
+OPS = {**ELEMENTWISE, **REDUCTIONS, **INDEXING, **BINARY_AND_LAYOUT}
 
 
 def _dtype_name(t):
@@ -106,15 +138,16 @@ def _check(name, arr, layout):
     t = theirs.numpy()
     o = ours.numpy()
     if t.dtype.kind == "f":
-        tol = 1e-4 if t.dtype == np.float32 else 1e-10
+        tol = {np.dtype(np.float16): 2e-3, np.dtype(np.float32): 1e-4}.get(t.dtype, 1e-10)
         np.testing.assert_allclose(o, t, rtol=tol, atol=tol, equal_nan=True, err_msg=where)
     else:
         np.testing.assert_array_equal(o, t, err_msg=where)
 
 
-@pytest.mark.parametrize("group", ["elementwise", "reduction", "indexing"])
+@pytest.mark.parametrize("group", ["elementwise", "reduction", "indexing", "binary_and_layout"])
 def test_ops_match_pytorch_on_random_inputs(group):
-    names = sorted({"elementwise": ELEMENTWISE, "reduction": REDUCTIONS, "indexing": INDEXING}[group])
+    names = sorted({"elementwise": ELEMENTWISE, "reduction": REDUCTIONS, "indexing": INDEXING,
+                    "binary_and_layout": BINARY_AND_LAYOUT}[group])
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
               database=None)

@@ -211,7 +211,18 @@ def add(input, other, *, alpha=1, out=None):
     return _out(_binary(Add, "add", input, other), out)
 
 
+def _check_bool_sub(input, other):
+    bools = [isinstance(t, Tensor) and t._data.dtype == np.bool_ for t in (input, other)]
+    if all(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
+    if any(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
 def sub(input, other, *, alpha=1, out=None):
+    _check_bool_sub(input, other)
     if alpha != 1:
         other = other * alpha
     return _out(_binary(Sub, "sub", input, other), out)
@@ -314,7 +325,10 @@ def floor_divide(input, other):
 def pow(input, exponent):
     if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         raise TypeError("pow(): expected at least one Tensor argument")
-    return _binary(Pow, "pow", input, exponent)
+    a, b = promote("pow", input, exponent)
+    if (a if isinstance(a, Tensor) else b)._data.dtype == np.bool_:
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+    return Pow.apply(a, b)
 
 
 def maximum(input, other):
@@ -328,6 +342,8 @@ def minimum(input, other):
 def _mod(fn, name, input, other):
     a, b = promote(name, input, other)
     t = a if isinstance(a, Tensor) else b
+    if t._data.dtype == np.bool_:
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Bool'")
     if t._data.dtype.kind in "iu":  # integer x % 0 is an error in PyTorch, not numpy's silent 0
         _check_int_zero_div(b)
     return fn.apply(a, b)

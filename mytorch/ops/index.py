@@ -751,6 +751,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
     d = wrap_dim(dim, max(input.ndim, 1))
     src = input if input.ndim else input.reshape(1)
     data = src._data
@@ -830,9 +832,13 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     xp = xp_of(seq)
     scalar = not isinstance(input, Tensor)
     vals = xp.asarray(input) if scalar else input._data
+    if (seq.dtype == np.bool_ or vals.dtype == np.bool_) and seq.size and vals.size:
+        raise NotImplementedError("\"searchsorted_out_cpu\" not implemented for 'Bool'")
     if sorter is not None:
         seq = xp.take_along_axis(seq, sorter._data, -1)
-    if seq.ndim == 1:
+    if seq.dtype.kind == "f" and (xp.isnan(seq).any() or xp.isnan(vals).any()):
+        out = _nan_searchsorted(xp, seq, vals, right)
+    elif seq.ndim == 1:
         out = xp.searchsorted(seq, vals, side="right" if right else "left")
     else:
         if seq.shape[:-1] != vals.shape[:-1]:
@@ -841,6 +847,23 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                                f"boundaries tensor {list(seq.shape)} and input value tensor {list(vals.shape)}")
         out = _batched_searchsorted(seq, vals.astype(seq.dtype, copy=False), right)
     return Tensor._make(xp.asarray(out).astype(np.int32 if out_int32 else np.int64))
+
+
+def _nan_searchsorted(xp, seq, vals, right):
+    """PyTorch's binary search, step for step: with NaNs its answer is not numpy's (NaN sorted last)."""
+    seq2 = seq.reshape(1, -1) if seq.ndim == 1 else seq.reshape(-1, seq.shape[-1])
+    v2 = vals.reshape(1, -1) if seq.ndim == 1 else vals.reshape(seq2.shape[0], -1)
+    rows = xp.arange(seq2.shape[0])[:, None]
+    start = xp.zeros(v2.shape, np.int64)
+    end = xp.full(v2.shape, seq2.shape[1], np.int64)
+    while bool((start < end).any()):
+        active = start < end
+        mid = start + (end - start) // 2
+        mid_val = seq2[rows, xp.minimum(mid, seq2.shape[1] - 1)]
+        go_right = ~(mid_val > v2) if right else ~(mid_val >= v2)
+        start = xp.where(active & go_right, mid + 1, start)
+        end = xp.where(active & ~go_right, mid, end)
+    return start.reshape(vals.shape)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):

@@ -113,7 +113,7 @@ class CopySlices(Function):
 
 def check_no_overlap(dst):
     """PyTorch refuses elementwise writes into a tensor whose elements share memory (an expanded one)."""
-    if any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
+    if dst.size > 1 and any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
 
@@ -138,7 +138,7 @@ def write_into(target, result, allow_overlap=False):
                                f"cast to the desired output type {_dtype.from_numpy_dtype(dst.dtype).name.capitalize()}")
     if not allow_overlap:
         check_no_overlap(dst)
-    elif any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
+    elif dst.size > 1 and any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
         # elements sharing memory: store only what the op changed, so each write lands in the shared
         # location (PyTorch's expanded index_put_) instead of being undone by a later unchanged copy
         src = xp_of(dst).broadcast_to(src, dst.shape)
