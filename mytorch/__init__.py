@@ -90,3 +90,11 @@ def __getattr__(name):
     raise AttributeError(f"module 'mytorch' has no attribute '{name}'")
 from ._layout import (channels_last, channels_last_3d, contiguous_format, layout, memory_format,  # noqa: E402
                       preserve_format, strided)
+
+_getattr_core = __getattr__
+
+
+def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal load on first use too)
+    if name in ("linalg", "special", "fft", "signal"):
+        return _lazy(name)
+    return _getattr_core(name)

@@ -92,7 +92,8 @@ def _vector_norm(x, p, dim, keepdim=False):
     a = x.abs()
     if p == 1:
         return a.sum(dim, keepdim=keepdim)
-    s = (a ** p).sum(dim, keepdim=keepdim)
+    zero = a == 0  # |x|^p at 0 has no finite derivative for p < 1: keep those elements out of the power
+    s = m.where(zero, m.zeros_like(a), m.where(zero, m.ones_like(a), a) ** p).sum(dim, keepdim=keepdim)
     safe = m.where(s > 0, s, m.ones_like(s))
     return m.where(s > 0, safe ** (1.0 / p), m.zeros_like(s))
 

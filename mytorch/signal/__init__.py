@@ -1,0 +1,2 @@
+"""mytorch.signal: signal-processing helpers (torch.signal)."""
+from . import windows  # noqa: F401
