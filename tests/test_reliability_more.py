@@ -372,3 +372,31 @@ def test_inplace_edit_after_forward_more_ops(name, edit):
         return leaf, y.sum()
 
     _same_outcome(program)
+
+
+@pytest.mark.parametrize("write", ["add_", "copy_", "setitem_of_view", "setitem_column", "detached_view"])
+def test_inplace_on_view_of_tensor_without_grad(write):
+    """out = zeros(); out[i].copy_(f(x)): the base starts requiring grad and its gradient reaches x."""
+    results = []
+    for m in (torch, mytorch):
+        leaf = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        out = m.zeros(2, 3)
+        if write == "add_":
+            out[0].add_(leaf * 2)
+        elif write == "copy_":
+            out[1].copy_(leaf * 3)
+        elif write == "setitem_of_view":
+            out[1][0:2] = leaf[:2] * 4
+        elif write == "setitem_column":
+            out[:, 1] = leaf[:2] * 4
+        else:
+            out.detach()[0].add_(leaf)  # a detached view: out itself stays out of the graph
+        results.append((out.requires_grad, out.detach().numpy().copy()))
+        if out.requires_grad:
+            (out * m.arange(6.0).reshape(2, 3)).sum().backward()
+            results.append(leaf.grad.numpy().copy())
+    half = len(results) // 2
+    assert results[0][0] == results[half][0]
+    np.testing.assert_array_equal(results[0][1], results[half][1])
+    if half == 2:
+        np.testing.assert_allclose(results[3], results[1])

@@ -52,27 +52,42 @@ def apply_inplace(target, op, *args, **kwargs):
     _check_leaf(target)
     recording = grad_mode.is_grad_enabled() and (target._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
-    base = target._base
-    on_view = recording and base is not None and base._requires_grad and target.grad_fn is not None
-    if on_view and base.grad_fn is None:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    on_view = _differentiable_view(target, recording)
     if recording:
         result = op(_snapshot(target), *args, **kwargs)
     else:
         with grad_mode.no_grad():
             result = op(target, *args, **kwargs)
-    positions = _positions_in(base._data, target._data) if on_view else None
+    positions = _positions_in(target._base._data, target._data) if on_view else None
     write_into(target, result, getattr(op, "writes_overlap", False))
     if recording and result.grad_fn is not None:
         target.grad_fn = result.grad_fn
         target._output_nr = result._output_nr
         target._requires_grad = True
-        if on_view:  # the base now holds the new values in the view's place (PyTorch's CopySlices)
-            old_base = Tensor._make(base._data)  # only its place in the graph is needed
-            old_base._requires_grad, old_base.grad_fn, old_base._output_nr = True, base.grad_fn, base._output_nr
-            new_base = CopySlices.apply(old_base, result, positions)
-            base.grad_fn, base._output_nr = new_base.grad_fn, 0
+        if on_view:
+            _rebase(target._base, result, positions)
     return target
+
+
+def _differentiable_view(target, recording):
+    """Whether an in-place op on target must also re-link its base: target is a view (not a detached one)
+    of a tensor that requires grad, or of one that doesn't (then the base starts requiring grad)."""
+    base = target._base
+    if not recording or base is None:
+        return False
+    if base._requires_grad and target.grad_fn is None:
+        return False  # a detached view, or one made under no_grad
+    if base._requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    return True
+
+
+def _rebase(base, result, positions):
+    """The base now holds result's values in the view's place (PyTorch's CopySlices)."""
+    old_base = Tensor._make(base._data)  # only its place in the graph is needed
+    old_base._requires_grad, old_base.grad_fn, old_base._output_nr = base._requires_grad, base.grad_fn, base._output_nr
+    new_base = CopySlices.apply(old_base, result, positions)
+    base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
 
 
 def _positions_in(base, view):
@@ -214,15 +229,19 @@ def copy_(self, src, non_blocking=False):
         src = src.to(self.device)
     _check_leaf(self)
     recording = grad_mode.is_grad_enabled() and (self._requires_grad or src._requires_grad)
+    on_view = _differentiable_view(self, recording)
     with grad_mode.set_grad_enabled(recording):
         result = CopyFrom.apply(_snapshot(self) if recording else self, src)
     check_no_overlap(self._data)
+    positions = _positions_in(self._base._data, self._data) if on_view else None
     self._data[...] = result._data
     self._version.value += 1
     if recording and result.grad_fn is not None:
         self.grad_fn = result.grad_fn
         self._output_nr = 0
         self._requires_grad = True
+        if on_view:
+            _rebase(self._base, result, positions)
     return self
 
 
