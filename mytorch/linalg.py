@@ -543,7 +543,8 @@ def matrix_power(A, n):
     _check_square("matrix_power", A)
     m = _m()
     if n == 0:
-        return m.eye(A.shape[-1], dtype=A.dtype).expand(*A.shape).clone()
+        # the identity, still attached to A with a zero gradient (as in PyTorch)
+        return A.mul(0).nan_to_num(0.0, 0.0, 0.0) + m.eye(A.shape[-1], dtype=A.dtype)
     base = inv(A) if n < 0 else A
     result = None
     for _ in range(abs(n)):

@@ -68,7 +68,9 @@ def _rebind(fn):
     g = dict(fn.__globals__, torch=mytorch)
     if "F" in g:
         g["F"] = mytorch.nn.functional
-    return types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+    new = types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    return new
 
 
 def _resolve(op):
@@ -221,7 +223,8 @@ def _call(op, fn, s, args):
     """op's sample call through its gradcheck wrapper (e.g. making the input Hermitian for eigh), then the
     sample's output post-processing (e.g. dropping the sign ambiguity of eigenvectors)."""
     inp, a, kw = args
-    out = op.gradcheck_wrapper(fn, inp, *a, **kw)
+    wrapper = op.gradcheck_wrapper if fn is op.op else _mytorch_version(op.gradcheck_wrapper)
+    out = wrapper(fn, inp, *a, **kw)
     post = s.output_process_fn_grad
     return (post if fn is op.op else _mytorch_version(post))(out)
 
