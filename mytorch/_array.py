@@ -194,7 +194,7 @@ def on_device(dev):
 def scalars_to_gpu(arrays):
     """0-d CPU arrays among a GPU op's inputs, copied to the current GPU (cupy takes no numpy arrays);
     PyTorch lets CPU scalar tensors join CUDA ops."""
-    if not any(type(a) is np.ndarray for a in arrays):
-        return arrays
     cp = cupy_module()
+    if cp is None or not any(type(a) is np.ndarray for a in arrays):
+        return arrays
     return [cp.asarray(a) if type(a) is np.ndarray and a.ndim == 0 else a for a in arrays]
