@@ -400,3 +400,44 @@ def test_inplace_on_view_of_tensor_without_grad(write):
     np.testing.assert_array_equal(results[0][1], results[half][1])
     if half == 2:
         np.testing.assert_allclose(results[3], results[1])
+
+
+# more ops; conv and pooling are left out: PyTorch keeps their input and refuses an edit, mytorch doesn't need it
+EVEN_MORE_OPS = {
+    "soft_ce": lambda m, x: m.nn.functional.cross_entropy(x.unsqueeze(0), m.tensor([[0.2, 0.3, 0.5]])),
+    "nll": lambda m, x: m.nn.functional.nll_loss(x.unsqueeze(0), m.tensor([1])),
+    "embedding_w": lambda m, x: m.nn.functional.embedding(m.tensor([0, 2]), x.reshape(3, 1)),
+    "layer_norm_w": lambda m, x: m.nn.functional.layer_norm(m.ones(2, 3), (3,), weight=x),
+    "group_norm": lambda m, x: m.nn.functional.group_norm(x.reshape(1, 3, 1), 1),
+    "batch_norm": lambda m, x: m.nn.functional.batch_norm(x.reshape(3, 1), None, None, training=True),
+    "pad": lambda m, x: m.nn.functional.pad(x, (1, 1)),
+    "cumsum": lambda m, x: x.cumsum(0),
+    "flip": lambda m, x: x.flip(0),
+    "cat": lambda m, x: m.cat([x, x]),
+    "amax": lambda m, x: x.amax(0),
+    "min": lambda m, x: x.min(),
+    "mul_self": lambda m, x: x * x,
+    "div_self_scalar": lambda m, x: x / 2,
+    "sub": lambda m, x: x - 1,
+    "sdpa": lambda m, x: m.nn.functional.scaled_dot_product_attention(
+        x.reshape(1, 3, 1), x.reshape(1, 3, 1), x.reshape(1, 3, 1)),
+    "einsum": lambda m, x: m.einsum("i,i->", x, m.ones(3)),
+    "outer": lambda m, x: m.outer(x, m.ones(2)),
+    "masked_fill": lambda m, x: x.masked_fill(m.tensor([True, False, False]), 0.0),
+    "clamp_min": lambda m, x: x.clamp(min=0.4),
+    "addcmul": lambda m, x: m.addcmul(m.zeros(3), x, m.ones(3)),
+    "rms_norm": lambda m, x: m.nn.functional.rms_norm(x, (3,)) if hasattr(m.nn.functional, "rms_norm") else x,
+}
+
+
+@pytest.mark.parametrize("edit", ["input", "output"])
+@pytest.mark.parametrize("name", sorted(EVEN_MORE_OPS))
+def test_inplace_edit_after_forward_nn_ops(name, edit):
+    def program(m):
+        leaf = m.tensor([0.2, 0.5, 0.7], requires_grad=True)
+        x = leaf * 1.0
+        y = EVEN_MORE_OPS[name](m, x)
+        (x if edit == "input" else y).mul_(1.0)
+        return leaf, y.sum()
+
+    _same_outcome(program)

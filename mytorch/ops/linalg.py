@@ -426,7 +426,9 @@ class Einsum(Function):
     def forward(ctx, spec, *arrays):
         terms, out, _ = spec
         ctx.spec = spec
-        ctx.save_for_backward(*arrays)
+        needs = ctx.needs_input_grad[1:]  # an operand's values feed only the other operands' gradients
+        ctx.save_for_backward(*(a if any(n for j, n in enumerate(needs) if j != i) else shape_only(a)
+                                for i, a in enumerate(arrays)))
         xp = xp_of(arrays[0])
         result = xp.asarray(_einsum(xp, terms, out, arrays))
         if len(arrays) == 1 and xp.may_share_memory(result, arrays[0]):  # 'ij->ji', 'ii->i' return views

@@ -186,21 +186,18 @@ class _SoftTargetCE(Function):
             wt = wt * weight
         loss = -(wt * logp).sum(1)
         n = len(loss) if reduction == "mean" else 1
-        ctx.save_for_backward(x, target, weight)
-        ctx.meta = (n, ls, C, moved_shape)
+        ctx.save_for_backward(logp, target, weight)  # log-probabilities, as PyTorch: x may be edited afterwards
+        ctx.meta = (n, ls, C, moved_shape, x.dtype, x.ndim)
         out = (loss / n).reshape(moved_shape[:-1]) if reduction == "none" else (loss / n).sum()
         return xp.asarray(out).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        x, target, weight = ctx.saved_tensors
-        n, ls, C, moved_shape = ctx.meta
+        logp, target, weight = ctx.saved_tensors
+        n, ls, C, moved_shape, x_dtype, x_ndim = ctx.meta
         xp = xp_of(g)
-        x2 = _rows(x, C)[0].astype(_acc(x.dtype), copy=False)
         t2 = _rows(target, C)[0]
         g = (g.reshape(-1) / n)[:, None]
-        mx = x2.max(1, keepdims=True)
-        logp = x2 - (xp.log(xp.exp(x2 - mx).sum(1, keepdims=True)) + mx)
         wt = t2 * (1 - ls) + ls / C
         if weight is not None:
             wt = wt * weight
@@ -208,8 +205,8 @@ class _SoftTargetCE(Function):
         dt = None
         if ctx.needs_input_grad[1]:
             dt2 = -g * (1 - ls) * logp * (1 if weight is None else weight)
-            dt = _unrows(dt2.astype(target.dtype, copy=False), moved_shape, x.ndim)
-        return _unrows(dx2.astype(x.dtype, copy=False), moved_shape, x.ndim), dt, None, None, None
+            dt = _unrows(dt2.astype(target.dtype, copy=False), moved_shape, x_ndim)
+        return _unrows(dx2.astype(x_dtype, copy=False), moved_shape, x_ndim), dt, None, None, None
 
 
 def _check_class_target(x, target):
