@@ -523,9 +523,12 @@ UNARY = {
 
 # which of x (the input) and y (the output) each derivative reads, as PyTorch saves them: only
 # those are kept for backward, so editing the other one in place afterwards is allowed
-_DERIV_USES_Y = {"exp", "exp2", "expm1", "sqrt", "rsqrt", "reciprocal", "tan", "tanh", "sigmoid", "relu"}
-_DERIV_USES_BOTH = {"sgn"}
-_DERIV_USES_NOTHING = {"neg", "sign", "sgn", "floor", "ceil", "trunc", "frac", "positive"}
+_DERIV_USES = {
+    "y": {"exp", "exp2", "expm1", "sqrt", "rsqrt", "reciprocal", "tan", "tanh", "sigmoid", "relu"},
+    "x": {"log", "log2", "log10", "log1p", "abs", "sin", "cos", "asin", "acos", "atan", "sinh", "cosh", "asinh",
+          "acosh", "atanh", "erf", "erfc", "square"},
+    "": {"neg", "sign", "floor", "ceil", "trunc", "frac", "positive"},
+}  # anything else (sgn, as PyTorch) keeps both
 
 
 def _no_bool(kernel, x):
@@ -583,8 +586,7 @@ class Unary(Function):
 
 
 def _make_unary(name, fwd, deriv, to_float):
-    uses = ("y" if name in _DERIV_USES_Y else "xy" if name in _DERIV_USES_BOTH else ""
-            if name in _DERIV_USES_NOTHING else "x")
+    uses = next((u for u, names in _DERIV_USES.items() if name in names), "xy")
     cls = type(name.capitalize(), (Unary,), {"fwd": staticmethod(fwd), "deriv": staticmethod(deriv), "uses": uses})
     cls.__module__ = __name__
 
