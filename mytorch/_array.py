@@ -9,11 +9,12 @@ import numpy as np
 
 _cupy = None
 _cupy_checked = False
+_cupy_error = None  # why cupy is unusable, for error messages
 
 
 def cupy_module():
     """cupy if it is installed and sees a GPU, else None."""
-    global _cupy, _cupy_checked
+    global _cupy, _cupy_checked, _cupy_error
     if not _cupy_checked:
         _cupy_checked = True
         if os.environ.get("MYTORCH_FAKE_CUDA") == "1":  # the test suite's strict fake GPU, numpy inside
@@ -25,8 +26,11 @@ def cupy_module():
 
             if cupy.cuda.runtime.getDeviceCount() > 0:
                 _cupy = cupy
-        except Exception:  # ImportError, or a CUDA runtime with no device/driver
+            else:
+                _cupy_error = "cupy sees no GPU"
+        except Exception as e:  # ImportError, or a CUDA runtime with no device/driver
             _cupy = None
+            _cupy_error = f"{type(e).__name__}: {e}"
     return _cupy
 
 
@@ -93,8 +97,8 @@ def to_device(spec):
     if d.type == "cuda":
         cp = cupy_module()
         if cp is None:
-            raise RuntimeError("CUDA is not available: cupy is not installed or sees no GPU "
-                               "(pip install 'mytorch[gpu]'); use device='cpu'")
+            raise RuntimeError(f"CUDA is not available ({_cupy_error}): pip install 'mytorch[gpu]' (CUDA 12) or "
+                               "'mytorch[gpu-cuda13]' on a machine with an NVIDIA driver; or use device='cpu'")
         if d.index is None:
             d = device("cuda", cp.cuda.runtime.getDevice())
         n = cp.cuda.runtime.getDeviceCount()

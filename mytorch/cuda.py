@@ -33,12 +33,13 @@ def device_count():
 def _require():
     cp = cupy_module()
     if cp is None:
-        try:
-            import cupy  # noqa: F401
-        except ImportError:
-            why = "cupy is not installed (pip install 'mytorch[gpu]' for CUDA 12, 'mytorch[gpu-cuda13]' for CUDA 13)"
+        from . import _array
+
+        if isinstance(sys.modules.get("cupy"), types.ModuleType):
+            why = (f"cupy is installed but found no usable NVIDIA GPU ({_array._cupy_error}; no driver, "
+                   "a driver older than cupy's CUDA, or CUDA_VISIBLE_DEVICES hides the GPUs)")
         else:
-            why = "cupy is installed but found no NVIDIA GPU (no driver, or CUDA_VISIBLE_DEVICES hides them)"
+            why = "cupy is not installed (pip install 'mytorch[gpu]' for CUDA 12, 'mytorch[gpu-cuda13]' for CUDA 13)"
         raise RuntimeError(f"CUDA is not available: {why}")
     return cp
 

@@ -322,3 +322,24 @@ def test_suite_under_fake_cuda(tmp_path):
     # only this test and the no-GPU error test may skip: every CUDA case ran on the fake
     assert counts["tests"] >= 1000 and sorted(skipped) == ["test_cuda_queries_without_gpu_say_why",
                                                           "test_suite_under_fake_cuda"], (counts, skipped)
+
+
+def test_cuda_without_a_driver_says_so(tmp_path):
+    """cupy installed on a machine without a usable driver: is_available() is False and errors name the cause."""
+    stub = tmp_path / "cupy"
+    stub.mkdir()
+    (stub / "__init__.py").write_text(
+        "class CUDARuntimeError(RuntimeError):\n    pass\n"
+        "class _Runtime:\n    @staticmethod\n    def getDeviceCount():\n"
+        "        raise CUDARuntimeError('cudaErrorInsufficientDriver: CUDA driver version is insufficient')\n"
+        "class cuda:\n    runtime = _Runtime\n")
+    code = ("import mytorch\nassert not mytorch.cuda.is_available() and mytorch.cuda.device_count() == 0\n"
+            "for fn in (mytorch.cuda.get_device_capability, mytorch.cuda.mem_get_info, lambda: mytorch.ones(1).cuda()):\n"
+            "    try:\n        fn()\n    except RuntimeError as e:\n        print(e)\n")
+    env = {k: v for k, v in os.environ.items() if k != "MYTORCH_FAKE_CUDA"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), ROOT])
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3 and all("cudaErrorInsufficientDriver" in line for line in lines), lines
+    assert "no usable NVIDIA GPU" in lines[0] and "mytorch[gpu-cuda13]" in lines[2]
