@@ -94,7 +94,7 @@ from ._layout import (channels_last, channels_last_3d, contiguous_format, layout
 _getattr_core = __getattr__
 
 
-def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal load on first use too)
-    if name in ("linalg", "special", "fft", "signal"):
+def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal / masked load on first use too)
+    if name in ("linalg", "special", "fft", "signal", "masked"):
         return _lazy(name)
     return _getattr_core(name)
