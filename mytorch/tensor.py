@@ -318,8 +318,8 @@ class Tensor:
                                "instead.")
         if type(self._data) is not np.ndarray:
             if not force:
-                raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy "
-                                "the tensor to host memory first.")
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                                "copy the tensor to host memory first.")
             return self._data.get()
         return self._data
 
