@@ -203,11 +203,12 @@ def _mytorch_train(rep, config, fused, precision):
     losses = []
 
     def step():
-        with mytorch.backends.fused.flags(enabled=fused), acc.autocast():
-            _, loss = model(x, y)
-        acc.backward(loss)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        with mytorch.backends.fused.flags(enabled=fused):  # every kernel: forward, backward and AdamW
+            with acc.autocast():
+                _, loss = model(x, y)
+            acc.backward(loss)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
         losses.append(loss.item())  # item() waits for the GPU
 
     sec = _timed_steps(step, s["warmup"], s["steps"], s["config_seconds"])
