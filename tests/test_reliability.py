@@ -223,3 +223,18 @@ def test_optimizer_state_of_another_model_is_refused_at_load():
     big = mytorch.nn.Linear(4, 2)
     with pytest.raises(ValueError, match=r"'exp_avg' has shape \[2, 3\], but its parameter has shape \[2, 4\]"):
         mytorch.optim.Adam(big.parameters()).load_state_dict(opt.state_dict())
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_cross_entropy_ignored_row_with_minus_inf_logit_is_finite(label_smoothing):
+    logits = np.random.randn(3, 4).astype(np.float32)
+    logits[0, 0] = -np.inf  # row 0 is ignored: its -inf must not turn the loss into nan (0 * -inf)
+    targets = np.array([-100, 1, 2])
+    (x_mt,), (x_th,), l_mt, l_th = _both(
+        lambda x: F.cross_entropy(x, mytorch.tensor(targets), label_smoothing=label_smoothing),
+        lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(targets), label_smoothing=label_smoothing),
+        logits)
+    np.testing.assert_allclose(l_mt.item(), l_th.item(), rtol=1e-6)
+    l_mt.backward()
+    l_th.backward()
+    np.testing.assert_allclose(x_mt.grad.numpy(), x_th.grad.numpy(), atol=1e-6)

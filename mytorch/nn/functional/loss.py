@@ -102,13 +102,14 @@ class _ClassLoss(Function):
             picked = picked - lse
         with np.errstate(invalid="ignore", divide="ignore"):
             d_nll = w_t.sum() if reduction == "mean" else 1.0
-            loss = -(1 - ls) * w_t * picked / d_nll
+            # ignored rows (w_t == 0) may hold a -inf logit: select, don't multiply (0 * -inf is nan)
+            loss = -(1 - ls) * xp.where(w_t != 0, w_t * picked, 0) / d_nll
             d_smooth = d_nll  # mean: both terms divide by the summed target weights of non-ignored rows
             if ls > 0:
                 # sum_c w_c log p_c = x . w - lse * sum(w), without materialising log p
                 sum_w = C if w is None else w.sum()
                 wx = x2.sum(1) if w is None else x2 @ w
-                smooth = -(wx - lse * sum_w) * valid
+                smooth = xp.where(valid, -(wx - lse * sum_w), 0)
                 loss = loss + (ls / C) * smooth / d_smooth
         if log_softmax:  # PyTorch keeps log_softmax's result, not x: a private copy lets x be edited in place
             ctx.save_for_backward(x2.copy() if xp.may_share_memory(x2, x) else x2, lse)
