@@ -57,6 +57,8 @@ def _not_applicable(op):
     for key, why in NOT_APPLICABLE.items():
         if name == key or (key.endswith(".") or key.endswith("_")) and name.startswith(key):
             return why
+    if type(op.op).__name__ in ("OpOverloadPacket", "OpOverload"):
+        return "private aten op"
     dtypes = op.supported_dtypes("cpu")
     if not any(d in dtypes for d in (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool)):
         return "no real dtype supported (complex/float8 only)"
@@ -150,7 +152,13 @@ def to_mytorch(x, leaves):
 def _values(x):
     """Flatten a result into comparable leaves: ('t', array, dtype name) for tensors, plain values otherwise."""
     if isinstance(x, (torch.Tensor, mytorch.Tensor)):
-        arr = x.detach().cpu().numpy() if isinstance(x, mytorch.Tensor) else x.detach().cpu().resolve_conj().numpy(force=True)
+        if isinstance(x, torch.Tensor) and x.dtype == torch.bfloat16:  # numpy has no bfloat16: compare as float32
+            arr = x.detach().float().numpy()
+        elif isinstance(x, mytorch.Tensor):
+            arr = x.detach().cpu().numpy()
+            arr = arr.astype(np.float32) if str(x.dtype).endswith("bfloat16") else arr
+        else:
+            arr = x.detach().cpu().resolve_conj().numpy(force=True)
         return [("t", arr, str(x.dtype).split(".")[-1])]
     if isinstance(x, (list, tuple)):
         return [("seq", len(x))] + [v for item in x for v in _values(item)]

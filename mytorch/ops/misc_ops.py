@@ -730,10 +730,131 @@ def _views():
 COPY_OPS = {f"{k}_copy": _copy_variant(f"{k}_copy", v) for k, v in _views().items()}
 
 
+
+# ---------------------------------------------------------------------------------------------
+# histograms, numerical gradient, strided allocation, resize
+# ---------------------------------------------------------------------------------------------
+def histogram(input, bins, *, range=None, weight=None, density=False):
+    """(hist, bin_edges) like numpy.histogram, in input's dtype."""
+    from .reduce import _return_type
+
+    x = input._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the same dtype, but got "
+                           f"input {input.dtype} and bins {input.dtype}")
+    xp = xp_of(x)
+    edges = bins._data if isinstance(bins, Tensor) else int(bins)
+    w = None if weight is None else weight._data.reshape(-1)
+    hist, edge_arr = xp.histogram(x.reshape(-1), bins=edges, range=range, weights=w, density=density)
+    result = _return_type("histogram", ["hist", "bin_edges"])
+    return result(Tensor._make(hist.astype(x.dtype)), Tensor._make(xp.asarray(edge_arr).astype(x.dtype)))
+
+
+def _gradient_along(f, d, h, coords, edge_order):
+    """Second-order accurate differences inside, first/second order at the edges (numpy.gradient's)."""
+    m = _ops()
+    n = f.shape[d]
+    if n < edge_order + 1:
+        raise RuntimeError(f"torch.gradient expected each dimension size to be at least edge_order+1")
+
+    def sl(start, length):
+        return f.narrow(d, start, length)
+
+    def vec(v):  # a 1-D coordinate difference shaped to broadcast along d
+        return v.reshape([-1 if i == d else 1 for i in builtins_range(f.ndim)])
+
+    if coords is None:
+        inner = (sl(2, n - 2) - sl(0, n - 2)) / (2 * h) if n > 2 else None
+        if edge_order == 1:
+            left, right = (sl(1, 1) - sl(0, 1)) / h, (sl(n - 1, 1) - sl(n - 2, 1)) / h
+        else:
+            left = (-1.5 * sl(0, 1) + 2 * sl(1, 1) - 0.5 * sl(2, 1)) / h
+            right = (0.5 * sl(n - 3, 1) - 2 * sl(n - 2, 1) + 1.5 * sl(n - 1, 1)) / h
+    else:
+        dx = coords[1:] - coords[:-1]
+        inner = None
+        if n > 2:
+            hl, hr = vec(dx[:-1]), vec(dx[1:])
+            inner = (hl * hl * sl(2, n - 2) - hr * hr * sl(0, n - 2) + (hr * hr - hl * hl) * sl(1, n - 2)) / (
+                hl * hr * (hl + hr))
+        if edge_order == 1:
+            left = (sl(1, 1) - sl(0, 1)) / dx[0]
+            right = (sl(n - 1, 1) - sl(n - 2, 1)) / dx[-1]
+        else:
+            d1, d2 = dx[0], dx[1]
+            left = (-(2 * d1 + d2) / (d1 * (d1 + d2)) * sl(0, 1) + (d1 + d2) / (d1 * d2) * sl(1, 1)
+                    - d1 / (d2 * (d1 + d2)) * sl(2, 1))
+            d1, d2 = dx[-2], dx[-1]
+            right = (d2 / (d1 * (d1 + d2)) * sl(n - 3, 1) - (d2 + d1) / (d1 * d2) * sl(n - 2, 1)
+                     + (2 * d2 + d1) / (d2 * (d1 + d2)) * sl(n - 1, 1))
+    parts = [left] + ([inner] if inner is not None else []) + [right]
+    return m.cat(parts, dim=d)
+
+
+builtins_range = range
+
+
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    if edge_order not in (1, 2):
+        raise RuntimeError(f"torch.gradient only supports edge_order=1 and edge_order=2.")
+    x = float_input(input)
+    dims = list(builtins_range(x.ndim)) if dim is None else [dim] if isinstance(dim, int) else list(dim)
+    dims = [wrap_dim(d, x.ndim) for d in dims]
+    if spacing is None:
+        spacing = 1
+    if isinstance(spacing, (list, tuple)):
+        if len(spacing) != len(dims):
+            raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
+                               f"arguments to have the same length, but got a spacing argument of length "
+                               f"{len(spacing)} and a dim argument of length {len(dims)}.")
+        spacings = list(spacing)
+    else:
+        spacings = [spacing] * len(dims)
+    out = []
+    for d, h in zip(dims, spacings):
+        if isinstance(h, Tensor) and h.ndim == 1:
+            out.append(_gradient_along(x, d, None, h.to(x.dtype), edge_order))
+        else:
+            out.append(_gradient_along(x, d, float(h.item() if isinstance(h, Tensor) else h), None, edge_order))
+    return tuple(out)
+
+
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    return _ops().empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _new_empty_strided(self, size, stride, *, dtype=None, layout=None, device=None, requires_grad=False,
+                       pin_memory=False):
+    return _ops().empty(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def _resize_(self, *sizes, memory_format=None):
+    """Resize in place: the first elements keep their values, new ones are zero."""
+    size = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes)
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    xp = xp_of(self._data)
+    flat = self._data.reshape(-1)
+    n = math.prod(size)
+    if n > flat.size:
+        flat = xp.concatenate([flat, xp.zeros(n - flat.size, flat.dtype)])
+    self._data = flat[:n].reshape(size).copy()
+    self._version.value += 1
+    return self
+
+
+def _resize_as_(self, the_template, memory_format=None):
+    return _resize_(self, tuple(the_template.shape))
+
+
+def resize_as_(input, the_template, *, memory_format=None):
+    return _resize_as_(input, the_template)
+
 from .inplace import _random_inplace  # noqa: E402
 
 tensor_methods(cauchy_=_random_inplace(_cauchy), geometric_=_random_inplace(_geometric),
-               log_normal_=_random_inplace(_log_normal), sum_to_size=sum_to_size)
+               log_normal_=_random_inplace(_log_normal), sum_to_size=sum_to_size, histogram=histogram,
+               new_empty_strided=_new_empty_strided, resize_=_resize_, resize_as_=_resize_as_)
 tensor_methods(cross=cross, kron=kron, trace=trace, vdot=vdot, diagflat=diagflat, diff=diff, renorm=renorm,
                cummax=cummax, cummin=cummin, logcumsumexp=logcumsumexp, bincount=bincount, histc=histc,
                quantile=quantile, nanquantile=nanquantile, nanmedian=nanmedian, select_scatter=select_scatter,
@@ -744,4 +865,4 @@ public(meshgrid, cartesian_prod, combinations, cdist, dist, cross, kron, block_d
        trapezoid, trapz, cumulative_trapezoid, renorm, cov, corrcoef, cummax, cummin, logcumsumexp, bincount, histc,
        isin, quantile, nanquantile, nanmedian, tril_indices, triu_indices, select_scatter, slice_scatter,
        diagonal_scatter, as_strided, fill, unravel_index, split_with_sizes, unsafe_split, unsafe_chunk,
-       constant_pad_nd, empty_permuted, zero_, **COPY_OPS)
+       constant_pad_nd, empty_permuted, zero_, histogram, gradient, empty_strided, resize_as_, **COPY_OPS)
