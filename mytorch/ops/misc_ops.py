@@ -850,11 +850,104 @@ def _resize_as_(self, the_template, memory_format=None):
 def resize_as_(input, the_template, *, memory_format=None):
     return _resize_as_(input, the_template)
 
+
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along dim (the smallest on a tie) and the last index where it occurs."""
+    from .reduce import _return_type
+
+    m = _ops()
+    x = input.reshape(1) if input.ndim == 0 else input
+    d = wrap_dim(dim, x.ndim)
+    xm = x._data
+    xp = xp_of(xm)
+    moved = xp.moveaxis(xm, d, -1)
+    n = moved.shape[-1]
+    srt = xp.sort(moved, axis=-1)
+    # run lengths in the sorted rows: the longest run (first one on a tie) is the mode
+    same = xp.concatenate([xp.zeros(srt.shape[:-1] + (1,), bool), srt[..., 1:] == srt[..., :-1]], -1)
+    run = xp.zeros(srt.shape, np.int64)
+    for i in builtins_range(1, n):
+        run[..., i] = xp.where(same[..., i], run[..., i - 1] + 1, 0)
+    best = xp.argmax(run, axis=-1)[..., None]  # the end of the first longest run
+    value = xp.take_along_axis(srt, best, -1)
+    hits = moved == value
+    last = n - 1 - xp.argmax(hits[..., ::-1], axis=-1)
+    idx = Tensor._make(xp.moveaxis(last[..., None], -1, d).astype(np.int64))
+    values = x.gather(d, idx)
+    if not keepdim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    if input.ndim == 0:
+        values, idx = values.reshape(()), idx.reshape(())
+    return _return_type("mode", ["values", "indices"])(values, idx)
+
+
+class IndexReduce(Function):
+    """input with source's slices folded in at `index` along dim by prod / mean / amax / amin."""
+
+    @staticmethod
+    def forward(ctx, x, src, dim, index, reduce, include_self):
+        xp = xp_of(x)
+        key = (slice(None),) * dim + (index,)
+        out = x.copy()
+        hit = xp.zeros(x.shape[dim], bool)
+        hit[index] = True
+        hit = hit.reshape([-1 if i == dim else 1 for i in builtins_range(x.ndim)])
+        if not include_self:
+            identity = {"prod": 1, "mean": 0, "amax": -np.inf, "amin": np.inf}[reduce]
+            out = xp.where(hit, xp.asarray(identity, dtype=x.dtype), out)
+        ufunc = {"prod": xp.multiply, "mean": xp.add, "amax": xp.maximum, "amin": xp.minimum}[reduce]
+        ufunc.at(out, key, src)
+        count = None
+        if reduce == "mean":
+            count = xp.zeros(x.shape[dim], x.dtype)
+            xp.add.at(count, index, 1)
+            count = count + (1 if include_self else 0)
+            count = xp.maximum(count, 1).reshape([-1 if i == dim else 1 for i in builtins_range(x.ndim)])
+            out = xp.where(hit, out / count, out)
+        ctx.save_for_backward(x, src, out)
+        ctx.meta = (key, dim, index, reduce, include_self, hit, count)
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, src, out = ctx.saved_tensors
+        key, dim, index, reduce, include_self, hit, count = ctx.meta
+        xp = xp_of(grad)
+        keep_self = hit if not include_self else xp.zeros_like(hit)
+        if reduce == "mean":
+            g_self = xp.where(keep_self, 0, grad / xp.where(hit, count, 1))
+            g_src = (grad / count)[key]
+        elif reduce == "prod":
+            with np.errstate(all="ignore"):
+                g_self = xp.where(keep_self, 0, xp.where(hit, grad * out / x, grad))
+                g_src = (grad * out)[key] / src
+        else:
+            self_is = (x == out) & ~keep_self
+            src_is = src == out[key]
+            n = self_is.astype(grad.dtype)
+            xp.add.at(n, key, src_is.astype(grad.dtype))
+            share = grad / xp.maximum(n, 1)
+            g_self = xp.where(self_is, share, 0)
+            g_src = xp.where(src_is, share[key], 0)
+        return g_self, g_src, None, None, None, None
+
+
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    x = input.reshape(1) if input.ndim == 0 else input
+    src = source.reshape(1) if source.ndim == 0 else source
+    d = wrap_dim(dim, x.ndim)
+    idx = index._data.reshape(-1).astype(np.int64)
+    out = IndexReduce.apply(x, src.to(x.dtype), d, idx, reduce, include_self)
+    return out.reshape(()) if input.ndim == 0 else out
+
 from .inplace import _random_inplace  # noqa: E402
 
 tensor_methods(cauchy_=_random_inplace(_cauchy), geometric_=_random_inplace(_geometric),
                log_normal_=_random_inplace(_log_normal), sum_to_size=sum_to_size, histogram=histogram,
-               new_empty_strided=_new_empty_strided, resize_=_resize_, resize_as_=_resize_as_)
+               new_empty_strided=_new_empty_strided, resize_=_resize_, resize_as_=_resize_as_, mode=mode,
+               index_reduce=index_reduce)
 tensor_methods(cross=cross, kron=kron, trace=trace, vdot=vdot, diagflat=diagflat, diff=diff, renorm=renorm,
                cummax=cummax, cummin=cummin, logcumsumexp=logcumsumexp, bincount=bincount, histc=histc,
                quantile=quantile, nanquantile=nanquantile, nanmedian=nanmedian, select_scatter=select_scatter,
@@ -865,4 +958,5 @@ public(meshgrid, cartesian_prod, combinations, cdist, dist, cross, kron, block_d
        trapezoid, trapz, cumulative_trapezoid, renorm, cov, corrcoef, cummax, cummin, logcumsumexp, bincount, histc,
        isin, quantile, nanquantile, nanmedian, tril_indices, triu_indices, select_scatter, slice_scatter,
        diagonal_scatter, as_strided, fill, unravel_index, split_with_sizes, unsafe_split, unsafe_chunk,
-       constant_pad_nd, empty_permuted, zero_, histogram, gradient, empty_strided, resize_as_, **COPY_OPS)
+       constant_pad_nd, empty_permuted, zero_, histogram, gradient, empty_strided, resize_as_, mode, index_reduce,
+       **COPY_OPS)
