@@ -654,3 +654,137 @@ class MatrixExp(Function):
 def matrix_exp(A):
     _check_square("matrix_exp", A)
     return MatrixExp.apply(_float("matrix_exp", A))
+
+
+# ---------------------------------------------------------------------------------------------
+# LU with partial pivoting (LAPACK getrf's choice of pivot: the first largest |value| in the column)
+# ---------------------------------------------------------------------------------------------
+LUFactorResult = _return_type("lu_factor", ["LU", "pivots"])
+LUFactorExResult = _return_type("lu_factor_ex", ["LU", "pivots", "info"])
+LUResult = _return_type("lu", ["P", "L", "U"])
+
+
+def _getrf(xp, A):
+    """Packed LU and 1-based pivots of a batch of m x n matrices."""
+    lu = A.astype(np.float64, copy=True)
+    m, n = lu.shape[-2:]
+    k = min(m, n)
+    piv = xp.zeros(lu.shape[:-2] + (k,), np.int64)
+    rows = xp.arange(m)
+    for j in range(k):
+        p = j + xp.argmax(xp.abs(lu[..., j:, j]), axis=-1)
+        piv[..., j] = p
+        # swap rows j and p
+        row_j = lu[..., j:j + 1, :].copy()
+        row_p = xp.take_along_axis(lu, p[..., None, None] + xp.zeros((1, n), np.int64), -2)
+        sel_j = rows == j
+        sel_p = rows[None, :] == p[..., None] if p.ndim else rows == p
+        lu = xp.where(sel_p[..., None], row_j, xp.where(sel_j[:, None], row_p, lu))
+        pivot = lu[..., j, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lu[..., j + 1:, j] = lu[..., j + 1:, j] / pivot[..., None]
+        lu[..., j + 1:, j + 1:] -= lu[..., j + 1:, j, None] * lu[..., j, None, j + 1:]
+    return lu.astype(A.dtype), (piv + 1).astype(np.int32)
+
+
+def _perm_from_pivots(xp, piv, m):
+    """perm with A[perm] == L U, from LAPACK's sequence of row swaps."""
+    perm = xp.broadcast_to(xp.arange(m), piv.shape[:-1] + (m,)).copy()
+    flat_perm, flat_piv = perm.reshape(-1, m), piv.reshape(-1, piv.shape[-1]) - 1
+    for b in range(flat_perm.shape[0]):
+        for i, p in enumerate(flat_piv[b].tolist()):
+            flat_perm[b, i], flat_perm[b, p] = flat_perm[b, p], flat_perm[b, i]
+    return flat_perm.reshape(perm.shape)
+
+
+def _perm_matrix(xp, perm, dtype):
+    m = perm.shape[-1]
+    # P[perm[i], i] = 1, so that A = P L U
+    return (perm[..., None, :] == xp.arange(m)[:, None]).astype(dtype)
+
+
+class LUFactor(Function):
+    @staticmethod
+    def forward(ctx, A):
+        xp = xp_of(A)
+        lu, piv = _getrf(xp, A)
+        ctx.save_for_backward(lu, piv)
+        return lu, piv
+
+    @staticmethod
+    def backward(ctx, gLU, gpiv=None):
+        lu, piv = ctx.saved_tensors
+        xp = xp_of(lu)
+        m, n = lu.shape[-2:]
+        k = min(m, n)
+        L = xp.tril(lu[..., :, :k], -1) + xp.eye(m, k, dtype=lu.dtype)
+        U = xp.triu(lu[..., :k, :])
+        gL, gU = xp.tril(gLU[..., :, :k], -1), xp.triu(gLU[..., :k, :])
+        P = _perm_matrix(xp, _perm_from_pivots(xp, piv, m), lu.dtype)
+        L1, U1 = L[..., :k, :], U[..., :, :k]
+        gL1, gU1 = gL[..., :k, :], gU[..., :, :k]
+        # the rows of L below k (tall A) and the columns of U right of k (wide A) feed back into the
+        # square k x k problem: with them eliminated, gA1 = L1^{-T} (tril(L1^T gL1, -1) + triu(gU1 U1^T)) U1^{-T}
+        if m > k:
+            L2, gL2 = L[..., k:, :], gL[..., k:, :]
+            gL2_Uinv = _mT(xp.linalg.solve(U1, _mT(gL2)))  # gL2 U1^{-T}
+            gU1 = gU1 - xp.triu(_mT(L2) @ gL2_Uinv)
+        if n > k:
+            U2, gU2 = U[..., :, k:], gU[..., :, k:]
+            Linv_gU2 = xp.linalg.solve(_mT(L1), gU2)  # L1^{-T} gU2
+            gL1 = gL1 - xp.tril(Linv_gU2 @ _mT(U2), -1)
+        inner = xp.tril(_mT(L1) @ gL1, -1) + xp.triu(gU1 @ _mT(U1))
+        gA1 = _mT(xp.linalg.solve(U1, _mT(xp.linalg.solve(_mT(L1), inner))))
+        if m > k:
+            gA = xp.concatenate([gA1, gL2_Uinv], axis=-2)
+        elif n > k:
+            gA = xp.concatenate([gA1, Linv_gU2], axis=-1)
+        else:
+            gA = gA1
+        return P @ gA
+
+
+def lu_factor(A, *, pivot=True):
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    LU, piv = LUFactor.apply(_float("lu_factor", A))
+    return LUFactorResult(LU, piv.detach())
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False):
+    LU, piv = lu_factor(A, pivot=pivot)
+    return LUFactorExResult(LU, piv, _m().zeros(A.shape[:-2], dtype=_dtype.int32))
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
+    m = _m()
+    rows, cols = LU_data.shape[-2:]
+    k = min(rows, cols)
+    xp = xp_of(LU_data._data)
+    P = L = U = None
+    if unpack_pivots:
+        perm = _perm_from_pivots(xp, LU_pivots._data.astype(np.int64), rows)
+        P = Tensor._make(_perm_matrix(xp, perm, LU_data._data.dtype))
+    if unpack_data:
+        eye = m.eye(rows, k, dtype=LU_data.dtype)
+        L = LU_data[..., :, :k].tril(-1) + eye
+        U = LU_data[..., :k, :].triu()
+    empty = m.empty(0, dtype=LU_data.dtype)
+    return LUResult(P if P is not None else empty, L if L is not None else empty, U if U is not None else empty)
+
+
+def lu(A, *, pivot=True):
+    LU, piv = lu_factor(A, pivot=pivot)
+    return lu_unpack(LU, piv)
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
+    P, L, U = lu_unpack(LU, pivots)
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return lu_solve(LU, pivots, B.mT, left=True, adjoint=not adjoint).mT
+    if adjoint:  # A^T X = B with A = P L U:  X = P L^{-T} U^{-T} B
+        y = solve_triangular(U.mT, B, upper=False)
+        z = solve_triangular(L.mT, y, upper=True, unitriangular=True)
+        return P @ z
+    y = solve_triangular(L, P.mT @ B, upper=False, unitriangular=True)
+    return solve_triangular(U, y, upper=True)

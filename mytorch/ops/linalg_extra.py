@@ -51,3 +51,22 @@ tensor_methods(det=det, slogdet=slogdet, logdet=logdet, inverse=inverse, matrix_
                cholesky_inverse=cholesky_inverse, pinverse=pinverse, qr=qr, svd=svd, triangular_solve=triangular_solve)
 public(cholesky, cholesky_solve, cholesky_inverse, pinverse, qr, svd, det=det, slogdet=slogdet, logdet=logdet,
        inverse=inverse, matrix_power=matrix_power, matrix_exp=matrix_exp, triangular_solve=triangular_solve)
+
+
+def lu(A, pivot=True, get_infos=False):
+    LU, piv = _la.lu_factor(A, pivot=pivot)
+    if get_infos:
+        from .factory import zeros
+        from .. import _dtype
+
+        return LU, piv, zeros(A.shape[:-2], dtype=_dtype.int32)
+    return LU, piv
+
+
+def lu_solve(b, LU_data, LU_pivots):
+    return _la.lu_solve(LU_data, LU_pivots, b)
+
+
+lu_unpack = _la.lu_unpack
+tensor_methods(lu=lu, lu_solve=lu_solve)
+public(lu, lu_solve, lu_unpack=lu_unpack)
