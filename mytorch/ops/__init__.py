@@ -1,3 +1,3 @@
 """Op families. Importing them attaches their Tensor methods and registers public ops."""
 from . import elementwise, factory, inplace, reduce, shape, index, linalg  # noqa: F401
-from . import special_math, misc_ops, linalg_extra  # noqa: F401,E402  (special functions, scans, linalg, ...)
+from . import special_math, misc_ops, linalg_extra, native_norms  # noqa: F401,E402  (special functions, scans, linalg, ...)
