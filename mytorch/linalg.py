@@ -266,15 +266,23 @@ class QR(Function):
         Q, R = ctx.saved_tensors
         xp = xp_of(Q)
         m, n = Q.shape[-2], R.shape[-1]
-        if m < n or ctx.mode == "complete" and m > n:
+        if ctx.mode == "complete" and m > n:
             raise RuntimeError("The derivative of linalg.qr is not implemented when mode='complete' and nrows > "
-                               "ncols, or for wide matrices.")
+                               "ncols.")
         gQ = xp.zeros_like(Q) if gQ is None else gQ
         gR = xp.zeros_like(R) if gR is None else gR
-        # gA = (gQ + Q copyltu(M)) R^{-T},  M = R gR^T - gQ^T Q
-        M = R @ _mT(gR) - _mT(gQ) @ Q
+        k = min(m, n)
+        R1, gR1 = R[..., :, :k], gR[..., :, :k]
+        if n > k:  # wide: R2 = Q^T A2 adds A2 gR2^T to Q's gradient and gives A2 the gradient Q gR2
+            R2, gR2 = R[..., :, k:], gR[..., :, k:]
+            gQ = gQ + (Q @ R2) @ _mT(gR2)
+        # gA1 = (gQ + Q copyltu(M)) R1^{-T},  M = R1 gR1^T - gQ^T Q
+        M = R1 @ _mT(gR1) - _mT(gQ) @ Q
         rhs = gQ + Q @ _copyltu(xp, M)
-        return _mT(xp.linalg.solve(R, _mT(rhs))), None
+        gA = _mT(xp.linalg.solve(R1, _mT(rhs)))
+        if n > k:
+            gA = xp.concatenate([gA, Q @ gR2], axis=-1)
+        return gA, None
 
 
 def qr(A, mode="reduced"):

@@ -4,7 +4,8 @@ through torch and mytorch side by side; values (float32) and input gradients (fl
 An entry passes when all of its judged samples pass. Entries that can't apply to mytorch (sparse layouts,
 complex-only ops, private `torch._*` / aten entries, ...) are skipped with a reason. `opinfo_passing.txt`
 is a ratchet: every entry listed there must keep passing. To add newly passing entries (the file only
-grows) run with MYTORCH_OPINFO_UPDATE=1; MYTORCH_OPINFO_REPORT=path writes every entry's status.
+grows) run with MYTORCH_OPINFO_UPDATE=1; MYTORCH_OPINFO_REPORT=path writes every entry's status;
+MYTORCH_OPINFO_SAMPLES=n judges n samples per entry instead of 10.
 """
 import math
 import os
@@ -25,7 +26,7 @@ except ImportError as e:  # the database needs the `expecttest` package
     pytest.skip(f"PyTorch's OpInfo database is unavailable: {e}", allow_module_level=True)
 
 RATCHET = pathlib.Path(__file__).with_name("opinfo_passing.txt")
-SAMPLES_PER_OP = 3
+SAMPLES_PER_OP = int(os.environ.get("MYTORCH_OPINFO_SAMPLES", 10))  # per entry, the first n samples
 SECONDS_PER_ENTRY = 5
 # random ops: only the shape and dtype of the result can be compared
 RANDOM = {"bernoulli", "normal", "uniform", "cauchy", "exponential", "geometric", "log_normal", "multinomial",

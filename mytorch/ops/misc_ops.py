@@ -45,8 +45,7 @@ def meshgrid(*tensors, indexing=None):
         view = [1] * len(ts)
         view[i] = -1
         out.append(t.reshape(view).expand(*shape))
-    if swap:
-        out = [o.transpose(0, 1) for o in out]
+    if swap:  # 'xy': the grids of the swapped first two inputs, handed back in the inputs' order
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 
@@ -245,7 +244,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
             norm = w_sum - correction * (w * aweights.to(x.dtype)).sum() / w_sum
         c = ((x - avg) * w) @ (x - avg).t()
     out = c / (norm if isinstance(norm, Tensor) else max(norm, 0))
-    return out.reshape(()) if input.ndim < 2 else out
+    return out.reshape(()) if input.ndim < 2 or input.shape[0] == 1 else out  # one variable: a 0-d result
 
 
 def corrcoef(input):
@@ -416,7 +415,7 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
                            f"Got {interpolation}")
     if input.dtype not in (_dtype.float32, _dtype.float64):
         raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
-    scalar_q = not isinstance(q, Tensor)
+    scalar_q = not isinstance(q, Tensor) or q.ndim == 0
     qs = np.atleast_1d(np.asarray(q._data.tolist() if isinstance(q, Tensor) else q, dtype=np.float64))
     if ((qs < 0) | (qs > 1)).any():
         raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
@@ -457,7 +456,7 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
             val = m.where(Tensor._make(xp.asarray(bad)), m.full_like(val, float("nan")), val)
         outs.append(val)
     out = m.stack(outs, 0)
-    if keepdim:
+    if keepdim and input.ndim:
         if dim is None:
             out = out.reshape((len(qs),) + (1,) * input.ndim)
         else:
@@ -545,12 +544,8 @@ def _check_src(name, view_shape, src):
 def select_scatter(input, src, dim, index):
     d = wrap_dim(dim, input.ndim)
     i = index + input.shape[d] if index < 0 else index
-
-    def key(a):
-        return a[(slice(None),) * d + (i,)]
-
-    _check_src("select_scatter", key(input._data).shape, src)
-    return ScatterInto.apply(input, src.to(input.dtype), key)
+    _check_src("select_scatter", input.select(d, i).shape, src)
+    return slice_scatter(input, src.unsqueeze(d), d, i, i + 1)
 
 
 def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
