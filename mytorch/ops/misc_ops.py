@@ -892,6 +892,10 @@ class IndexReduce(Function):
             out = xp.where(hit, xp.asarray(identity, dtype=x.dtype), out)
         ufunc = {"prod": xp.multiply, "mean": xp.add, "amax": xp.maximum, "amin": xp.minimum}[reduce]
         ufunc.at(out, key, src)
+        if reduce == "prod":  # the product of the sources alone: self's gradient without dividing by self
+            sources = xp.ones_like(x)
+            xp.multiply.at(sources, key, src)
+            ctx.sources = sources
         count = None
         if reduce == "mean":
             count = xp.zeros(x.shape[dim], x.dtype)
@@ -914,8 +918,15 @@ class IndexReduce(Function):
             g_src = (grad / count)[key]
         elif reduce == "prod":
             with np.errstate(all="ignore"):
-                g_self = xp.where(keep_self, 0, xp.where(hit, grad * out / x, grad))
-                g_src = (grad * out)[key] / src
+                g_self = xp.where(keep_self, 0, xp.where(hit, grad * ctx.sources, grad))
+                g_src = xp.zeros_like(src)
+                base = x if include_self else xp.ones_like(x)
+                pre = (slice(None),) * dim
+                for j in builtins_range(len(index)):  # product of everything else at that slot (zeros allowed)
+                    others = xp.ones_like(x)
+                    rest = np.delete(np.arange(len(index)), j)
+                    xp.multiply.at(others, pre + (index[rest],), src[pre + (rest,)])
+                    g_src[pre + (j,)] = (grad * base * others)[pre + (index[j],)]
         else:
             self_is = (x == out) & ~keep_self
             src_is = src == out[key]
