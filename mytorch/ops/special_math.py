@@ -93,7 +93,7 @@ SPECIAL_UNARY = {
     "special_modified_bessel_k1": (_sp("k1"), lambda xp, x, y: -special_module(xp).k0(x) - y / x),
     "special_scaled_modified_bessel_k0": (_sp("k0e"), lambda xp, x, y: y - special_module(xp).k1e(x)),
     "special_scaled_modified_bessel_k1": (_sp("k1e"), lambda xp, x, y: y * (1 - 1 / x) - special_module(xp).k0e(x)),
-    "special_spherical_bessel_j0": (_sinc_unnormalized := (lambda xp, x: _sinc(xp, x / math.pi)),
+    "special_spherical_bessel_j0": (lambda xp, x: _sinc(xp, x / math.pi),  # sin(x) / x
                                     lambda xp, x, y: _sinc_deriv(xp, x / math.pi, y) / math.pi),
     "special_airy_ai": (lambda xp, x: special_module(xp).airy(x)[0], lambda xp, x, y: special_module(xp).airy(x)[1]),
 }
@@ -212,13 +212,13 @@ class BinaryTable(Function):
 
 
 def _logaddexp_grads(base):
-    scale = 1.0 if base == "e" else 1.0
+    """d/dx log(b^x + b^y) = b^(x - out): each input's share of the sum."""
 
     def dx(xp, x, y, out):
-        return scale * (xp.exp(x - out) if base == "e" else xp.exp2(x - out))
+        return xp.exp(x - out) if base == "e" else xp.exp2(x - out)
 
     def dy(xp, x, y, out):
-        return scale * (xp.exp(y - out) if base == "e" else xp.exp2(y - out))
+        return xp.exp(y - out) if base == "e" else xp.exp2(y - out)
 
     return dx, dy
 
