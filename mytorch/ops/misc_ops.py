@@ -267,11 +267,10 @@ def _cum_extreme(x, axis, is_max):
     vals, idx = xm.copy(), xp.zeros(xm.shape, np.int64)
     for i in range(1, n):
         prev, cur = vals[..., i - 1], xm[..., i]
-        # a tie or a nan moves the index to the newer element, as PyTorch does
-        take = (cur >= prev if is_max else cur <= prev) | xp.isnan(cur) if x.dtype.kind == "f" else (
-            cur >= prev if is_max else cur <= prev)
+        # a tie moves the index to the newer element, as PyTorch does; a nan, once met, stays
+        take = cur >= prev if is_max else cur <= prev
         if x.dtype.kind == "f":
-            take = take & ~(xp.isnan(prev) & ~xp.isnan(cur))
+            take = xp.isnan(cur) | (take & ~xp.isnan(prev))
         vals[..., i] = xp.where(take, cur, prev)
         idx[..., i] = xp.where(take, i, idx[..., i - 1])
     return xp.moveaxis(vals, -1, axis), xp.moveaxis(idx, -1, axis)
