@@ -957,7 +957,7 @@ tensor_methods(cross=cross, kron=kron, trace=trace, vdot=vdot, diagflat=diagflat
                cummax=cummax, cummin=cummin, logcumsumexp=logcumsumexp, bincount=bincount, histc=histc,
                quantile=quantile, nanquantile=nanquantile, nanmedian=nanmedian, select_scatter=select_scatter,
                slice_scatter=slice_scatter, diagonal_scatter=diagonal_scatter, as_strided=as_strided,
-               unfold=_unfold, fill=fill, split_with_sizes=split_with_sizes, unsafe_split=unsafe_split,
+               unfold=_unfold, split_with_sizes=split_with_sizes, unsafe_split=unsafe_split,
                unsafe_chunk=unsafe_chunk, dist=dist)
 public(meshgrid, cartesian_prod, combinations, cdist, dist, cross, kron, block_diag, trace, vdot, diagflat, diff,
        trapezoid, trapz, cumulative_trapezoid, renorm, cov, corrcoef, cummax, cummin, logcumsumexp, bincount, histc,
