@@ -157,6 +157,8 @@ def compile_key(launch, arch, dtype):
     except Exception as e:
         bound = repr(e)
     text = repr((triton.__version__, launch.fn.cache_key, bound, arch, dtype))
+    # options hold absolute paths into Triton's install (libdevice): the same binary in another venv
+    text = text.replace(os.path.dirname(triton.__file__), "<triton>")
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
