@@ -50,9 +50,13 @@ def _tokens(path):
 
 
 def test_shakespeare_char_from_a_fresh_clone(tmp_path, corpus):
-    # `python -S` skips site.py, so the editable install of mytorch is invisible; PYTHONPATH still
-    # provides numpy & co. The script must find mytorch next to itself.
-    env = dict(_offline_env(tmp_path), PYTHONPATH=os.pathsep.join(site.getsitepackages()))
+    # `python -S` skips site.py, so an editable install of mytorch is invisible; PYTHONPATH still provides
+    # numpy & co. A stand-in package first on the path hides a regular (site-packages) install too. The
+    # script must find the mytorch next to itself.
+    hide = tmp_path / "hide"
+    (hide / "mytorch").mkdir(parents=True)
+    (hide / "mytorch" / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'mytorch\'")\n')
+    env = dict(_offline_env(tmp_path), PYTHONPATH=os.pathsep.join([str(hide), *site.getsitepackages()]))
     fresh = (sys.executable, "-S")
     no_mytorch = _run(["-c", "import mytorch"], tmp_path, env, fresh, check=False)
     assert no_mytorch.returncode != 0 and "No module named 'mytorch'" in no_mytorch.stderr
