@@ -9,3 +9,5 @@ from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .rotary import *  # noqa: F401,F403
 from .swiglu import *  # noqa: F401,F403
+from .loss_extra import *  # noqa: F401,F403
+from .misc_extra import *  # noqa: F401,F403

@@ -680,14 +680,14 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
-    """x where y == 1, max(0, margin - x) where y == -1."""
+    """x where y != -1, max(0, margin - x) where y != 1."""
     from ...ops.elementwise import where
 
     if autocast.enabled:
         input, target = autocast.cast("hinge_embedding_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
-    zeros = input * 0
-    loss = where(target == 1, input, zeros) + where(target == -1, (margin - input).clamp_min(0), zeros)
+    zeros = input * 0  # as PyTorch: a target other than 1 and -1 takes both terms
+    loss = where(target != -1, input, zeros) + where(target != 1, (margin - input).clamp_min(0), zeros)
     return _apply_reduction(loss, reduction)
 
 

@@ -8,7 +8,7 @@ from .module import Module
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
            "ELU", "SELU", "CELU", "Softplus", "Mish", "GLU", "Hardtanh", "Hardsigmoid", "Hardswish", "Softsign",
-           "Tanhshrink", "Threshold", "PReLU", "LogSigmoid", "Hardshrink", "Softshrink"]
+           "Tanhshrink", "Threshold", "PReLU", "LogSigmoid", "Hardshrink", "Softshrink", "RReLU"]
 
 
 def _inplace_str(inplace, lead=", "):
@@ -140,6 +140,20 @@ class LeakyReLU(Module):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}{_inplace_str(self.inplace)}"
+
+
+class RReLU(Module):
+    """Random leaky slope in U(lower, upper) per element while training, (lower + upper) / 2 in eval."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}{_inplace_str(self.inplace)}"
 
 
 class GELU(Module):

@@ -1,5 +1,5 @@
-"""ChannelShuffle (ShuffleNet): split the channels into `groups` and interleave them,
-(N, g * c, ...) -> (N, c, g, ...) -> (N, g * c, ...)."""
+"""ChannelShuffle (ShuffleNet): split the channels into `groups` and interleave them (F.channel_shuffle)."""
+from .. import functional as F
 from .module import Module
 
 __all__ = ["ChannelShuffle"]
@@ -13,20 +13,7 @@ class ChannelShuffle(Module):
         self.groups = groups
 
     def forward(self, input):
-        if input.dim() < 3:
-            raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but got input with "
-                               f"sizes {list(input.shape)}")
-        if self.groups <= 0:
-            raise RuntimeError(f"Number of groups to divide channels in must be positive. "
-                               f"Value of groups:{self.groups}")
-        n, channels = input.shape[0], input.shape[1]
-        if channels % self.groups:
-            raise RuntimeError(f"Number of channels must be divisible by groups. Got {channels} channels and "
-                               f"{self.groups} groups.")
-        rest = tuple(input.shape[2:])
-        per_group = channels // self.groups
-        shuffled = input.reshape(n, self.groups, per_group, *rest).transpose(1, 2)
-        return shuffled.reshape(n, channels, *rest)
+        return F.channel_shuffle(input, self.groups)
 
     def extra_repr(self):
         return f"groups={self.groups}"
