@@ -1,8 +1,8 @@
 """pad, normalize, pixel_shuffle / pixel_unshuffle, softmin.
 
 pad follows torch's rules: `pad` lists (left, right) pairs starting from the LAST dimension.
-'constant' pads any number of dims (negative amounts crop); 'reflect', 'replicate' and 'circular' pad the
-last 1, 2 or 3 dims of a (batched or unbatched) input. Each padded axis is built from slices of the input
+'constant' pads any number of dims (negative amounts crop, in 'replicate' and 'circular' too); 'reflect',
+'replicate' and 'circular' pad the last 1, 2 or 3 dims of a (batched or unbatched) input. Each padded axis is built from slices of the input
 and concatenated, and its backward adds those slices back, so no index arrays and no scatter.
 """
 import numpy as np
@@ -17,6 +17,10 @@ def _axis_slice(ndim, axis, sl):
     index = [slice(None)] * ndim
     index[axis] = sl
     return tuple(index)
+
+
+def _replicate_index(xp, n, lo, hi):
+    return xp.clip(xp.arange(-lo, n + hi), 0, n - 1)
 
 
 def _pad_axis(xp, x, axis, lo, hi, mode, value):
@@ -34,6 +38,11 @@ def _pad_axis(xp, x, axis, lo, hi, mode, value):
                 shape[axis] = amount
                 parts.insert(at * len(parts), xp.full(shape, value, dtype=x.dtype))
         return xp.concatenate(parts, axis) if len(parts) > 1 else x
+    if (lo < 0 or hi < 0) and mode == "replicate":  # out[i] = x[clamp(i - lo, 0, n - 1)], as PyTorch
+        return xp.take(x, _replicate_index(xp, n, lo, hi), axis)
+    if lo < 0 or hi < 0:  # circular: crop first, then wrap the cropped input (as PyTorch)
+        x = take(slice(max(-lo, 0), n - max(-hi, 0)))
+        return _pad_axis(xp, x, axis, max(lo, 0), max(hi, 0), mode, value)
     if mode == "reflect":
         left = xp.flip(take(slice(1, lo + 1)), axis)
         right = xp.flip(take(slice(n - 1 - hi, n - 1)), axis)
@@ -57,6 +66,17 @@ def _unpad_axis(xp, g, axis, lo, hi, n, mode):
         src = part(slice(max(lo, 0), g.shape[axis] - max(hi, 0)))
         dx[_axis_slice(g.ndim, axis, slice(max(-lo, 0), n - max(-hi, 0)))] = src
         return dx
+    if (lo < 0 or hi < 0) and mode == "replicate":
+        from ...ops.index import add_at
+
+        shape = list(g.shape)
+        shape[axis] = n
+        dx = xp.zeros(shape, dtype=g.dtype)
+        add_at(dx, _axis_slice(g.ndim, axis, _replicate_index(xp, n, lo, hi)), g)
+        return dx
+    if lo < 0 or hi < 0:  # the cropped input's gradient, placed back into zeros
+        cropped = _unpad_axis(xp, g, axis, max(lo, 0), max(hi, 0), n - max(-lo, 0) - max(-hi, 0), mode)
+        return _unpad_axis(xp, cropped, axis, min(lo, 0), min(hi, 0), n, "constant")
     dx = part(slice(lo, lo + n)).copy()
     left, right = part(slice(0, lo)), part(slice(lo + n, lo + n + hi))
 
@@ -126,7 +146,7 @@ def pad(input, pad, mode="constant", value=None):
                                    f"{list(input.shape)}")
             if mode == "circular" and (lo > n or hi > n):
                 raise RuntimeError("Padding value causes wrapping around more than once.")
-            if min(lo, hi) < 0:
+            if min(lo, hi) < 0 and mode == "reflect":
                 raise RuntimeError(f"{mode} padding: negative padding ({lo}, {hi}) is only supported in "
                                    f"constant mode")
             if mode == "replicate" and n == 0 and (lo or hi):
