@@ -1,16 +1,7 @@
 """Embedding lookups (PyTorch's module path torch.nn.modules.sparse): Embedding lives in .linear;
-EmbeddingBag is here.
-
-EmbeddingBag reduces each bag of looked-up rows to one vector (sum, mean or max) without building the
-(bags, bag length, dim) tensor for sum and mean: with bag[e] the bag of lookup e, out = M @ rows where
-M[bag[e], e] is 1 (sum), 1/|bag| (mean) or per_sample_weights[e]. Max pads the bags to one length with -inf.
-Lookups equal to padding_idx are left out of their bag; an empty bag gives zeros.
-"""
-import numpy as np
-
+EmbeddingBag, a shell over F.embedding_bag, is here."""
 from ...autograd import no_grad
-from ...ops.factory import empty, full, tensor
-from ...ops.shape import cat
+from ...ops.factory import empty
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -18,34 +9,6 @@ from .linear import Embedding  # noqa: F401  (re-exported: torch.nn.modules.spar
 from .module import Module
 
 __all__ = ["Embedding", "EmbeddingBag"]
-
-
-def _bags(input, offsets, include_last_offset):
-    """(flat indices, bag id of each, number of bags) from PyTorch's 2-D or 1-D + offsets layouts."""
-    if input.dim() == 2:
-        if offsets is not None:
-            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
-                             "fixed length sequences. However, found offsets of type Tensor")
-        n_bags, length = input.shape
-        return input.reshape(-1), np.repeat(np.arange(n_bags), length), n_bags
-    if input.dim() != 1:
-        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
-    if offsets is None:
-        raise ValueError("offsets has to be a 1D Tensor but got None")
-    if offsets.dim() != 1:
-        raise ValueError("offsets has to be a 1D Tensor")
-    starts = offsets.detach().cpu().numpy().astype(np.int64)
-    n = input.shape[0]
-    if len(starts) and (starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > n):
-        raise RuntimeError(f"offsets must start at 0, not decrease, and stay within the {n} indices; got "
-                           f"{starts.tolist()}")
-    ends = np.append(starts[1:], n)
-    if include_last_offset:
-        starts, ends = starts[:-1], ends[:-1]
-    bag_of = np.repeat(np.arange(len(starts)), ends - starts)
-    if include_last_offset:
-        input = input[:int(ends[-1]) if len(ends) else 0]
-    return input, bag_of, len(starts)
 
 
 class EmbeddingBag(Module):
@@ -78,39 +41,9 @@ class EmbeddingBag(Module):
                 self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
-        if per_sample_weights is not None and self.mode != "sum":
-            raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
-                                      f"supported for mode='sum' (got mode='{self.mode}'). Please open a feature "
-                                      f"request on GitHub.")
-        flat, bag_of, n_bags = _bags(input, offsets, self.include_last_offset)
-        rows = F.embedding(flat, self.weight, None, self.max_norm, self.norm_type, self.scale_grad_by_freq)
-        keep = np.ones(len(bag_of), dtype=bool)
-        if self.padding_idx is not None:
-            keep = flat.detach().cpu().numpy() != self.padding_idx
-        if self.mode == "max":
-            return self._max(rows, bag_of, keep, n_bags)
-        counts = np.bincount(bag_of[keep], minlength=n_bags)
-        scale = 1.0 / np.maximum(counts, 1) if self.mode == "mean" else np.ones(n_bags)
-        mixer = np.zeros((n_bags, len(bag_of)))
-        mixer[bag_of[keep], np.nonzero(keep)[0]] = scale[bag_of[keep]]
-        mixer = tensor(mixer, dtype=rows.dtype, device=rows.device)
-        if per_sample_weights is not None:
-            rows = rows * per_sample_weights.reshape(-1, 1)
-        return mixer @ rows
-
-    def _max(self, rows, bag_of, keep, n_bags):
-        """Pad every bag to the longest with a -inf row, take the max; empty bags come out as zeros."""
-        counts = np.bincount(bag_of[keep], minlength=n_bags)
-        longest = max(int(counts.max()) if n_bags else 0, 1)
-        slots = np.full((n_bags, longest), len(bag_of), dtype=np.int64)  # the -inf row by default
-        kept = np.nonzero(keep)[0]
-        position = np.arange(len(kept)) - np.repeat(np.cumsum(counts) - counts, counts)
-        slots[bag_of[kept], position] = kept
-        pad = full((1, rows.shape[1]), float("-inf"), dtype=rows.dtype, device=rows.device)
-        grouped = cat([rows, pad])[tensor(slots.reshape(-1), device=rows.device)]
-        out = grouped.reshape(n_bags, longest, rows.shape[1]).amax(1)
-        empty_bags = tensor((counts == 0)[:, None], device=rows.device)
-        return out.masked_fill(empty_bags, 0.0)
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                               self.mode, self.sparse, per_sample_weights, self.include_last_offset,
+                               self.padding_idx)
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
