@@ -95,6 +95,6 @@ _getattr_core = __getattr__
 
 
 def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal / masked load on first use too)
-    if name in ("linalg", "special", "fft", "signal", "masked"):
+    if name in ("linalg", "special", "fft", "signal", "masked", "distributions"):
         return _lazy(name)
     return _getattr_core(name)

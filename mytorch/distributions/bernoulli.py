@@ -1,0 +1,85 @@
+from numbers import Number
+
+import mytorch
+
+from ..tensor import Size
+from . import constraints
+from ._sampling import uniform
+from .distribution import ExponentialFamily
+from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+
+
+def _binary_cross_entropy_with_logits(logits, target):
+    # max(l, 0) - l * t + log(1 + exp(-|l|)): stable for large |logits|
+    return logits.clamp(min=0) - logits * target + (-logits.abs()).exp().log1p()
+
+
+class Bernoulli(ExponentialFamily):
+    """Bernoulli(probs=None, logits=None): 1 with probability probs (= sigmoid(logits)), else 0."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            is_scalar = isinstance(probs, Number)
+            (self.probs,) = broadcast_all(probs)
+        else:
+            is_scalar = isinstance(logits, Number)
+            (self.logits,) = broadcast_all(logits)
+        self._param = self.probs if probs is not None else self.logits
+        super().__init__(Size() if is_scalar else self._param.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._expand_params(Bernoulli, batch_shape, ("probs", "logits"), _instance)
+        new._param = new.probs if "probs" in self.__dict__ else new.logits
+        return new
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.shape
+
+    @property
+    def mean(self):
+        return self.probs
+
+    @property
+    def mode(self):
+        mode = (self.probs >= 0.5).to(self.probs.dtype)
+        return mytorch.where(self.probs == 0.5, float("nan"), mode)
+
+    @property
+    def variance(self):
+        return self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape=Size()):
+        shape = self._extended_shape(sample_shape)
+        with mytorch.no_grad():
+            probs = self.probs.expand(shape)
+            return (uniform(shape, probs) < probs).to(probs.dtype)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        return -_binary_cross_entropy_with_logits(logits, value)
+
+    def entropy(self):
+        return _binary_cross_entropy_with_logits(self.logits, self.probs)
+
+    def enumerate_support(self, expand=True):
+        values = mytorch.arange(2, dtype=self._param.dtype, device=self._param.device)
+        values = values.reshape((-1,) + (1,) * len(self._batch_shape))
+        return values.expand((-1,) + self._batch_shape) if expand else values
+
