@@ -13,20 +13,42 @@ def _weight_decay(group, param, grad, lr, weight_decay):
     return grad + weight_decay * param
 
 
-def _lerp_(xp, avg, grad, weight):
-    """avg.lerp_(grad, weight) in place. Returns a scratch array of grad's shape the caller may reuse."""
-    scratch = xp.subtract(grad, avg)
+def _lerp_(xp, avg, grad, weight, scratch=None):
+    """avg.lerp_(grad, weight) in place. Returns a scratch array of grad's shape the caller may reuse
+    (`scratch`, when given: an array of that shape to compute in)."""
+    scratch = xp.subtract(grad, avg, out=scratch)
     scratch *= weight
     avg += scratch
     return scratch
 
 
-def _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2):
+def _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2, scratch=None):
     """exp_avg.lerp_(grad, 1-beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1-beta2), in place, in
     torch's operation order. Returns a scratch array of grad's shape the caller may reuse."""
-    scratch = _lerp_(xp, exp_avg, grad, 1 - beta1)
+    scratch = _lerp_(xp, exp_avg, grad, 1 - beta1, scratch)
     xp.multiply(grad, 1 - beta2, out=scratch)
     scratch *= grad
     exp_avg_sq *= beta2
     exp_avg_sq += scratch
     return scratch
+
+
+def _adam_update(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size,
+                 bias_correction2_sqrt, eps, scratch=None, scratch2=None):
+    """Adam's moment and parameter update in place (weight decay already applied), torch's operation order:
+    p += -step_size * m / (sqrt(v_hat) / bias_correction2_sqrt + eps), v_hat = running max of v with amsgrad.
+    scratch, scratch2: optional arrays of grad's shape to compute in (no temporaries). param None: only the
+    moments; returns the update term (in scratch2) for the caller to add."""
+    scratch = _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2, scratch)
+    if max_exp_avg_sq is not None:
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        denom = xp.sqrt(max_exp_avg_sq, out=scratch)
+    else:
+        denom = xp.sqrt(exp_avg_sq, out=scratch)
+    denom /= bias_correction2_sqrt
+    denom += eps
+    update = xp.multiply(exp_avg, -step_size, out=scratch2)
+    update /= denom
+    if param is not None:
+        param += update
+    return update

@@ -199,8 +199,7 @@ def test_adamw_fused_matches_unfused(cls, kwargs, uses_kernel):
             for i, p in enumerate(model.parameters()):
                 p.grad = mt.tensor(randn(*p.shape, seed=10 * step + i))
             opt.step()
-    n_params = len(list(models[0].parameters()))
-    assert kernels.launch_counts["adamw"] == (5 * n_params if uses_kernel else 0)
+    assert kernels.launch_counts["adamw"] == (5 if uses_kernel else 0)  # one multi-tensor launch per step
     for p0, p1 in zip(models[0].parameters(), models[1].parameters()):
         assert_close(p1.detach().numpy(), p0.detach().numpy())
     s0, s1 = opts[0].state_dict(), opts[1].state_dict()

@@ -72,6 +72,78 @@ def test_adamw_matches_torch(amsgrad, maximize, weight_decay, block):
     assert_close(m, opt.state[tp]["exp_avg"].numpy(), scale=0.1)
 
 
+MULTI_SIZES = [(37,), (5, 13), (0,), (1,), (3, 41), (200,)]  # odd sizes: tails, a tensor spanning chunks, an empty one
+
+
+def _numpy_adamw(params, grads, steps, **kw):
+    """The unfused (numpy) AdamW of mytorch.optim on copies of the arrays; returns params and states."""
+    import mytorch
+
+    tensors = [mytorch.tensor(p.copy(), requires_grad=True) for p in params]
+    opt = mytorch.optim.AdamW(tensors, fused=False, **kw)
+    for step in range(steps):
+        for t, g in zip(tensors, grads[step]):
+            t.grad = mytorch.tensor(g)
+        opt.step()
+    return [t.detach().numpy() for t in tensors], opt, tensors
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.01), dict(lr=0.02, weight_decay=0.1, amsgrad=True, maximize=True,
+                                                    betas=(0.8, 0.99), eps=1e-6)])
+def test_adamw_multi_tensor_matches_numpy_path(kw):
+    params = [randn(*s, seed=i) for i, s in enumerate(MULTI_SIZES)]
+    grads = [[randn(*s, seed=10 * step + i + 100) for i, s in enumerate(MULTI_SIZES)] for step in range(3)]
+    ref, opt, tensors = _numpy_adamw(params, grads, 3, **kw)
+    amsgrad = kw.get("amsgrad", False)
+    p = [a.copy() for a in params]
+    m, v, vmax = ([np.zeros_like(a) for a in params] for _ in range(3))
+    K.launch_counts.clear()
+    for step in range(3):
+        adamw.adamw_multi_step(p, grads[step], m, v, vmax if amsgrad else None, step=step + 1, lr=kw["lr"],
+                               beta1=kw.get("betas", (0.9, 0.999))[0], beta2=kw.get("betas", (0.9, 0.999))[1],
+                               eps=kw.get("eps", 1e-8), weight_decay=kw.get("weight_decay", 1e-2), amsgrad=amsgrad,
+                               maximize=kw.get("maximize", False), block_size=16, chunk_size=64)
+    assert K.launch_counts["adamw"] == 3  # one launch per step for all six tensors
+    for i, t in enumerate(tensors):
+        np.testing.assert_allclose(p[i], ref[i], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(m[i], opt.state[t]["exp_avg"].numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(v[i], opt.state[t]["exp_avg_sq"].numpy(), rtol=1e-6, atol=1e-9)
+        if amsgrad:
+            np.testing.assert_allclose(vmax[i], opt.state[t]["max_exp_avg_sq"].numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_adamw_multi_tensor_fp16_params_and_errors():
+    params = [randn(*s, seed=i, dtype=np.float16) for i, s in enumerate(MULTI_SIZES[:3])]
+    grads = [randn(*s, seed=i + 7, dtype=np.float16) for i, s in enumerate(MULTI_SIZES[:3])]
+    m, v = ([np.zeros(a.shape, np.float32) for a in params] for _ in range(2))
+    p = [a.copy() for a in params]
+    adamw.adamw_multi_step(p, grads, m, v, step=1, lr=0.01, block_size=16, chunk_size=32)
+    for pi, p0, g in zip(p, params, grads):  # first step: p*(1-lr*wd) - lr*sign(g) (up to eps)
+        expected = p0.astype(np.float32) * (1 - 0.01 * 0.01) - 0.01 * g / (np.abs(g.astype(np.float32)) + 1e-8)
+        assert pi.dtype == np.float16
+        assert_close(pi, expected, np.float16)
+    with pytest.raises(TypeError, match="one dtype"):
+        adamw.adamw_multi_step([p[0], params[1].astype(np.float32)], grads[:2], m[:2], v[:2], step=1)
+    with pytest.raises(ValueError, match="same length"):
+        adamw.adamw_multi_step(p, grads[:2], m, v, step=1)
+    with pytest.raises(ValueError, match="contiguous"):
+        adamw.adamw_multi_step([p[1].T], [grads[1].T], [m[1]], [v[1]], step=1)
+    with pytest.raises(TypeError, match="float32"):
+        adamw.adamw_multi_step(p[:1], grads[:1], [m[0].astype(np.float16)], v[:1], step=1)
+
+
+def test_adamw_multi_tensor_tables_are_cached():
+    p = [randn(5), randn(9)]
+    m, v = [np.zeros(5, np.float32), np.zeros(9, np.float32)], [np.zeros(5, np.float32), np.zeros(9, np.float32)]
+    adamw._TABLES.clear()
+    for step in (1, 2):
+        adamw.adamw_multi_step(p, p, m, v, step=step)
+    assert len(adamw._TABLES) == 1
+    q = [randn(5), randn(9)]  # other arrays: another table
+    adamw.adamw_multi_step(q, q, m, v, step=1)
+    assert len(adamw._TABLES) == 2
+
+
 CONV_CASES = [  # (x shape, out channels, kernel, stride, padding, dilation, groups, bias, blocks)
     ((2, 3, 7, 6), 5, (3, 3), 1, 1, 1, 1, True, None),
     ((1, 4, 9, 8), 6, (3, 2), 2, (1, 0), 1, 2, False, (16, 16, 16)),
