@@ -466,7 +466,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     residuals = m.empty(0, dtype=A.dtype)
     if rows > cols and bool((rank == cols).all()) and driver not in (None, "gelsy"):
         residuals = ((A @ X - Bm) ** 2).sum(-2)
-    sv = svdvals(A) if driver in ("gelsd", "gelss") else m.empty(0, dtype=A.dtype)
+    # PyTorch's singular values here carry no gradient (lstsq's derivative is only through the solution)
+    sv = svdvals(A).detach() if driver in ("gelsd", "gelss") else m.empty(0, dtype=A.dtype)
     if driver not in ("gelsd", "gelss", "gelsy", None):
         rank = m.empty(0, dtype=_dtype.int64)
     return LstsqResult(X.squeeze(-1) if vector else X, residuals, rank, sv)

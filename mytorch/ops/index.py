@@ -280,6 +280,10 @@ def _check_gather_index(op, x, dim, index, src=None):
 def gather(input, dim, index, *, sparse_grad=False):
     d = wrap_dim(dim, input.ndim)
     idx = _as_index_array(index, xp_of(input._data), "gather")
+    if idx.size == 0:  # PyTorch checks nothing else for an empty index: the result has its shape
+        return input.reshape(-1)[:0].reshape(idx.shape)
+    if idx.dtype not in (np.int32, np.int64):
+        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     _check_gather_index("gather", input, d, idx)
     if input.ndim == 0:
         return Gather.apply(input.reshape(1), 0, idx.reshape(1)).reshape(idx.shape)
@@ -316,7 +320,7 @@ class Scatter(Function):
         key = ctx.key
         gx = grad
         if ctx.reduce is None:
-            gx = grad.copy()
+            gx = xp_of(grad).array(grad)  # a copy that stays an array for 0-d grads (numpy scalars)
             gx[key] = 0
         gsrc = None
         if ctx.needs_input_grad[1] and ctx.src_shape is not None:
@@ -624,10 +628,19 @@ def take(input, index):
     return getitem(input.reshape(-1), Tensor._make(idx))
 
 
+def _wrap_negative(indices, n):
+    """take_along_dim counts negative indices from the end (gather does not)."""
+    idx = indices._data
+    if idx.size and int(idx.min()) < 0:
+        idx = xp_of(idx).where(idx < 0, idx + n, idx)
+    return Tensor._make(idx)
+
+
 def take_along_dim(input, indices, dim=None):
     if dim is None:
-        return gather(input.reshape(-1), 0, indices.reshape(-1))
+        return gather(input.reshape(-1), 0, _wrap_negative(indices.reshape(-1), input.numel()))
     d = wrap_dim(dim, input.ndim)
+    indices = _wrap_negative(indices, input.shape[d] if input.ndim else 1)
     # broadcast every dim except `dim`, then gather
     shape_x, shape_i = list(input.shape), list(indices.shape)
     shape_x[d] = shape_i[d] = 1
@@ -638,9 +651,11 @@ def take_along_dim(input, indices, dim=None):
 
 
 class Put(Function):
+    """out = x with out.view(-1)[index] = source (or += source); index and source are flat."""
+
     @staticmethod
     def forward(ctx, x, source, index, accumulate):
-        ctx.index, ctx.accumulate = index, accumulate
+        ctx.index, ctx.accumulate, ctx.source_shape = index, accumulate, source.shape
         out = x.copy().reshape(-1)
         if accumulate:
             add_at(out, index, source.reshape(-1))
@@ -656,7 +671,7 @@ class Put(Function):
             gx = flat.copy()
             gx[ctx.index] = 0
             gx = gx.reshape(grad.shape)
-        return gx, flat[ctx.index].reshape(ctx.index.shape), None, None
+        return gx, flat[ctx.index].reshape(ctx.source_shape), None, None
 
 
 def put(input, index, source, accumulate=False):
@@ -664,7 +679,7 @@ def put(input, index, source, accumulate=False):
     if idx.size != source.numel():
         raise RuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
                            f"source.numel() = {source.numel()}, index.numel() = {idx.size}")
-    return Put.apply(input, source, idx.reshape(source.shape), accumulate)
+    return Put.apply(input, source, idx.reshape(-1), accumulate)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def _refuse_bool(kernel, a):
 
 def _fold_rows(a):
     """(..., m, k) -> (prod(...) * m, k): one big GEMM instead of a batch of small ones."""
-    return a.reshape(-1, a.shape[-1])
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])  # not -1: k may be 0
 
 
 def _blas_ready(a):
@@ -88,6 +88,8 @@ def _matmul(a, b, out_dtype=None):
 def _matmul_grads(a, b, grad, need_a, need_b):
     """Input gradients of a @ b (numpy matmul semantics, 1-D operands included)."""
     xp = xp_of(grad)
+    if grad.dtype.kind == "c":  # complex: dA = dC @ B^H, dB = A^H @ dC
+        a, b = (a.conj() if need_b else a), (b.conj() if need_a else b)
     if a.ndim == 1 and b.ndim == 1:  # dot product: grad is a scalar
         return (grad * b if need_a else None), (grad * a if need_b else None)
     a2 = a[None, :] if a.ndim == 1 else a  # (..., m, k)

@@ -582,36 +582,88 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     return ScatterInto.apply(input, src.to(input.dtype), _DiagView)
 
 
+def _strided_index(size, stride, offset, storage_size):
+    """Storage positions offset + sum(i_k * stride_k) of an as_strided view, shaped `size` (int64)."""
+    idx = np.full(tuple(size), offset, dtype=np.int64)
+    for k, (n, s) in enumerate(zip(size, stride)):
+        idx = idx + (np.arange(n) * s).reshape([n if j == k else 1 for j in builtins_range(len(size))])
+    if idx.size and (idx.max() >= storage_size or idx.min() < 0):
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset} "
+                           f"out of bounds for storage of size {storage_size}")
+    return idx
+
+
+def _storage(input):
+    """(flat storage, element offset, element strides) of input: its base tensor's memory when input is a
+    view of one, as PyTorch's as_strided addresses the storage rather than the view."""
+    x, base = input._data, input._base
+    if base is not None and base._data.flags.c_contiguous and x.size and base._data.size:
+        item = x.itemsize
+        ptr = (lambda a: a.ctypes.data) if type(x) is np.ndarray else (lambda a: a.data.ptr)
+        diff = ptr(x) - ptr(base._data)
+        if 0 <= diff < base._data.nbytes and diff % item == 0 and all(st % item == 0 for st in x.strides):
+            return base._data.reshape(-1), diff // item, tuple(st // item for st in x.strides)
+    x = x if x.flags.c_contiguous else xp_of(x).ascontiguousarray(x)
+    return x.reshape(-1), 0, tuple(st // x.itemsize for st in x.strides)
+
+
 class AsStrided(Function):
-    """Elements of the (contiguous) storage at offset + sum(i_k * stride_k); the gradient adds back."""
+    """Elements of input's storage at offset + sum(i_k * stride_k); the gradient adds back into the elements
+    of input those positions hold (storage outside input gets none, as in PyTorch)."""
 
     @staticmethod
-    def forward(ctx, x, size, stride, offset):
+    def forward(ctx, x, storage, own_offset, own_strides, size, stride, offset):
         xp = xp_of(x)
-        flat = x.reshape(-1)
-        idx = np.full(tuple(size), offset, dtype=np.int64)
-        for k, (n, s) in enumerate(zip(size, stride)):
-            shape = [1] * len(size)
-            shape[k] = n
-            idx = idx + (np.arange(n) * s).reshape(shape)
-        if idx.size and (idx.max() >= flat.size or idx.min() < 0):
-            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset} "
-                               f"out of bounds for storage of size {flat.size}")
-        idx = xp.asarray(idx)
-        ctx.meta = (x.shape, idx)
-        return flat[idx]
+        idx = _strided_index(size, stride, offset, storage.size)
+        # which element of x sits at each storage position (-1: none)
+        where = np.full(storage.size, -1, dtype=np.int64)
+        where[_strided_index(x.shape, own_strides, own_offset, storage.size).reshape(-1)] = np.arange(x.size)
+        ctx.meta = (x.shape, xp.asarray(where[idx]))
+        return storage[xp.asarray(idx)]
 
     @staticmethod
     def backward(ctx, grad):
-        shape, idx = ctx.meta
+        shape, pos = ctx.meta
         xp = xp_of(grad)
-        out = xp.zeros(int(np.prod(shape)), grad.dtype)
-        xp.add.at(out, idx.reshape(-1), grad.reshape(-1))
-        return out.reshape(shape), None, None, None
+        out = xp.zeros(math.prod(shape), grad.dtype)
+        keep = pos >= 0
+        xp.add.at(out, pos[keep], grad[keep])
+        return (out.reshape(shape),) + (None,) * 6
 
 
 def as_strided(input, size, stride, storage_offset=None):
-    return AsStrided.apply(input.contiguous(), tuple(size), tuple(stride), int(storage_offset or 0))
+    storage, own_offset, own_strides = _storage(input)
+    offset = own_offset if storage_offset is None else int(storage_offset)
+    return AsStrided.apply(input, storage, own_offset, own_strides, tuple(size), tuple(stride), offset)
+
+
+class AsStridedScatter(Function):
+    """out = input (contiguous) with out.as_strided(size, stride, offset) = src."""
+
+    @staticmethod
+    def forward(ctx, x, src, size, stride, offset):
+        idx = xp_of(x).asarray(_strided_index(size, stride, offset, x.size))
+        ctx.idx, ctx.shape = idx, x.shape
+        out = x.reshape(-1).copy()
+        out[idx] = src
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        flat = grad.reshape(-1)
+        gx = flat.copy()
+        gx[ctx.idx] = 0
+        return gx.reshape(ctx.shape), flat[ctx.idx], None, None, None
+
+
+def as_strided_scatter(input, src, size, stride, storage_offset=None):
+    size = tuple(size)
+    if tuple(src.shape) != size:
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(src.shape)}, "
+                           f"slice size = {list(size)}")
+    if src.dtype != input.dtype:
+        raise RuntimeError(f"as_strided_scatter(): expected src dtype {input.dtype}, but got {src.dtype}")
+    return AsStridedScatter.apply(input.contiguous(), src, size, tuple(stride), int(storage_offset or 0))
 
 
 def _unfold(self, dimension, size, step):
@@ -957,11 +1009,12 @@ tensor_methods(cross=cross, kron=kron, trace=trace, vdot=vdot, diagflat=diagflat
                cummax=cummax, cummin=cummin, logcumsumexp=logcumsumexp, bincount=bincount, histc=histc,
                quantile=quantile, nanquantile=nanquantile, nanmedian=nanmedian, select_scatter=select_scatter,
                slice_scatter=slice_scatter, diagonal_scatter=diagonal_scatter, as_strided=as_strided,
+               as_strided_scatter=as_strided_scatter,
                unfold=_unfold, split_with_sizes=split_with_sizes, unsafe_split=unsafe_split,
                unsafe_chunk=unsafe_chunk, dist=dist)
 public(meshgrid, cartesian_prod, combinations, cdist, dist, cross, kron, block_diag, trace, vdot, diagflat, diff,
        trapezoid, trapz, cumulative_trapezoid, renorm, cov, corrcoef, cummax, cummin, logcumsumexp, bincount, histc,
        isin, quantile, nanquantile, nanmedian, tril_indices, triu_indices, select_scatter, slice_scatter,
-       diagonal_scatter, as_strided, fill, unravel_index, split_with_sizes, unsafe_split, unsafe_chunk,
+       diagonal_scatter, as_strided, as_strided_scatter, fill, unravel_index, split_with_sizes, unsafe_split, unsafe_chunk,
        constant_pad_nd, empty_permuted, zero_, histogram, gradient, empty_strided, resize_as_, mode, index_reduce,
        **COPY_OPS)

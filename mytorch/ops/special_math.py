@@ -380,9 +380,22 @@ def frexp(input):
     return _FrexpResult(m, e.detach())
 
 
+class Nextafter(Function):
+    """PyTorch's derivative: 1 for input (the step is below any resolution), 0 for other."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.b_shape = b.shape
+        return xp_of(a).nextafter(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (xp_of(grad).zeros(ctx.b_shape, grad.dtype) if ctx.needs_input_grad[1] else None)
+
+
 def nextafter(input, other):
     a, b = promote("nextafter", input, other)
-    return Tensor._make(xp_of(a._data).nextafter(a._data, b._data if isinstance(b, Tensor) else b))
+    return Nextafter.apply(a, b if isinstance(b, Tensor) else to_tensor_like(b, a))
 
 
 def isreal(input):
