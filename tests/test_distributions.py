@@ -2,6 +2,7 @@
 sample shapes / statistics, reparameterised gradients, validation errors, KL, and small training loops."""
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,370 @@ def test_sample_shapes_dtypes_and_expand(name):
     assert big.sample().shape == ref_big.sample().shape
     value = big.sample((2,))
     assert_close(big.log_prob(value), ref_big.log_prob(torch.tensor(value.numpy())), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_sample_mean_and_variance(name):
+    mytorch.manual_seed(0)
+    mt, *_ = build(name, requires_grad=False)
+    n = 4000
+    samples = mt.sample((n,)).numpy()
+    if name.startswith("Categorical"):  # category frequencies against probs
+        freq = (samples[..., None] == np.arange(5)).mean(0)
+        np.testing.assert_allclose(freq, mt.probs.numpy(), atol=0.04)
+        return
+    try:
+        mean, var = mt.mean.numpy(), mt.variance.numpy()
+    except NotImplementedError:  # transformed distributions: no closed-form moments
+        ref = CASES[name][0](mD, *[mytorch.tensor(p) for p in CASES[name][1]])
+        assert ref is not None
+        return
+    std_err = np.sqrt(var / n)
+    np.testing.assert_array_less(np.abs(samples.mean(0) - mean), 5 * std_err + 1e-6)
+    if name != "LogNormal":  # heavy tail: the sample variance converges too slowly for a fast test
+        np.testing.assert_allclose(samples.var(0), var, rtol=0.2, atol=1e-3)
+
+
+def test_sampling_is_reproducible_with_manual_seed():
+    for name in ("Normal", "Gamma", "Categorical(logits)", "Poisson", "Dirichlet", "Binomial"):
+        mt, *_ = build(name, requires_grad=False)
+        mytorch.manual_seed(123)
+        a = mt.sample((3,)).numpy()
+        mytorch.manual_seed(123)
+        b = mt.sample((3,)).numpy()
+        c = mt.sample((3,)).numpy()
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(b, c), name
+
+
+def test_sample_dtype_follows_parameters():
+    d = mD.Normal(mytorch.zeros(2, dtype=mytorch.float32), 1.0)
+    assert d.sample().dtype == mytorch.float32 and d.rsample((3,)).dtype == mytorch.float32
+    assert mD.Normal(0.0, 1.0).sample().dtype == mytorch.get_default_dtype()
+    assert mD.Categorical(logits=mytorch.zeros(4)).sample((2,)).dtype == mytorch.int64
+    assert mD.Bernoulli(0.3).sample((2,)).dtype == mytorch.float32
+    assert mD.Gamma(mytorch.ones(2, dtype=mytorch.float64), 1.0).sample().dtype == mytorch.float64
+
+
+# rsample gradients -------------------------------------------------------------------------------------
+def test_rsample_gradients_location_scale():
+    """x = loc + eps * scale: dx/dloc = 1, dx/dscale = (x - loc) / scale (PyTorch's pathwise formulas)."""
+    for name in ("Normal", "Laplace", "LogNormal", "Uniform", "Exponential"):
+        mt, _, params, _, _ = build(name)
+        x = mt.rsample((7,))
+        x.sum().backward()
+        p0 = params[0].detach().numpy()
+        xs = x.detach().numpy()
+        if name in ("Normal", "Laplace"):
+            np.testing.assert_allclose(params[0].grad.numpy(), np.full(B, 7.0))
+            np.testing.assert_allclose(params[1].grad.numpy(), ((xs - p0) / params[1].detach().numpy()).sum(0))
+        elif name == "LogNormal":  # x = exp(loc + eps * scale)
+            np.testing.assert_allclose(params[0].grad.numpy(), xs.sum(0))
+            np.testing.assert_allclose(params[1].grad.numpy(), (xs * (np.log(xs) - p0)).sum(0) /
+                                       params[1].detach().numpy())
+        elif name == "Uniform":  # x = lo + u * width
+            np.testing.assert_allclose(params[0].grad.numpy(), np.full(B, 7.0))
+            np.testing.assert_allclose(params[1].grad.numpy(), ((xs - p0) / params[1].detach().numpy()).sum(0))
+        else:  # Exponential: x = e / rate
+            np.testing.assert_allclose(params[0].grad.numpy(), (-xs / p0).sum(0))
+
+
+def test_rsample_gradient_multivariate_normal():
+    loc = mytorch.tensor(real(3), requires_grad=True)
+    L = mytorch.tensor(tril(n=3), requires_grad=True)
+    d = mD.MultivariateNormal(loc, scale_tril=L)
+    x = d.rsample((5,))
+    eps = np.linalg.solve(L.detach().numpy(), (x.detach().numpy() - loc.detach().numpy()).T).T
+    (x * mytorch.tensor([1.0, 2.0, 3.0], dtype=mytorch.float64)).sum().backward()
+    w = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(loc.grad.numpy(), 5 * w)
+    np.testing.assert_allclose(L.grad.numpy(), np.outer(w, eps.sum(0)), atol=1e-12)  # x = loc + L eps
+
+
+def test_gamma_rsample_gradient_is_the_implicit_reparameterisation():
+    """d sample / d concentration equals PyTorch's _standard_gamma_grad at the same samples (its own
+    approximation is accurate to ~1e-4 relative; ours differences the incomplete gamma function)."""
+    alpha = mytorch.tensor([0.05, 0.3, 1.0, 2.5, 10.0, 60.0], dtype=mytorch.float64, requires_grad=True)
+    rate = mytorch.tensor([1.0, 2.0, 0.5, 1.0, 3.0, 1.0], dtype=mytorch.float64, requires_grad=True)
+    mytorch.manual_seed(0)
+    x = mD.Gamma(alpha, rate).rsample((50,))
+    x.sum().backward()
+    xs = x.detach().numpy()
+    th_alpha = torch.tensor(alpha.detach().numpy()).expand(50, 6)
+    standard = torch.tensor(xs * rate.detach().numpy())
+    expected = (torch._standard_gamma_grad(th_alpha, standard).numpy() / rate.detach().numpy()).sum(0)
+    np.testing.assert_allclose(alpha.grad.numpy(), expected, rtol=3e-4)
+    np.testing.assert_allclose(rate.grad.numpy(), (-xs / rate.detach().numpy()).sum(0), rtol=1e-10)
+
+
+def test_beta_and_dirichlet_rsample_gradients_are_unbiased():
+    """Monte Carlo: the mean pathwise gradient of E[x] matches the analytic derivative of the mean."""
+    mytorch.manual_seed(0)
+    c = np.array([0.7, 2.0, 4.0])
+    conc = mytorch.tensor(c, requires_grad=True)
+    x = mD.Dirichlet(conc).rsample((4000,))
+    x[:, 0].mean().backward()  # E[x0] = c0 / sum(c)
+    total = c.sum()
+    np.testing.assert_allclose(conc.grad.numpy(), np.array([1 / total - c[0] / total ** 2,
+                                                              -c[0] / total ** 2, -c[0] / total ** 2]), atol=0.01)
+    a = mytorch.tensor(2.0, dtype=mytorch.float64, requires_grad=True)
+    b = mytorch.tensor(3.0, dtype=mytorch.float64, requires_grad=True)
+    mD.Beta(a, b).rsample((4000,)).mean().backward()  # E[x] = a / (a + b)
+    np.testing.assert_allclose([a.grad.item(), b.grad.item()], [3 / 25, -2 / 25], atol=0.01)
+
+
+def test_discrete_distributions_have_no_rsample():
+    for name in ("Bernoulli(probs)", "Categorical(logits)", "Poisson", "Binomial", "OneHotCategorical"):
+        mt, th, *_ = build(name)
+        assert mt.has_rsample is False is th.has_rsample
+        with pytest.raises(NotImplementedError):
+            mt.rsample()
+
+
+# validation --------------------------------------------------------------------------------------------
+def _error(fn, from_torch=False):
+    with pytest.raises(Exception) as info:
+        fn()
+    message = str(info.value)
+    return info.type, re.sub(r"\btorch\.", "mytorch.", message) if from_torch else message
+
+
+VALIDATION_CASES = {
+    "negative scale": lambda D, T: D.Normal(T.tensor([0.0, 1.0]), T.tensor([1.0, -1.0])),
+    "nan loc": lambda D, T: D.Normal(T.tensor([float("nan")]), T.tensor([1.0])),
+    "probs above one": lambda D, T: D.Bernoulli(probs=T.tensor([0.2, 1.5])),
+    "probs and logits": lambda D, T: D.Bernoulli(probs=T.tensor([0.2]), logits=T.tensor([0.0])),
+    "neither probs nor logits": lambda D, T: D.Categorical(),
+    "0-d categorical probs": lambda D, T: D.Categorical(probs=T.tensor(0.5)),
+    "negative categorical probs": lambda D, T: D.Categorical(probs=T.tensor([0.5, -0.1])),
+    "uniform low >= high": lambda D, T: D.Uniform(T.tensor([0.0, 2.0]), T.tensor([1.0, 1.0])),
+    "gamma zero rate": lambda D, T: D.Gamma(T.tensor([1.0]), T.tensor([0.0])),
+    "dirichlet 0-d": lambda D, T: D.Dirichlet(T.tensor(1.0)),
+    "mvn two matrices": lambda D, T: D.MultivariateNormal(T.zeros(2), covariance_matrix=T.eye(2),
+                                                          scale_tril=T.eye(2)),
+    "mvn 0-d loc": lambda D, T: D.MultivariateNormal(T.tensor(0.0), covariance_matrix=T.eye(2)),
+    "mvn not positive definite": lambda D, T: D.MultivariateNormal(T.zeros(2), covariance_matrix=-T.eye(2)),
+    "mvn scale_tril not lower": lambda D, T: D.MultivariateNormal(T.zeros(2), scale_tril=T.ones(2, 2)),
+    "independent too many dims": lambda D, T: D.Independent(D.Normal(T.zeros(2), 1.0), 2),
+    "log_prob outside support": lambda D, T: D.Exponential(T.tensor([1.0, 2.0])).log_prob(T.tensor([-1.0, 1.0])),
+    "log_prob not a tensor": lambda D, T: D.Normal(0.0, 1.0).log_prob(0.5),
+    "log_prob wrong event shape": lambda D, T: D.Dirichlet(T.ones(3)).log_prob(T.ones(2) / 2),
+    "log_prob not broadcastable": lambda D, T: D.Normal(T.zeros(3), 1.0).log_prob(T.zeros(2)),
+    "categorical value out of range": lambda D, T: D.Categorical(logits=T.zeros(3)).log_prob(T.tensor([3])),
+    "bernoulli value not boolean": lambda D, T: D.Bernoulli(0.5).log_prob(T.tensor([0.5])),
+    "beta value above one": lambda D, T: D.Beta(T.tensor([2.0]), T.tensor([2.0])).log_prob(T.tensor([1.5])),
+    "simplex value": lambda D, T: D.Dirichlet(T.ones(3)).log_prob(T.tensor([0.5, 0.6, 0.1])),
+}
+
+
+@pytest.mark.parametrize("case", list(VALIDATION_CASES))
+def test_validation_errors_match_torch(case):
+    make = VALIDATION_CASES[case]
+    assert _error(lambda: make(mD, mytorch)) == _error(lambda: make(tD, torch), from_torch=True)
+
+
+def test_validate_args_switches():
+    assert mD.Normal(0.0, -1.0, validate_args=False).scale.item() == -1.0
+    assert mD.Exponential(1.0, validate_args=False).log_prob(mytorch.tensor(-1.0)).item() == 1.0  # log 1 + 1
+    try:
+        mD.Distribution.set_default_validate_args(False)
+        d = mD.Normal(mytorch.tensor([0.0]), mytorch.tensor([-1.0]))
+        assert d.scale.item() == -1.0
+        mD.Bernoulli(1.5).log_prob(mytorch.tensor(0.5))  # neither the parameter nor the value is checked
+    finally:
+        mD.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError):
+        mD.Normal(0.0, -1.0)
+    with pytest.raises(ValueError):
+        mD.Distribution.set_default_validate_args("yes")
+    with pytest.raises(ValueError):  # validation carries over to an expanded copy
+        mD.Normal(mytorch.zeros(1), 1.0).expand((3,)).log_prob(mytorch.tensor([float("nan")] * 3))
+
+
+def test_constraints_reprs_and_checks_match_torch():
+    C, TC = mD.constraints, tD.constraints
+    for name in ("real", "positive", "nonnegative", "unit_interval", "simplex", "boolean", "real_vector",
+                 "nonnegative_integer", "positive_integer", "one_hot", "lower_cholesky", "positive_definite",
+                 "lower_triangular", "symmetric", "square", "positive_semidefinite"):
+        assert repr(getattr(C, name)) == repr(getattr(TC, name)), name
+        assert getattr(C, name).event_dim == getattr(TC, name).event_dim, name
+        assert getattr(C, name).is_discrete == getattr(TC, name).is_discrete, name
+    assert repr(C.integer_interval(0, 3)) == repr(TC.integer_interval(0, 3))
+    assert repr(C.interval(-1.0, 2.0)) == repr(TC.interval(-1.0, 2.0))
+    assert repr(C.independent(C.positive, 2)) == repr(TC.independent(TC.positive, 2))
+    values = real(2, 3, 3)
+    values[0] = spd(n=3)
+    for name in ("real", "positive", "unit_interval", "simplex", "boolean", "nonnegative_integer", "symmetric",
+                 "positive_definite", "lower_cholesky"):
+        mine = getattr(C, name).check(mytorch.tensor(values)).numpy()
+        np.testing.assert_array_equal(mine, getattr(TC, name).check(torch.tensor(values)).numpy(), err_msg=name)
+    assert C.is_dependent(C.dependent) and not C.is_dependent(C.real)
+    u = mD.Uniform(mytorch.tensor([0.0]), mytorch.tensor([2.0]))
+    assert repr(u.support) == "Interval(lower_bound=tensor([0.]), upper_bound=tensor([2.]))"
+    assert C.is_dependent(mD.Uniform.support)
+
+
+# KL divergence -----------------------------------------------------------------------------------------
+def _pair(make_p, make_q, *arrays):
+    return make_p, make_q, arrays
+
+
+KL_CASES = {
+    "Normal": _pair(lambda D, a, b, c, d: D.Normal(a, b), lambda D, a, b, c, d: D.Normal(c, d),
+                    real(*B), positive(*B), real(*B), positive(*B)),
+    "Bernoulli": _pair(lambda D, p, q: D.Bernoulli(p), lambda D, p, q: D.Bernoulli(logits=q), unit(*B), real(*B)),
+    "Categorical": _pair(lambda D, p, q: D.Categorical(logits=p), lambda D, p, q: D.Categorical(probs=q),
+                         real(*B, 4), positive(*B, 4)),
+    "OneHotCategorical": _pair(lambda D, p, q: D.OneHotCategorical(logits=p), lambda D, p, q: D.OneHotCategorical(logits=q),
+                               real(*B, 4), real(*B, 4)),
+    "Beta": _pair(lambda D, a, b, c, d: D.Beta(a, b), lambda D, a, b, c, d: D.Beta(c, d),
+                  positive(*B), positive(*B), positive(*B), positive(*B)),
+    "Gamma": _pair(lambda D, a, b, c, d: D.Gamma(a, b), lambda D, a, b, c, d: D.Gamma(c, d),
+                   positive(*B), positive(*B), positive(*B), positive(*B)),
+    "Uniform": _pair(lambda D, a, b: D.Uniform(a, a + b), lambda D, a, b: D.Uniform(a - 1, a + 2 * b),
+                     real(*B), positive(*B)),
+    "Uniform (infinite)": _pair(lambda D, a, b: D.Uniform(a - 1, a + b), lambda D, a, b: D.Uniform(a, a + 2 * b),
+                                real(*B), positive(*B)),
+    "Exponential": _pair(lambda D, a, b: D.Exponential(a), lambda D, a, b: D.Exponential(b), positive(*B), positive(*B)),
+    "Dirichlet": _pair(lambda D, a, b: D.Dirichlet(a), lambda D, a, b: D.Dirichlet(b), positive(*B, 4), positive(*B, 4)),
+    "Laplace": _pair(lambda D, a, b, c, d: D.Laplace(a, b), lambda D, a, b, c, d: D.Laplace(c, d),
+                     real(*B), positive(*B), real(*B), positive(*B)),
+    "Poisson": _pair(lambda D, a, b: D.Poisson(a), lambda D, a, b: D.Poisson(b), positive(*B), positive(*B)),
+    "Binomial": _pair(lambda D, a, b: D.Binomial(4, a), lambda D, a, b: D.Binomial(4, b), unit(*B), unit(*B)),
+    "Gumbel": _pair(lambda D, a, b, c, d: D.Gumbel(a, b), lambda D, a, b, c, d: D.Gumbel(c, d),
+                    real(*B), positive(*B), real(*B), positive(*B)),
+    "MultivariateNormal": _pair(lambda D, a, L, b, P: D.MultivariateNormal(a, scale_tril=L),
+                                lambda D, a, L, b, P: D.MultivariateNormal(b, precision_matrix=P),
+                                real(2, 3), tril(2), real(3), spd(n=3)),
+    "Independent": _pair(lambda D, a, b, c, d: D.Independent(D.Normal(a, b), 2),
+                         lambda D, a, b, c, d: D.Independent(D.Normal(c, d), 2),
+                         real(*B), positive(*B), real(*B), positive(*B)),
+    "LogNormal": _pair(lambda D, a, b, c, d: D.LogNormal(a, b), lambda D, a, b, c, d: D.LogNormal(c, d),
+                       real(*B), positive(*B), real(*B), positive(*B)),
+    "Uniform-Normal": _pair(lambda D, a, b, c, d: D.Uniform(a, a + b), lambda D, a, b, c, d: D.Normal(c, d),
+                            real(*B), positive(*B), real(*B), positive(*B)),
+    "Exponential-Gamma": _pair(lambda D, a, b, c: D.Exponential(a), lambda D, a, b, c: D.Gamma(b, c),
+                               positive(*B), positive(*B), positive(*B)),
+    "Beta-Uniform": _pair(lambda D, a, b: D.Beta(a, b), lambda D, a, b: D.Uniform(0.0, 1.0), positive(*B), positive(*B)),
+}
+
+
+@pytest.mark.parametrize("name", list(KL_CASES))
+def test_kl_divergence_matches_torch(name):
+    make_p, make_q, arrays = KL_CASES[name]
+    mt_params = [mytorch.tensor(a, requires_grad=True) for a in arrays]
+    th_params = [torch.tensor(a, requires_grad=True) for a in arrays]
+    mine = mD.kl_divergence(make_p(mD, *mt_params), make_q(mD, *mt_params))
+    ref = tD.kl_divergence(make_p(tD, *th_params), make_q(tD, *th_params))
+    assert_close(mine, ref, rtol=1e-9, atol=1e-12, msg=name)
+    finite = torch.isfinite(ref)
+    if bool(finite.any()):
+        ref[finite].sum().backward()
+        mine[mytorch.tensor(finite.numpy())].sum().backward()
+        for i, (m, t) in enumerate(zip(mt_params, th_params)):
+            expected = t.grad if t.grad is not None else torch.zeros_like(t)
+            assert_close(m.grad if m.grad is not None else mytorch.zeros_like(m), expected, rtol=1e-7,
+                         atol=1e-10, msg=f"{name} grad {i}")
+
+
+def test_kl_of_a_distribution_with_itself_is_zero_and_monte_carlo_agrees():
+    p = mD.Gamma(mytorch.tensor([2.0, 0.7]), mytorch.tensor([1.5, 3.0]))
+    q = mD.Gamma(mytorch.tensor([1.0, 1.2]), mytorch.tensor([0.5, 2.0]))
+    np.testing.assert_allclose(mD.kl_divergence(p, p).numpy(), 0.0, atol=1e-6)
+    mytorch.manual_seed(0)
+    x = p.sample((20000,))
+    mc = (p.log_prob(x) - q.log_prob(x)).mean(0)
+    np.testing.assert_allclose(mc.numpy(), mD.kl_divergence(p, q).numpy(), rtol=0.05)
+
+
+def test_kl_registry_dispatch_and_errors():
+    with pytest.raises(NotImplementedError) as mine:
+        mD.kl_divergence(mD.Categorical(logits=mytorch.zeros(3)), mD.Normal(0.0, 1.0))
+    with pytest.raises(NotImplementedError) as ref:
+        tD.kl_divergence(tD.Categorical(logits=torch.zeros(3)), tD.Normal(0.0, 1.0))
+    assert str(mine.value) == str(ref.value)
+    with pytest.raises(TypeError):
+        mD.register_kl(int, mD.Normal)
+
+    class MyNormal(mD.Normal):
+        pass
+
+    # a subclass finds its base class's KL until it registers a more specific one
+    p, q = MyNormal(0.0, 1.0), mD.Normal(1.0, 2.0)
+    assert mD.kl_divergence(p, q).item() == pytest.approx(math.log(2) + 2 / 8 - 0.5)
+
+    @mD.register_kl(MyNormal, mD.Normal)
+    def _kl_mine(p, q):
+        return mytorch.tensor(-1.0)
+
+    assert mD.kl_divergence(p, q).item() == -1.0
+    assert mD.kl_divergence(q, mD.Normal(1.0, 2.0)).item() == 0.0
+    with pytest.raises(ValueError, match="different event shapes"):
+        mD.kl_divergence(mD.MultivariateNormal(mytorch.zeros(2), mytorch.eye(2)),
+                         mD.MultivariateNormal(mytorch.zeros(3), mytorch.eye(3)))
+    with pytest.raises(NotImplementedError):  # different numbers of reinterpreted dims
+        mD.kl_divergence(mD.Independent(mD.Normal(mytorch.zeros(2, 2), 1.0), 1),
+                         mD.Independent(mD.Normal(mytorch.zeros(2, 2), 1.0), 2))
+
+
+# PyTorch programs, unchanged ---------------------------------------------------------------------------
+PROGRAM = r'''
+import json
+import torch
+import torch.nn as nn
+from torch.distributions import Categorical, Normal, kl_divergence
+
+torch.manual_seed(0)
+
+# REINFORCE on a 4-armed bandit whose arm 2 pays best
+policy = nn.Linear(1, 4)
+opt = torch.optim.Adam(policy.parameters(), lr=0.1)
+payout = torch.tensor([0.1, 0.3, 1.0, 0.2])
+for step in range(60):
+    dist = Categorical(logits=policy(torch.ones(32, 1)))
+    actions = dist.sample()
+    rewards = payout[actions] + 0.1 * torch.randn(32)
+    loss = -(dist.log_prob(actions) * (rewards - rewards.mean())).mean() - 0.01 * dist.entropy().mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+best_arm_prob = Categorical(logits=policy(torch.ones(1, 1))).probs[0, 2].item()
+
+# a tiny VAE step loop: reparameterised Normal posterior, KL to the standard-normal prior
+enc, dec = nn.Linear(8, 4), nn.Linear(2, 8)
+vae_opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=0.05)
+data = torch.randn(64, 2) @ torch.randn(2, 8)
+losses = []
+for step in range(80):
+    mu, log_sigma = enc(data).chunk(2, dim=-1)
+    posterior = Normal(mu, log_sigma.exp())
+    z = posterior.rsample()
+    recon = ((dec(z) - data) ** 2).sum(-1)
+    kl = kl_divergence(posterior, Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(-1)
+    loss = (recon + kl).mean()
+    vae_opt.zero_grad(); loss.backward(); vae_opt.step()
+    losses.append(loss.item())
+print(json.dumps({"best_arm_prob": best_arm_prob, "vae_first": losses[0], "vae_last": losses[-1]}))
+'''
+
+RUNNER = """
+import runpy, sys
+import mytorch
+sys.modules["torch"] = mytorch
+runpy.run_path(sys.argv[1], run_name="__main__")
+leaked = [n for n, m in list(sys.modules.items()) if (n == "torch" and m is not mytorch) or
+          (n.startswith("torch.") and not getattr(m, "__name__", "").startswith("mytorch"))]
+assert not leaked, f"real torch modules loaded: {leaked[:5]}"
+"""
+
+
+def test_reinforce_and_vae_programs_run_with_import_mytorch_as_torch(tmp_path):
+    import json
+
+    script = tmp_path / "rl_vae.py"
+    script.write_text(PROGRAM)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]), PYTHONWARNINGS="ignore")
+    result = subprocess.run([sys.executable, "-c", RUNNER, str(script)], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["best_arm_prob"] > 0.8, out
+    assert out["vae_last"] < 0.5 * out["vae_first"], out
