@@ -15,6 +15,7 @@ from ._array import device
 from ._dtype import (bfloat16, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
                      promote_types, set_default_dtype, uint8)
 from ._dtype import bool_ as bool  # noqa: A001  (mytorch.bool, like torch.bool)
+from ._dtype import complex32, complex64, complex128  # noqa: E402
 from ._formatting import set_printoptions
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -24,6 +25,7 @@ from .tensor import Size, Tensor
 
 half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
+cfloat, cdouble, chalf = complex64, complex128, complex32
 
 from . import ops  # noqa: E402  (attaches Tensor methods)
 from .ops._registry import PUBLIC_OPS as _PUBLIC_OPS  # noqa: E402

@@ -12,9 +12,9 @@ class dtype:
     def __init__(self, name, np_dtype, kind):
         self.name = name
         self.np = np.dtype(np_dtype)
-        self._kind = kind  # 0 bool, 1 integer, 2 floating
+        self._kind = kind  # 0 bool, 1 integer, 2 floating, 3 complex
         self.is_floating_point = kind == 2
-        self.is_complex = False
+        self.is_complex = kind == 3
         self.is_signed = name not in ("uint8", "bool")
         self.itemsize = self.np.itemsize
 
@@ -25,7 +25,16 @@ class dtype:
         return (_by_name, (self.name,))
 
     def to_real(self):
-        return self
+        """complex64 -> float32, complex128 -> float64; other dtypes are their own real dtype."""
+        return _COMPLEX_TO_REAL.get(self.name, self)
+
+    def to_complex(self):
+        """float32 -> complex64, float64 -> complex128 (float16 -> complex32); complex stays."""
+        if self._kind == 3:
+            return self
+        if self._kind != 2:
+            raise RuntimeError(f"to_complex is only supported for floating point dtypes, got {self}")
+        return _by_name(_REAL_TO_COMPLEX["float32" if self.name == "bfloat16" else self.name])
 
 
 bool_ = dtype("bool", np.bool_, 0)
@@ -44,7 +53,7 @@ class _UnavailableDtype(dtype):
 
     def __init__(self, name, kind, itemsize, hint):
         self.name, self._kind, self.itemsize, self._hint = name, kind, itemsize, hint
-        self.is_floating_point, self.is_complex, self.is_signed = kind == 2, False, True
+        self.is_floating_point, self.is_complex, self.is_signed = kind == 2, kind == 3, True
 
     __slots__ = ("_hint",)
 
@@ -95,10 +104,19 @@ if _HAS_BF16:
 else:  # pragma: no cover - depends on environment
     bfloat16 = _UnavailableDtype("bfloat16", 2, 2, "numpy has no bfloat16; pip install ml_dtypes to enable it")
 
-ALL = [bool_, uint8, int8, int16, int32, int64, float16] + ([bfloat16] if _HAS_BF16 else []) + [float32, float64]
+complex64 = dtype("complex64", np.complex64, 3)
+complex128 = dtype("complex128", np.complex128, 3)
+# numpy has no complex32 (a pair of float16s)
+complex32 = _UnavailableDtype("complex32", 3, 4, "numpy has no complex32 (chalf); use complex64 (cfloat)")
+_COMPLEX_TO_REAL = {"complex64": float32, "complex128": float64, "complex32": float16}
+_REAL_TO_COMPLEX = {"float16": "complex32", "float32": "complex64", "float64": "complex128"}
+
+ALL = ([bool_, uint8, int8, int16, int32, int64, float16] + ([bfloat16] if _HAS_BF16 else [])
+       + [float32, float64, complex64, complex128])
 _FROM_NP = {d.np: d for d in ALL if d is not bfloat16}  # bfloat16 joins when ml_dtypes loads
 _NAMES = {d.name: d for d in ALL}
-_NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
+_NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64,
+              cfloat=complex64, cdouble=complex128, complex32=complex32, chalf=complex32)
 
 
 def _by_name(name):
@@ -118,6 +136,11 @@ def set_default_dtype(d):
     if d not in (float16, float32, float64, bfloat16):
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
     _default_float = d
+
+
+def default_complex_dtype():
+    """The complex dtype matching the default float: complex64 for float32, complex128 for float64."""
+    return complex128 if _default_float is float64 else complex64
 
 
 def from_numpy_dtype(np_dtype):
@@ -141,6 +164,8 @@ def to_dtype(d):
         return int64
     if d is bool:
         return bool_
+    if d is complex:
+        return complex128
     if isinstance(d, str) and d in _NAMES:
         return _NAMES[d]
     try:
@@ -157,6 +182,8 @@ def dtype_of_scalar(value):
         return int64
     if isinstance(value, (float, np.floating)):
         return _default_float
+    if isinstance(value, (complex, np.complexfloating)):
+        return default_complex_dtype()
     raise TypeError(f"expected a number, got {type(value).__name__}")
 
 
@@ -169,7 +196,11 @@ def promote_types(a, b):
     if a is b:
         return a
     if a._kind != b._kind:
+        if a._kind + b._kind == 5:  # complex with float: the complex dtype wide enough for both real parts
+            return promote_types(a.to_real(), b.to_real()).to_complex()
         return a if a._kind > b._kind else b
+    if a._kind == 3:
+        return a if a.itemsize > b.itemsize else b
     if a._kind == 2:
         if {a, b} == {float16, bfloat16}:
             return float32
@@ -203,5 +234,7 @@ def result_type(*operands):
         if out is None:
             out = lower
         elif lower._kind > out._kind:
-            out = lower  # a lower tier wins only with a higher category (int tensor * 2.5)
+            # a lower tier wins only with a higher category (int tensor * 2.5); complex over a float
+            # tensor keeps the tensor's precision (float64 tensor * 1j is complex128)
+            out = out.to_complex() if lower._kind == 3 and out._kind == 2 else lower
     return out

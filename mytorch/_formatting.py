@@ -62,7 +62,8 @@ class _Formatter:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
             else:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-        self.width = max((len(self._plain(v)) for v in vals), default=1)
+        # as PyTorch: only nonzero finite values set the width (zeros, nan and inf just fit in)
+        self.width = max((len(self._plain(v)) for v in finite[finite != 0]), default=1)
 
     def _plain(self, v):
         if self.kind == "b":
@@ -81,6 +82,19 @@ class _Formatter:
     def __call__(self, v):
         s = self._plain(v)
         return " " * (self.width - len(s)) + s
+
+
+class _ComplexFormatter:
+    """PyTorch's complex layout: the real parts share one format, the imaginary parts another,
+    printed as `1.0000+2.j` (the imaginary part always carries its sign)."""
+
+    def __init__(self, values):
+        self.real, self.imag = _Formatter(values.real), _Formatter(values.imag)
+        self.width = self.real.width + self.imag.width + 1
+
+    def __call__(self, v):
+        imag = (self.imag(v.imag) + "j").lstrip()
+        return self.real(v.real) + (imag if imag[0] in "+-" else "+" + imag)
 
 
 def _vector(arr, indent, summarize, fmt):
@@ -116,14 +130,16 @@ def tensor_repr(t, prefix="tensor("):
     if t.device.type != "cpu":
         suffixes.append(f"device='{t.device}'")
     dtype = t.dtype
-    default = dtype in (_dtype.get_default_dtype(), _dtype.int64, _dtype.bool_)
+    default = dtype in (_dtype.get_default_dtype(), _dtype.default_complex_dtype(), _dtype.int64, _dtype.bool_)
     if arr.size == 0:
+        default = dtype is _dtype.get_default_dtype()  # no elements to tell int64 or complex: PyTorch names it
         body = "[]"
         if arr.shape != (0,):
             suffixes.append(f"size={tuple(arr.shape)}")
     else:
         summarize = arr.size > THRESHOLD
-        fmt = _Formatter(_summarized(arr) if summarize else arr.reshape(-1))
+        values = _summarized(arr) if summarize else arr.reshape(-1)
+        fmt = _ComplexFormatter(values) if arr.dtype.kind == "c" else _Formatter(values)
         body = _nested(arr, len(prefix), summarize, fmt)
     if not default:
         suffixes.append(f"dtype={dtype}")

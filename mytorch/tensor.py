@@ -178,7 +178,7 @@ class Tensor:
         return self._data.dtype.kind in "fV"  # "V": ml_dtypes' bfloat16
 
     def is_complex(self):
-        return False
+        return self._data.dtype.kind == "c"
 
     def data_ptr(self):
         data = self._data
@@ -204,7 +204,7 @@ class Tensor:
         if dtype is None:
             names = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
                      "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                     "bool": "Bool"}
+                     "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
             prefix = "torch.cuda." if self.device.type == "cuda" else "torch."
             return f"{prefix}{names[self.dtype.name]}Tensor"
         return self.to(dtype)

@@ -36,12 +36,12 @@ RANDOM = {"bernoulli", "normal", "uniform", "cauchy", "exponential", "geometric"
           "nn.functional.gumbel_softmax", "empty", "empty_like", "new_empty", "new_empty_strided", "empty_strided",
           "empty_permuted", "torch.empty", "nn.functional.fractional_max_pool2d",
           "nn.functional.fractional_max_pool3d"}
+# the dtype an entry's values are judged in: the first of these it supports
+VALUE_DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool, torch.complex64, torch.complex128)
 # entries that can never apply: reason by name (or name prefix ending in '.')
 NOT_APPLICABLE = {
     "sparse.": "sparse layouts", "to_sparse": "sparse layouts", "torch.ops.aten.": "private aten op",
-    "view_as_real": "needs complex inputs", "view_as_complex": "complex outputs", "complex": "complex outputs",
-    "polar": "complex outputs", "conj_physical": "complex conjugation", "resolve_conj": "complex conjugation",
-    "resolve_neg": "conjugate/negative views", "pin_memory": "pinned host memory (CUDA)",
+    "pin_memory": "pinned host memory (CUDA)",
     "jiterator_": "CUDA jiterator",
 }
 
@@ -60,8 +60,8 @@ def _not_applicable(op):
     if type(op.op).__name__ in ("OpOverloadPacket", "OpOverload"):
         return "private aten op"
     dtypes = op.supported_dtypes("cpu")
-    if not any(d in dtypes for d in (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool)):
-        return "no real dtype supported (complex/float8 only)"
+    if not any(d in dtypes for d in VALUE_DTYPES):
+        return "no supported dtype (complex32/float8 only)"
     return None
 
 
@@ -88,7 +88,7 @@ def _resolve(op):
         obj = getattr(obj, part, None)
         if obj is None:
             break
-    if obj is not None:
+    if obj is not None and not isinstance(obj, mytorch.dtype):  # mytorch.cfloat is a dtype; the entry is the method
         return obj
     if "." not in op.name and hasattr(mytorch.Tensor, op.name):
         return lambda x, *args, **kwargs: getattr(x, op.name)(*args, **kwargs)
@@ -111,11 +111,11 @@ def _mt_dtype(d):
 
 def to_mytorch(x, leaves):
     if isinstance(x, torch.Tensor):
-        if x.layout != torch.strided or x.is_complex() or x.is_quantized:
+        if x.layout != torch.strided or x.is_quantized:
             raise Unsupported(f"tensor layout {x.layout} / dtype {x.dtype}")
-        if x.dtype in (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2) or x.dtype.is_complex:
+        if x.dtype in (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2, torch.complex32):
             raise Unsupported(f"dtype {x.dtype}")
-        t = mytorch.tensor(x.detach().numpy().copy(), requires_grad=x.requires_grad)
+        t = mytorch.tensor(x.detach().resolve_conj().resolve_neg().numpy().copy(), requires_grad=x.requires_grad)
         if x.requires_grad:
             leaves.append((x, t))
         return t
@@ -142,8 +142,6 @@ def to_mytorch(x, leaves):
         return type(x)(to_mytorch(v, leaves) for v in x)
     if isinstance(x, dict):
         return {k: to_mytorch(v, leaves) for k, v in x.items()}
-    if isinstance(x, complex):
-        raise Unsupported("complex scalar")
     if callable(x) and not isinstance(x, type):
         raise Unsupported("callable argument")
     return x
@@ -181,7 +179,8 @@ def _compare(mine, ref, rtol, atol, shape_only=False):
             if ra.dtype.kind in "biu":
                 np.testing.assert_array_equal(ma, ra, err_msg=f"leaf {i}")
             else:
-                np.testing.assert_allclose(ma.astype(np.float64), ra.astype(np.float64), rtol=rtol, atol=atol,
+                wide = np.complex128 if ra.dtype.kind == "c" else np.float64
+                np.testing.assert_allclose(ma.astype(wide), ra.astype(wide), rtol=rtol, atol=atol,
                                            equal_nan=True, err_msg=f"leaf {i}")
         elif r[0] == "v" and isinstance(r[1], float) and not shape_only:
             assert math.isclose(m[1], r[1], rel_tol=rtol, abs_tol=atol) or (math.isnan(m[1]) and math.isnan(r[1])), \
@@ -191,11 +190,15 @@ def _compare(mine, ref, rtol, atol, shape_only=False):
 
 
 def _weighted_sum(outputs, lib):
-    """sum(out * w) over the float outputs, w a fixed non-constant pattern (a plain sum hides softmax-like bugs)."""
+    """sum(out * w) over the float outputs, w a fixed non-constant pattern (a plain sum hides softmax-like bugs);
+    a complex output counts as its (real, imag) pairs."""
     total = None
     for o in outputs:
-        if not isinstance(o, (torch.Tensor, mytorch.Tensor)) or not o.requires_grad or not o.is_floating_point():
+        if not isinstance(o, (torch.Tensor, mytorch.Tensor)) or not o.requires_grad or not (
+                o.is_floating_point() or o.is_complex()):
             continue
+        if o.is_complex():
+            o = lib.view_as_real(o.resolve_conj())
         w = lib.cos(lib.arange(o.numel(), dtype=o.dtype)).reshape(o.shape)
         term = (o * w).sum()
         total = term if total is None else total + term
@@ -306,15 +309,16 @@ def run_entry(op):
     if fn is None:
         return "fail", "missing in mytorch"
     dtypes = op.supported_dtypes("cpu")
-    value_dtype = next(d for d in (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool) if d in dtypes)
+    value_dtype = next(d for d in VALUE_DTYPES if d in dtypes)
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SECONDS_PER_ENTRY)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             judged = _check_values(op, fn, value_dtype)
-            if op.supports_autograd and op.name not in RANDOM and value_dtype.is_floating_point:
-                judged += _check_grads(op, fn, torch.float64 if torch.float64 in dtypes else value_dtype)
+            if op.supports_autograd and op.name not in RANDOM and (value_dtype.is_floating_point or value_dtype.is_complex):
+                grad_dtype = next((d for d in (torch.float64, torch.complex128) if d in dtypes), value_dtype)
+                judged += _check_grads(op, fn, grad_dtype)
     except Exception as e:  # noqa: BLE001  (any failure of mytorch on the sample is the entry failing)
         msg = f"{type(e).__name__}: {e}".splitlines()
         return "fail", (msg[0] if msg else type(e).__name__)[:200]

@@ -17,6 +17,8 @@ def _make_grads(outputs, grad_outputs):
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if out._data.dtype.kind == "c":
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
             with gpu_guard("backward", (out._data,)):  # on the output's GPU, not the current one
                 grads.append(xp_of(out._data).ones(out._data.shape, out._data.dtype))
         else:

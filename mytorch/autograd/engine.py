@@ -127,7 +127,7 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
                     if g.shape != shape:
                         g = _fit_shape(g, shape, node, index)
                     if g.dtype != dtype:
-                        g = g.astype(dtype)
+                        g = (g.real if g.dtype.kind == "c" and dtype.kind != "c" else g).astype(dtype)
                     _deliver(buffers, nxt, nr, g)
                 left = dependencies[nxt] - 1
                 dependencies[nxt] = left

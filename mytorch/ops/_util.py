@@ -42,7 +42,7 @@ def promote(op, a, b):
         st = type(s)
         if (st is float and kind == "f") or (st is int and kind in "iuf"):
             return a, b  # numpy keeps the tensor's dtype for these, as PyTorch does
-        if not isinstance(s, (int, float, bool, np.number, np.bool_)):
+        if not isinstance(s, (int, float, bool, complex, np.number, np.bool_)):
             if isinstance(s, (list, tuple, np.ndarray)):
                 s = to_tensor_like(np.asarray(s), a if ta else b)
                 return promote(op, s, b) if tb else promote(op, a, s)

@@ -3,6 +3,7 @@
 Broadcasting needs no code here: the engine sums a broadcast gradient back to each input's shape.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -22,6 +23,9 @@ class ToCopy(Function):
         ctx.src = (x.dtype, device_of_array(x))
         out = move_array(x, device)
         if out.dtype != np_dtype:
+            if out.dtype.kind == "c" and np_dtype.kind != "c":
+                warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=3)
+                out = out.real
             out = out.astype(np_dtype)
         elif out is x:
             out = x.copy()
@@ -30,6 +34,8 @@ class ToCopy(Function):
     @staticmethod
     def backward(ctx, grad):
         dtype, src_device = ctx.src
+        if grad.dtype.kind == "c" and dtype.kind != "c":
+            grad = grad.real  # complex -> real cast: only the real part flows back (as PyTorch)
         return move_array(grad, src_device).astype(dtype, copy=False), None, None
 
 
@@ -67,6 +73,8 @@ class Mul(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad
+        if grad.dtype.kind == "c":  # holomorphic: grad * conj(derivative)
+            x, y = (xp_of(x).conj(x) if need_y else x), (xp_of(y).conj(y) if need_x else y)
         return (grad * y if need_x else None), (grad * x if need_y else None)
 
 
@@ -80,6 +88,9 @@ class Div(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad
+        if grad.dtype.kind == "c":  # holomorphic: grad * conj(derivative)
+            xp = xp_of(grad)
+            x, y = (xp.conj(x) if need_y else x), xp.conj(y)
         gx = grad / y if need_x else None
         gy = -grad * x / (y * y) if need_y else None
         return gx, gy
@@ -108,7 +119,9 @@ class Pow(Function):
         need_x, need_y = ctx.needs_input_grad
         gx = gy = None
         if need_x:
-            if np.isscalar(y):
+            if np.isscalar(y) and grad.dtype.kind == "c":  # complex z ** c: grad * conj(c z^(c-1))
+                gx = grad * xp_of(grad).conj(y * x ** (y - 1)) if y != 0 else grad * 0
+            elif np.isscalar(y):
                 gx = grad * (y * x ** (y - 1)) if y != 0 else grad * 0
             else:
                 xp = xp_of(y)
@@ -582,7 +595,10 @@ class Unary(Function):
     @classmethod
     def backward(cls, ctx, grad):
         x, out = ctx.saved_tensors
-        return grad * cls.deriv(xp_of(grad), x, out)
+        xp = xp_of(grad)
+        if grad.dtype.kind == "c":  # a complex result of a holomorphic op: grad * conj(f'(z))
+            return grad * xp.conj(cls.deriv(xp, x, out))
+        return grad * cls.deriv(xp, x, out)
 
 
 def _make_unary(name, fwd, deriv, to_float):

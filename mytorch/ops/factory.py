@@ -59,10 +59,13 @@ def _infer_dtype(data):
             kind = builtins.max(kind, 2)
         elif isinstance(x, (float, np.floating)):
             kind = builtins.max(kind, 5)
+        elif isinstance(x, (complex, np.complexfloating)):
+            kind = builtins.max(kind, 7)
         else:
             raise TypeError(f"Could not infer dtype of {type(x).__name__}")
     return {0: _dtype.get_default_dtype(), 1: _dtype.bool_, 2: _dtype.int64, 3: _dtype.bool_, 4: _dtype.int64,
-            5: _dtype.get_default_dtype()}[kind].np
+            5: _dtype.get_default_dtype(), 6: _dtype.default_complex_dtype(),
+            7: _dtype.default_complex_dtype()}[kind].np
 
 
 def _to_numpy_nested(data):
@@ -85,7 +88,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         arr = arr.astype(np_dtype) if np_dtype is not None and arr.dtype != np_dtype else arr.copy()
         arr = move_array(arr, dev or src_dev)
         return _finish(arr, requires_grad)
-    if isinstance(data, np.generic) and data.dtype.kind in "biuf":
+    if isinstance(data, np.generic) and data.dtype.kind in "biufc":
         data = np.asarray(data)  # a numpy scalar keeps its dtype, as in PyTorch: tensor(np.int32(3)) is int32
     if isinstance(data, np.ndarray) or (not isinstance(data, (list, tuple, int, float, bool)) and hasattr(data, "__array__")
                                          and not isinstance(data, np.generic)):
@@ -93,9 +96,10 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             src_dev = device_of_array(data)
         except TypeError:
             data, src_dev = np.asarray(data), CPU
-        if data.dtype.kind not in "biuf":
+        if data.dtype.kind not in "biufc" or data.dtype == np.clongdouble:
             raise TypeError(f"can't convert np.ndarray of type {data.dtype}. The only supported types are: "
-                            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
+                            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, "
+                            "and bool.")
         xp = xp_of(data)
         arr = xp.array(data, dtype=np_dtype, copy=True)
         return _finish(move_array(arr, dev or src_dev), requires_grad)
@@ -117,7 +121,7 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data.to(device=dev or data.device, dtype=dtype or data.dtype)
     if isinstance(data, np.ndarray) and (dev is None or dev == CPU) and (
-            dtype is None or _dtype.to_dtype(dtype).np == data.dtype) and data.dtype.kind in "biuf":
+            dtype is None or _dtype.to_dtype(dtype).np == data.dtype) and data.dtype.kind in "biufc":
         return Tensor._make(data)
     return tensor(data, dtype=dtype, device=dev)
 

@@ -1,0 +1,275 @@
+"""Complex numbers: complex/polar, real/imag and view_as_real/view_as_complex views, conj, angle.
+
+Autograd follows PyTorch's convention: the gradient of a real loss L with respect to a complex z is
+dL/dRe(z) + i dL/dIm(z) (twice the conjugate Wirtinger derivative). So a holomorphic op z -> f(z)
+passes grad * conj(f'(z)) back, and a real input x of a complex-valued op gets Re(grad * conj(dz/dx)).
+"""
+import numpy as np
+
+from .. import _dtype
+from .._array import xp_of
+from ..autograd.function import Function
+from ..tensor import Tensor
+from . import special_math as _real_ops
+from ._registry import public, tensor_methods
+from ._util import as_tensor_arg, check_broadcast
+
+
+def _complex_np(real_np):
+    return np.complex128 if real_np == np.float64 else np.complex64
+
+
+def _scalar_name(t):
+    """PyTorch's scalar type name: Float, Double, Long, ..."""
+    return t.type().rsplit(".", 1)[-1][:-len("Tensor")]
+
+
+def _check_float_pair(op, a, b):
+    """torch.complex / torch.polar: two floating tensors of one dtype."""
+    as_tensor_arg(a, "real" if op == "complex" else "abs")
+    as_tensor_arg(b, "imag" if op == "complex" else "angle")
+    kinds = (a._data.dtype, b._data.dtype)
+    if any(k not in (np.float32, np.float64) for k in kinds):
+        if any(k == np.float16 for k in kinds):
+            raise TypeError(f"torch.{op}: complex32 (chalf) is not supported here (numpy has no complex32)")
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got {_scalar_name(a)} "
+                           f"and {_scalar_name(b)}")
+    if kinds[0] != kinds[1]:
+        raise RuntimeError(f"Expected object of scalar type {_scalar_name(a)} but got scalar type {_scalar_name(b)} "
+                           "for second argument")
+    if a._data.shape != b._data.shape:
+        check_broadcast(a._data.shape, b._data.shape)
+
+
+class Complex(Function):
+    @staticmethod
+    def forward(ctx, real, imag):
+        xp = xp_of(real)
+        out = xp.empty(xp.broadcast_shapes(real.shape, imag.shape), _complex_np(real.dtype))
+        out.real, out.imag = real, imag
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.real, grad.imag
+
+
+class Polar(Function):
+    @staticmethod
+    def forward(ctx, r, theta):
+        xp = xp_of(r)
+        unit = xp.empty(theta.shape, _complex_np(r.dtype))
+        unit.real, unit.imag = xp.cos(theta), xp.sin(theta)
+        out = r * unit
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, = ctx.saved_tensors
+        xp = xp_of(z)
+        # dz/dr = e^{i theta}, dz/dtheta = i z. PyTorch writes e^{i theta} as sgn(z), which flips the abs
+        # gradient for r < 0 and zeroes it at r = 0; we follow it.
+        size = xp.abs(z)
+        sgn = xp.where(size == 0, 0, z / xp.where(size == 0, 1, size))
+        return (grad * sgn.conj()).real, (grad * z.conj()).imag
+
+
+def complex(real, imag, *, out=None):
+    _check_float_pair("complex", real, imag)
+    return Complex.apply(real, imag)
+
+
+def polar(abs, angle, *, out=None):
+    _check_float_pair("polar", abs, angle)
+    return Polar.apply(abs, angle)
+
+
+# ---------------------------------------------------------------------------------------------
+# views: the complex array and its (..., 2) real pairs share memory
+# ---------------------------------------------------------------------------------------------
+class ViewAsReal(Function):
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, z):
+        return z[..., None].view(z.real.dtype)  # (..., 1) complex -> (..., 2) real, any strides
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ViewAsComplex.forward(ctx, xp_of(grad).ascontiguousarray(grad))
+
+
+class ViewAsComplex(Function):
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view(_complex_np(x.dtype))[..., 0]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ViewAsReal.forward(ctx, grad)
+
+
+def view_as_real(input):
+    if input._data.dtype.kind != "c":
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return ViewAsReal.apply(input)
+
+
+def view_as_complex(input):
+    data = input._data
+    if data.dtype not in (np.float32, np.float64):
+        if data.dtype == np.float16:
+            raise TypeError("view_as_complex: complex32 (chalf) is not supported here (numpy has no complex32)")
+        raise RuntimeError(f"view_as_complex is only supported for half, float and double tensors, but got a tensor "
+                           f"of scalar type: {_scalar_name(input)}")
+    if data.ndim == 0:
+        raise RuntimeError("Input tensor must have one or more dimensions")
+    if data.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    if data.strides[-1] != data.itemsize:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    if any(s % (2 * data.itemsize) for s, n in zip(data.strides[:-1], data.shape[:-1]) if n > 1):
+        raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension")
+    return ViewAsComplex.apply(input)
+
+
+class RealView(Function):
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, z):
+        return z.real
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(_complex_np(grad.dtype))  # d Re(z): gradient 1 + 0i
+
+
+class ImagView(Function):
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, z):
+        return z.imag
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 1j  # d Im(z): gradient 0 + 1i
+
+
+def real(input):
+    if input._data.dtype.kind != "c":
+        return input
+    return RealView.apply(input)
+
+
+def imag(input):
+    if input._data.dtype.kind != "c":
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    return ImagView.apply(input)
+
+
+def _set_part(part):
+    def setter(self, value):
+        getattr(self, part).copy_(value)
+
+    return setter
+
+
+# ---------------------------------------------------------------------------------------------
+# conj, angle
+# ---------------------------------------------------------------------------------------------
+class ConjPhysical(Function):
+    @staticmethod
+    def forward(ctx, z):
+        return xp_of(z).conj(z)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return xp_of(grad).conj(grad)
+
+
+def conj_physical(input):
+    if input._data.dtype.kind != "c":
+        return input.clone()
+    return ConjPhysical.apply(input)
+
+
+def conj(input):
+    """PyTorch flips a lazy conjugate bit; mytorch conjugates at once (so is_conj() is always False)."""
+    if input._data.dtype.kind != "c":
+        return input
+    return ConjPhysical.apply(input)
+
+
+def conj_physical_(input):
+    if input._data.dtype.kind == "c":
+        input.copy_(conj_physical(input.detach()) if not input.requires_grad else conj_physical(input.clone()))
+    return input
+
+
+def resolve_conj(input):
+    return input  # no lazy conjugate bit: values are always materialised
+
+
+def resolve_neg(input):
+    return input  # no lazy negative bit either
+
+
+def is_conj(input):
+    return False
+
+
+def is_neg(input):
+    return False
+
+
+class AngleComplex(Function):
+    @staticmethod
+    def forward(ctx, z):
+        ctx.save_for_backward(z)
+        return xp_of(z).angle(z).astype(z.real.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, = ctx.saved_tensors
+        xp = xp_of(z)
+        # theta = atan2(y, x): dtheta/dx + i dtheta/dy = (-y + i x) / |z|^2 = i z / |z|^2; 0 at z = 0
+        norm = (z * z.conj()).real
+        safe = xp.where(norm == 0, 1, norm)
+        return xp.where(norm == 0, 0, grad * 1j * z / safe).astype(z.dtype, copy=False)
+
+
+def angle(input):
+    if input._data.dtype.kind != "c":
+        return _real_ops.angle(input)
+    return AngleComplex.apply(input)
+
+
+def is_complex(input):
+    return input._data.dtype.kind == "c"
+
+
+def isreal(input):
+    if input._data.dtype.kind != "c":
+        return _real_ops.isreal(input)
+    return Tensor._make(input._data.imag == 0)
+
+
+def _cast(dtype):
+    def cast(self, memory_format=None):
+        return self.to(dtype)
+
+    return cast
+
+
+tensor_methods(real=property(real, _set_part("real")), imag=property(imag, _set_part("imag")),
+               conj=conj, conj_physical=conj_physical, conj_physical_=conj_physical_, resolve_conj=resolve_conj,
+               resolve_neg=resolve_neg, is_conj=is_conj, is_neg=is_neg, angle=angle, is_complex=is_complex,
+               isreal=isreal, cfloat=_cast(_dtype.complex64), cdouble=_cast(_dtype.complex128),
+               chalf=_cast(_dtype.complex32))
+public(complex, polar, view_as_real, view_as_complex, real, imag, conj, conj_physical, conj_physical_,
+       resolve_conj, resolve_neg, is_conj, is_neg, angle, is_complex, isreal)

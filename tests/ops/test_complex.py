@@ -1,0 +1,273 @@
+"""Complex dtypes against PyTorch: promotion, construction, repr, complex/polar/views/conj/angle, complex
+arithmetic with PyTorch's gradient convention, Llama-style RoPE trained for a few steps, and error messages."""
+import numpy as np
+import pytest
+import torch
+
+import mytorch
+
+RNG = np.random.default_rng(0)
+
+
+def crandn(*shape):
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
+Z = crandn(3, 4)
+W = crandn(3, 4)
+ZM = crandn(4, 2)
+X = RNG.standard_normal((3, 4))
+Y = RNG.standard_normal((3, 4))
+PAIRS = RNG.standard_normal((3, 4, 2))
+
+
+def _np(t):
+    return t.detach().cpu().resolve_conj().numpy() if isinstance(t, torch.Tensor) else t.detach().cpu().numpy()
+
+
+def _close(mine, ref, tol=1e-10):
+    if isinstance(ref, (tuple, list)):
+        for m, r in zip(mine, ref):
+            _close(m, r, tol)
+        return
+    assert str(mine.dtype).split(".")[-1] == str(ref.dtype).split(".")[-1], (mine.dtype, ref.dtype)
+    assert tuple(mine.shape) == tuple(ref.shape), (mine.shape, ref.shape)
+    if ref.dtype in (torch.float32, torch.complex64):
+        tol = max(tol, 1e-6)
+    np.testing.assert_allclose(_np(mine), _np(ref), rtol=tol, atol=tol)
+
+
+def _real_loss(lib, out):
+    """A real loss with a non-constant weight: (real, imag) pairs of a complex output count separately."""
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    total = 0
+    for o in outs:
+        o = lib.view_as_real(o.resolve_conj()) if o.is_complex() else o
+        w = lib.cos(lib.arange(o.numel(), dtype=o.dtype)).reshape(o.shape)
+        total = total + (o * w).sum()
+    return total
+
+
+def check(fn, *arrays, grad=True, tol=1e-10):
+    """fn(lib, *tensors) in mytorch and torch: same values, dtypes and input gradients."""
+    results, grads = [], []
+    for lib in (mytorch, torch):
+        leaves = [lib.tensor(a.copy(), requires_grad=grad and a.dtype.kind in "fc") for a in arrays]
+        out = fn(lib, *leaves)
+        results.append(out)
+        if grad and any(t.requires_grad for t in leaves) and getattr(out, "requires_grad", True):
+            _real_loss(lib, out).backward()
+            grads.append([t.grad for t in leaves])
+    _close(results[0], results[1], tol)
+    if results[1].dtype in (torch.float32, torch.complex64):
+        tol = max(tol, 1e-6)  # float64 input gradients computed through single precision
+    if grads:
+        for gm, gt in zip(*grads):
+            assert (gm is None) == (gt is None)
+            if gt is not None:
+                _close(gm, gt, tol)
+
+
+# (public op name, fn(lib, *tensors), input arrays)
+CASES = [
+    ("complex", lambda m, x, y: m.complex(x, y), [X, Y]),
+    ("complex", lambda m, x, y: m.complex(x[:1], y[:, :1]), [X, Y]),  # broadcast
+    ("polar", lambda m, r, t: m.polar(r, t), [X, Y]),
+    ("polar", lambda m, r, t: m.polar(r.abs(), t[0]), [X, Y]),
+    ("view_as_real", lambda m, z: m.view_as_real(z), [Z]),
+    ("view_as_real", lambda m, z: m.view_as_real(z.t()) * 2, [Z]),  # strided complex input
+    ("view_as_complex", lambda m, x: m.view_as_complex(x), [PAIRS]),
+    ("view_as_complex", lambda m, x: m.view_as_complex(x[1:]) * 1j, [PAIRS]),
+    ("view_as_complex", lambda m, x: m.view_as_real(m.view_as_complex(x) * (2 - 1j)), [PAIRS]),
+    ("real", lambda m, z: m.real(z) * 3, [Z]),
+    ("real", lambda m, z: z.real + z.imag ** 2, [Z]),
+    ("real", lambda m, x: m.real(x), [X]),
+    ("imag", lambda m, z: m.imag(z) * z.real, [Z]),
+    ("conj", lambda m, z, w: m.conj(z) * w, [Z, W]),
+    ("conj", lambda m, x: x.conj() * 2, [X]),
+    ("conj_physical", lambda m, z, w: m.conj_physical(z) * w, [Z, W]),
+    ("conj_physical", lambda m, x: m.conj_physical(x), [X]),
+    ("resolve_conj", lambda m, z: m.resolve_conj(z.conj()) * 2, [Z]),
+    ("resolve_neg", lambda m, z: m.resolve_neg(-z) * 2, [Z]),
+    ("angle", lambda m, z: m.angle(z), [Z]),
+    ("angle", lambda m, x: x.angle(), [X]),
+    ("abs", lambda m, z: m.abs(z), [Z]),
+    ("abs", lambda m, z: z.abs() ** 2 + z.abs().sqrt(), [Z]),
+    ("isreal", lambda m, z: m.isreal(m.cat([z, z.real.to(z.dtype)])), [Z]),
+    # arithmetic with PyTorch's conjugate-Wirtinger gradients
+    ("mul", lambda m, z, w: z * w, [Z, W]),
+    ("mul", lambda m, z, x: z * x, [Z, X]),  # real input: the real part of the gradient
+    ("mul", lambda m, z: z * (2 + 3j), [Z]),
+    ("mul", lambda m, x: x * 1j, [X]),
+    ("div", lambda m, z, w: z / w, [Z, W]),
+    ("div", lambda m, x, z: x / z, [X, Z]),
+    ("add", lambda m, z, w: z + w - 2 * z, [Z, W]),
+    ("add", lambda m, z, x: z + x, [Z, X]),
+    ("matmul", lambda m, z, w: z @ w, [Z, ZM]),
+    ("matmul", lambda m, z, w: z[0] @ w, [Z, ZM]),
+    ("matmul", lambda m, z, w: m.matmul(z.t(), z) + w.sum(), [Z, ZM]),
+    ("sum", lambda m, z: z.sum(), [Z]),
+    ("sum", lambda m, z: z.sum(0) * z.mean(1, keepdim=True), [Z]),
+    ("reshape", lambda m, z: z.reshape(2, 6).flatten()[3:] * z.view(-1)[:9], [Z]),
+    ("getitem", lambda m, z: z[1:, [0, 2]] * z[0, 1], [Z]),
+    ("exp", lambda m, z: m.exp(z) + m.log(z) + m.sin(z) * m.tanh(z), [Z]),
+    ("pow", lambda m, z: z ** 3 + z.sqrt(), [Z]),
+    ("type_as", lambda m, x, z: x.type_as(z) * z, [X, Z]),
+    ("cfloat", lambda m, x: x.cfloat(), [X]),
+    ("cdouble", lambda m, x: x.float().cdouble() * (1 + 1j), [X]),
+    ("to", lambda m, z: z.to(m.float64) * 2, [Z]),  # complex -> real keeps the real part
+    ("to", lambda m, z: z.to(m.complex64).abs(), [Z]),
+]
+COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_against_torch(case):
+    _, fn, arrays = case
+    check(fn, *arrays)
+
+
+def test_complex64_values_and_dtypes():
+    check(lambda m, z, w: (z * w + z.conj()) @ w.t(), Z.astype(np.complex64), W.astype(np.complex64), tol=1e-5)
+    check(lambda m, x, y: m.polar(x, y).abs(), X.astype(np.float32), Y.astype(np.float32), tol=1e-5)
+
+
+@pytest.mark.parametrize("a,b", [("float32", "complex64"), ("float64", "complex64"), ("float16", "complex64"),
+                                 ("int64", "complex128"), ("complex64", "complex128"), ("bool", "complex64")])
+def test_promote_types(a, b):
+    assert str(mytorch.promote_types(getattr(mytorch, a), getattr(mytorch, b))) == \
+        str(torch.promote_types(getattr(torch, a), getattr(torch, b))).replace("torch.", "mytorch.")
+
+
+@pytest.mark.parametrize("expr", [
+    "lib.ones(2, dtype=lib.float64) * 1j", "lib.ones(2) * 1j", "lib.ones(2, dtype=lib.int64) * (1 + 2j)",
+    "lib.ones(2) + lib.tensor(1j, dtype=lib.complex128)", "lib.ones(2, dtype=lib.float64) + lib.tensor(1j)",
+    "lib.ones(2, dtype=lib.complex64) + lib.tensor(1.0, dtype=lib.float64)",
+    "lib.ones(2, dtype=lib.complex64) + lib.ones(2, dtype=lib.float64)",
+    "lib.tensor([1, 2.5, 3 + 1j])", "lib.tensor(np.array([1 + 2j], dtype=np.complex128))",
+    "lib.tensor(np.complex64(1 - 1j))", "lib.tensor([[lib.tensor(1j), 2]])", "lib.arange(3).cfloat()",
+    "lib.zeros(2, 2, dtype=lib.cdouble)", "lib.tensor([1.5, -2]).to(lib.complex64)",
+])
+def test_construction_and_promotion(expr):
+    mine, ref = eval(expr, {"lib": mytorch, "np": np}), eval(expr, {"lib": torch, "np": np})
+    _close(mine, ref)
+
+
+def test_dtype_attributes_and_predicates():
+    for name in ("complex64", "cfloat", "complex128", "cdouble"):
+        d = getattr(mytorch, name)
+        assert d.is_complex and not d.is_floating_point and str(d).split(".")[-1] == str(getattr(torch, name)).split(".")[-1]
+    assert mytorch.complex64.to_real() is mytorch.float32 and mytorch.float64.to_complex() is mytorch.complex128
+    z = mytorch.tensor([1 + 2j])
+    assert z.is_complex() and mytorch.is_complex(z) and not mytorch.is_complex(mytorch.ones(1))
+    assert not z.is_floating_point() and not z.is_conj() and not z.conj().is_conj() and not z.is_neg()
+    assert z.type() == torch.tensor([1 + 2j]).type() == "torch.ComplexFloatTensor"
+    assert mytorch.tensor([1 + 2j], dtype=mytorch.cdouble).type() == "torch.ComplexDoubleTensor"
+    item = z.item()
+    assert isinstance(item, complex) and item == 1 + 2j
+    assert complex(mytorch.tensor(3 - 1j)) == 3 - 1j
+    assert mytorch.tensor([[1 + 1j, 2]]).tolist() == [[1 + 1j, 2 + 0j]]
+    assert np.asarray(z).dtype == np.complex64
+    assert mytorch.from_numpy(np.array([1j])).dtype is mytorch.complex128
+
+
+@pytest.mark.parametrize("expr", [
+    "lib.tensor([1 + 2j, 3.5 - 4j])", "lib.tensor([1 + 2j], dtype=lib.complex128)", "lib.tensor(1 + 1j)",
+    "lib.tensor([[1e-5 + 2j, 100 - 1j]])", "lib.tensor([-0.5 - 0.25j, 1j, 0])", "lib.arange(12.).reshape(3, 4) * (1 - 2j)",
+    "lib.tensor([1 + 1j], requires_grad=True) * 2", "lib.zeros(0, dtype=lib.complex64)",
+    "lib.linspace(0, 1, 2000) * 1j",
+])
+def test_repr(expr):
+    mine, ref = eval(expr, {"lib": mytorch}), eval(expr, {"lib": torch})
+    expected = repr(ref).replace("torch.", "mytorch.").replace("MulBackward0", "MulBackward0")
+    assert repr(mine) == expected
+
+
+def test_real_and_imag_are_writable_views():
+    for lib in (mytorch, torch):
+        z = lib.zeros(3, dtype=lib.complex64)
+        z.real.copy_(lib.tensor([1.0, 2.0, 3.0]))
+        z.imag = lib.tensor([4.0, 5.0, 6.0])
+        z.real[0] = -1
+        v = lib.view_as_real(z)
+        v[1, 1] = 9
+        lib.view_as_complex(v)[2] = 7 + 8j
+        np.testing.assert_array_equal(z.numpy(), np.array([-1 + 4j, 2 + 9j, 7 + 8j], dtype=np.complex64))
+
+
+def test_grad_of_a_complex_leaf_is_complex():
+    for lib in (mytorch, torch):
+        z = lib.tensor([1 + 2j, -3 + 0.5j], requires_grad=True)
+        (z * z.conj()).real.sum().backward()  # |z|^2: gradient 2z
+        np.testing.assert_allclose(z.grad.numpy(), 2 * np.array([1 + 2j, -3 + 0.5j]), rtol=1e-6)
+        assert z.grad.dtype == lib.complex64
+
+
+def _rope(lib, xq, freqs_cis):
+    """Llama's apply_rotary_emb."""
+    xq_ = lib.view_as_complex(xq.float().reshape(*xq.shape[:-1], -1, 2))
+    fc = freqs_cis.view(1, xq_.shape[1], 1, xq_.shape[-1])
+    return lib.view_as_real(xq_ * fc).flatten(3).type_as(xq)
+
+
+def _train_rope(lib, steps=3):
+    B, T, H, D = 2, 6, 2, 8
+    rng = np.random.default_rng(7)
+    w = lib.tensor(rng.standard_normal((H * D, H * D)).astype(np.float32) * 0.3, requires_grad=True)
+    x = lib.tensor(rng.standard_normal((B, T, H * D)).astype(np.float32))
+    target = lib.tensor(rng.standard_normal((B, T, H, D)).astype(np.float32))
+    freqs = 1.0 / (10000.0 ** (lib.arange(0, D, 2)[: D // 2].float() / D))
+    freqs = lib.outer(lib.arange(T, dtype=lib.float32), freqs)
+    freqs_cis = lib.polar(lib.ones_like(freqs), freqs)
+    opt = lib.optim.SGD([w], lr=0.1)
+    losses = []
+    for _ in range(steps):
+        xq = (x @ w).view(B, T, H, D)
+        out = _rope(lib, xq, freqs_cis)
+        loss = ((out - target) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, w.detach().numpy().copy(), w.grad.numpy().copy()
+
+
+def test_llama_rope_trains_like_torch():
+    mine, ref = _train_rope(mytorch), _train_rope(torch)
+    np.testing.assert_allclose(mine[0], ref[0], rtol=1e-6)
+    np.testing.assert_allclose(mine[1], ref[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mine[2], ref[2], rtol=1e-4, atol=1e-7)
+    assert mine[0][-1] < mine[0][0]
+
+
+@pytest.mark.parametrize("expr,exc,msg", [
+    ("lib.view_as_complex(lib.ones(2, 3))", RuntimeError, "Tensor must have a last dimension of size 2"),
+    ("lib.view_as_complex(lib.ones(()))", RuntimeError, "Input tensor must have one or more dimensions"),
+    ("lib.view_as_complex(lib.ones(2, 2, dtype=lib.int64))", RuntimeError,
+     "view_as_complex is only supported for half, float and double tensors, but got a tensor of scalar type: Long"),
+    ("lib.view_as_complex(lib.ones(2, 2).t())", RuntimeError, "Tensor must have a last dimension with stride 1"),
+    ("lib.view_as_complex(lib.ones(3, 3)[:, :2])", RuntimeError,
+     "Tensor must have a stride divisible by 2 for all but last dimension"),
+    ("lib.view_as_real(lib.ones(2))", RuntimeError, "view_as_real is only supported for complex tensors"),
+    ("lib.imag(lib.ones(2))", RuntimeError, "imag is not implemented for tensors with non-complex dtypes."),
+    ("lib.ones(2).imag", RuntimeError, "imag is not implemented for tensors with non-complex dtypes."),
+    ("lib.complex(lib.ones(2), lib.ones(2, dtype=lib.float64))", RuntimeError,
+     "Expected object of scalar type Float but got scalar type Double for second argument"),
+    ("lib.complex(lib.ones(2, dtype=lib.int64), lib.ones(2, dtype=lib.int64))", RuntimeError,
+     "Expected both inputs to be Half, Float or Double tensors but got Long and Long"),
+    ("lib.polar(lib.ones(2), lib.ones(3))", RuntimeError, "The size of tensor a (2) must match the size of tensor b (3)"),
+    ("(lib.ones(2, requires_grad=True) * 1j).sum().backward()", RuntimeError,
+     "grad can be implicitly created only for real scalar outputs but got"),
+])
+def test_errors_match_torch(expr, exc, msg):
+    for lib in (mytorch, torch):
+        with pytest.raises(exc, match=msg.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+            eval(expr, {"lib": lib})
+
+
+def test_complex32_is_a_clear_type_error():
+    assert mytorch.chalf is mytorch.complex32 and mytorch.complex32.is_complex
+    with pytest.raises(TypeError, match="complex32"):
+        mytorch.ones(2, dtype=mytorch.chalf)
+    with pytest.raises(TypeError, match="complex32"):
+        mytorch.ones(2).chalf()
