@@ -61,6 +61,12 @@ def is_available():
     return interpreting() or gpu_ready()
 
 
+def debug_checks():
+    """MYTORCH_KERNEL_CHECKS=1: launchers also make the checks that need a device->host sync on a GPU (index
+    and target ranges), PyTorch's device-side asserts; off by default, they would stall every call."""
+    return os.environ.get("MYTORCH_KERNEL_CHECKS") == "1"
+
+
 def count(name, n=1):
     launch_counts[name] += n
 

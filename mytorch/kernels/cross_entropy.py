@@ -15,7 +15,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import check_float, count, launcher, next_pow2, row_warps, to_triton, xp_of
+from . import check_float, count, debug_checks, launcher, next_pow2, row_warps, to_triton, xp_of
 
 MAX_BLOCK = 8192
 
@@ -78,7 +78,7 @@ def cross_entropy_fwd(logits, target, ignore_index=-100, label_smoothing=0.0, co
     """logits (M, V) fp16/fp32, target (M,) integer class indices.
 
     check_target: raise IndexError for a target outside [0, V) (needs a host sync); default True for numpy
-    arrays, False on a GPU (such rows get a NaN loss instead).
+    arrays, False on a GPU (such rows get a NaN loss instead) unless MYTORCH_KERNEL_CHECKS=1.
 
     Returns (loss, dlogits, lse): loss (M,) fp32 per row (0 where ignored), dlogits (M, V) in the logits
     dtype = d(loss[i])/d(logits[i]) (None unless compute_grad), lse (M,) fp32 logsumexp per row.
@@ -90,7 +90,7 @@ def cross_entropy_fwd(logits, target, ignore_index=-100, label_smoothing=0.0, co
         raise ValueError(f"cross_entropy: expected logits (M, V) and target (M,), got {logits.shape} and {target.shape}")
     n_rows, n_cols = logits.shape
     if check_target is None:
-        check_target = xp is np
+        check_target = xp is np or debug_checks()
     if check_target and n_rows:
         bad = (target != ignore_index) & ((target < 0) | (target >= n_cols))
         if bool(bad.any()):

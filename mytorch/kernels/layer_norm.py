@@ -2,7 +2,8 @@
 
 Forward (one program per row): h = x (+ residual); LayerNorm y = (h - mean) * rstd * w + b with
 rstd = 1/sqrt(var + eps); RMSNorm (RMS=True) y = h * rstd * w with rstd = 1/sqrt(mean(h^2) + eps).
-Rows longer than one block are looped (mean pass, variance pass, write pass).
+A row that fits one block (SINGLE, N <= 4096) is read once, its statistics kept in registers; longer
+rows are looped (mean pass, variance pass, write pass).
 Backward: xhat = (h - mean) * rstd, g = dy * w, dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 (RMS: no mean(g) term). dw = sum_rows dy * xhat, db = sum_rows dy: each program owns a slice of rows
 and a private fp32 row of a (programs, N) buffer, summed at the end: deterministic, no atomics. A row that
@@ -20,11 +21,33 @@ MAX_BLOCK = 4096
 @triton.jit
 def _norm_fwd_kernel(x_ptr, res_ptr, h_ptr, y_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, n_cols, eps,
                      x_stride, res_stride, RMS: tl.constexpr, HAS_RES: tl.constexpr, HAS_W: tl.constexpr,
-                     HAS_B: tl.constexpr, BLOCK: tl.constexpr):
+                     HAS_B: tl.constexpr, SINGLE: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
     x_row = x_ptr + row * x_stride
     h_row = h_ptr + row * n_cols  # h (the residual stream) is contiguous; only written when HAS_RES
+    if SINGLE:  # the row fits one block: read x (and the residual) once, statistics from registers
+        mask = cols < n_cols
+        h = tl.load(x_row + cols, mask=mask, other=0.0).to(tl.float32)
+        if HAS_RES:
+            h += tl.load(res_ptr + row * res_stride + cols, mask=mask, other=0.0).to(tl.float32)
+            tl.store(h_row + cols, h.to(h_ptr.dtype.element_ty), mask=mask)
+        if RMS:
+            mean = 0.0
+            rstd = 1.0 / tl.sqrt(tl.sum(h * h, 0) / n_cols + eps)
+        else:
+            mean = tl.sum(h, 0) / n_cols
+            d = tl.where(mask, h - mean, 0.0)
+            rstd = 1.0 / tl.sqrt(tl.sum(d * d, 0) / n_cols + eps)
+            tl.store(mean_ptr + row, mean)
+        tl.store(rstd_ptr + row, rstd)
+        y = (h - mean) * rstd
+        if HAS_W:
+            y *= tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+        if HAS_B:
+            y += tl.load(b_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+        tl.store(y_ptr + row * n_cols + cols, y.to(y_ptr.dtype.element_ty), mask=mask)
+        return
     acc = tl.zeros([BLOCK], dtype=tl.float32)
     for start in range(0, n_cols, BLOCK):
         mask = start + cols < n_cols
@@ -178,7 +201,8 @@ def norm_fwd(x, weight=None, bias=None, eps=1e-5, residual=None, rms=False, bloc
             t(weight) if weight is not None else t(x2), t(bias) if bias is not None else t(x2),
             t(mean) if mean is not None else t(rstd), t(rstd), n_cols, float(eps), _stride(x2),
             _stride(res2) if res2 is not None else 0, RMS=rms, HAS_RES=residual is not None,
-            HAS_W=weight is not None, HAS_B=bias is not None, BLOCK=block, num_warps=row_warps(block))
+            HAS_W=weight is not None, HAS_B=bias is not None, SINGLE=block >= n_cols, BLOCK=block,
+            num_warps=row_warps(block))
         count("rms_norm_fwd" if rms else "layer_norm_fwd")
     return y.reshape(shape), h.reshape(shape), mean, rstd
 

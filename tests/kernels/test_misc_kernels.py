@@ -27,6 +27,18 @@ def test_embedding_fwd_bwd(idx_shape, dim, block, padding_idx, dtype):
         embedding.embedding_fwd(np.array([V]), w)
 
 
+def test_embedding_unchecked_indices_stay_inside_the_table():
+    """Without the host check (the GPU default: no device->host sync) an out-of-range index reads nothing
+    outside the table: its row is NaN and it gets no gradient."""
+    w = randn(6, 5)
+    idx = np.array([[2, 6], [-1, 2]])
+    out = embedding.embedding_fwd(idx, w, check_indices=False)
+    np.testing.assert_array_equal(out[0, 0], w[2])
+    assert np.isnan(out[0, 1]).all() and np.isnan(out[1, 0]).all()
+    dw = embedding.embedding_bwd(np.ones((2, 2, 5), np.float32), idx, 6)
+    np.testing.assert_array_equal(dw, np.where(np.arange(6)[:, None] == 2, 2.0, 0.0) * np.ones((1, 5)))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("shape,rotary_dim,interleaved,transposed", [
     ((2, 3, 7, 16), 16, False, False), ((1, 2, 5, 24), 16, True, False), ((2, 2, 9, 10), 6, False, True)])

@@ -32,6 +32,8 @@ NORM_CASES = [  # (shape, block, rms, affine, residual)
     ((2, 3, 19), 8, True, True, False),
     ((4, 33), None, True, True, True),
     ((3, 12), 4, False, False, False),
+    ((2, 21), None, False, True, True),  # one block (row read once) with a residual
+    ((3, 12), None, False, False, True),
 ]
 
 

@@ -72,19 +72,20 @@ class _ClassLoss(Function):
         x2, moved_shape = _rows(x, C)
         t = target.reshape(-1)
         valid = t != ignore_index
-        bad = valid & ((t < 0) | (t >= C))
-        if bad.any():
-            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        if not fused:  # the kernel checks targets itself, with no device->host sync on a GPU
+            bad = valid & ((t < 0) | (t >= C))
+            if bad.any():
+                raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
         ctx.fused = fused
         if fused:
             from ...kernels import cross_entropy as kernel
 
             loss, dlogits, _ = kernel.cross_entropy_fwd(x2, t, ignore_index, ls,
                                                         compute_grad=ctx.needs_input_grad[0])
-            n = int(valid.sum()) if reduction == "mean" else 1
+            n = valid.sum(dtype=np.float32) if reduction == "mean" else 1  # stays on the device: no sync
             ctx.save_for_backward(dlogits)
             # a batch whose targets are all ignored: loss nan (0/0) but gradient 0, as in PyTorch
-            ctx.meta = (max(n, 1), reduction, moved_shape, None)  # last: the scale already applied to dlogits
+            ctx.meta = (xp.maximum(n, 1), reduction, moved_shape, None)  # last: the scale already applied
             with np.errstate(invalid="ignore", divide="ignore"):
                 out = loss.reshape(target.shape) if reduction == "none" else xp.asarray(loss.sum() / n)
             return out.astype(x.dtype, copy=False)
