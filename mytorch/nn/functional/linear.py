@@ -211,12 +211,13 @@ def _embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sc
             raise AssertionError("Padding_idx must be within num_embeddings")
         if padding_idx < 0:
             padding_idx += num
-    with on_device(input.device):  # cupy computes on the current GPU
-        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
-            raise IndexError("index out of range in self")
+    fused = not scale_grad_by_freq and _use_fused("embedding", fused, weight)
+    if not fused:  # the kernel checks the range itself, with no device->host sync on a GPU
+        with on_device(input.device):  # cupy computes on the current GPU
+            if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
+                raise IndexError("index out of range in self")
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
-    fused = not scale_grad_by_freq and _use_fused("embedding", fused, weight)
     return Embedding.apply(weight, input, padding_idx, scale_grad_by_freq, fused)
 
 
