@@ -797,3 +797,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
         return P @ z
     y = solve_triangular(L, P.mT @ B, upper=False, unitriangular=True)
     return solve_triangular(U, y, upper=True)
+
+
+from .ops.linalg_factor import householder_product, ldl_factor, ldl_factor_ex, ldl_solve  # noqa: E402,F401
+from .linalg_eig import eig, eigvals  # noqa: E402,F401  (general eigendecomposition, complex results)
