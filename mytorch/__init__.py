@@ -99,4 +99,11 @@ _getattr_core = __getattr__
 def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal / masked load on first use too)
     if name in ("linalg", "special", "fft", "signal", "masked", "distributions"):
         return _lazy(name)
+    if name in _NN_FUNCTIONAL_AT_TOP:  # torch.pdist, torch.grid_sampler_2d, ...: the same functions as in F
+        return getattr(_lazy("nn").functional, name)
     return _getattr_core(name)
+
+
+_NN_FUNCTIONAL_AT_TOP = {"pdist", "channel_shuffle", "native_channel_shuffle", "rrelu", "rrelu_", "grid_sampler",
+                         "grid_sampler_2d", "grid_sampler_3d", "affine_grid_generator", "pixel_shuffle",
+                         "pixel_unshuffle", "cosine_similarity", "pairwise_distance"}
