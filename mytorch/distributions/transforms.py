@@ -11,8 +11,8 @@ import mytorch
 from . import constraints
 from .utils import finfo, softplus, sum_rightmost
 
-__all__ = ["AffineTransform", "ComposeTransform", "ExpTransform", "SigmoidTransform", "TanhTransform",
-           "Transform", "identity_transform"]
+__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform", "SigmoidTransform",
+           "SoftmaxTransform", "TanhTransform", "Transform", "identity_transform"]
 
 
 class Transform:
@@ -407,3 +407,87 @@ class AffineTransform(Transform):
     def inverse_shape(self, shape):
         return mytorch.broadcast_shapes(shape, getattr(self.loc, "shape", ()), getattr(self.scale, "shape", ()))
 
+
+
+class AbsTransform(Transform):
+    """y = |x| (not bijective: the inverse returns the non-negative root)."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+
+    def __eq__(self, other):
+        return isinstance(other, AbsTransform)
+
+    def __hash__(self):
+        return hash(AbsTransform)
+
+    def _call(self, x):
+        return x.abs()
+
+    def _inverse(self, y):
+        return y
+
+
+class PowerTransform(Transform):
+    """y = x ** exponent on positive x."""
+
+    domain = constraints.positive
+    codomain = constraints.positive
+    bijective = True
+
+    def __init__(self, exponent, cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.exponent = exponent
+
+    def with_cache(self, cache_size=1):
+        return self if self._cache_size == cache_size else PowerTransform(self.exponent, cache_size=cache_size)
+
+    @property
+    def sign(self):
+        return self.exponent.sign() if hasattr(self.exponent, "sign") else (1 if self.exponent > 0 else -1)
+
+    def __eq__(self, other):
+        if not isinstance(other, PowerTransform):
+            return False
+        return bool(mytorch.as_tensor(self.exponent == other.exponent).all())
+
+    def __hash__(self):
+        return object.__hash__(self)
+
+    def _call(self, x):
+        return x.pow(self.exponent)
+
+    def _inverse(self, y):
+        return y.pow(1 / self.exponent)
+
+    def log_abs_det_jacobian(self, x, y):
+        exponent = self.exponent
+        log_abs_exponent = exponent.abs().log() if hasattr(exponent, "abs") else math.log(abs(exponent))
+        return log_abs_exponent + (y / x).abs().log()
+
+    def forward_shape(self, shape):
+        return mytorch.broadcast_shapes(shape, getattr(self.exponent, "shape", ()))
+
+    def inverse_shape(self, shape):
+        return mytorch.broadcast_shapes(shape, getattr(self.exponent, "shape", ()))
+
+
+class SoftmaxTransform(Transform):
+    """Real vectors to the simplex by softmax; not bijective (the inverse is defined up to a constant)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+
+    def __eq__(self, other):
+        return isinstance(other, SoftmaxTransform)
+
+    def __hash__(self):
+        return hash(SoftmaxTransform)
+
+    def _call(self, x):
+        logprobs = x
+        probs = (logprobs - logprobs.max(-1, keepdim=True)[0]).exp()
+        return probs / probs.sum(-1, keepdim=True)
+
+    def _inverse(self, y):
+        return y.log()
