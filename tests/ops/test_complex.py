@@ -121,6 +121,7 @@ CASES = [
 COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
 
 
+@pytest.mark.filterwarnings("ignore:Casting complex values to real")  # both libraries warn on complex -> real
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_against_torch(case):
     _, fn, arrays = case
@@ -271,3 +272,38 @@ def test_complex32_is_a_clear_type_error():
         mytorch.ones(2, dtype=mytorch.chalf)
     with pytest.raises(TypeError, match="complex32"):
         mytorch.ones(2).chalf()
+
+
+def _eig_loss(lib, A):
+    """linalg.eig through a loss that ignores each eigenvector's phase (the only well-defined kind)."""
+    L, V = lib.linalg.eig(A)
+    w = lib.cos(lib.arange(V.numel(), dtype=lib.float64)).reshape(V.shape)
+    order = lib.tensor(np.sin(np.arange(2 * L.numel())).reshape(*L.shape, 2))
+    return L, (V.abs() ** 2 * w).sum() + (lib.view_as_real(L) * order).sum() + lib.linalg.eigvals(A).abs().sum()
+
+
+@pytest.mark.parametrize("shape,cplx", [((4, 4), False), ((2, 3, 3), False), ((3, 3), True)])
+def test_linalg_eig_against_torch(shape, cplx):
+    rng = np.random.default_rng(3)
+    A0 = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if cplx else 0)
+    out = []
+    for lib in (mytorch, torch):
+        A = lib.tensor(A0, requires_grad=True)
+        L, loss = _eig_loss(lib, A)
+        loss.backward()
+        out.append((L, A.grad))
+    (Lm, gm), (Lt, gt) = out
+    assert str(Lm.dtype).split(".")[-1] == str(Lt.dtype).split(".")[-1] == "complex128"
+    np.testing.assert_allclose(np.sort_complex(_np(Lm).reshape(-1)), np.sort_complex(_np(Lt).reshape(-1)), atol=1e-10)
+    _close(gm, gt, 1e-9)
+
+
+def test_linalg_eig_dtypes_and_errors():
+    assert mytorch.linalg.eig(mytorch.eye(3)).eigenvectors.dtype is mytorch.complex64
+    assert mytorch.linalg.eigvals(mytorch.eye(2, dtype=mytorch.float64)).dtype is mytorch.complex128
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices, but they are 2 by 3 matrices"):
+        mytorch.linalg.eig(mytorch.ones(2, 3))
+    with pytest.raises(RuntimeError, match="must have at least 2 dimensions"):
+        mytorch.linalg.eigvals(mytorch.ones(3))
+    with pytest.raises(RuntimeError, match="should not contain infs or NaNs"):
+        mytorch.linalg.eig(mytorch.tensor([[1.0, float("nan")], [0.0, 1.0]]))
