@@ -13,3 +13,4 @@ from .loss_extra import *  # noqa: F401,F403
 from .misc_extra import *  # noqa: F401,F403
 from .embedding_bag import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
+from .ctc import *  # noqa: F401,F403
