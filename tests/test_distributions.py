@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -551,3 +552,123 @@ def test_reinforce_and_vae_programs_run_with_import_mytorch_as_torch(tmp_path):
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["best_arm_prob"] > 0.8, out
     assert out["vae_last"] < 0.5 * out["vae_first"], out
+
+
+# transforms, enumerate_support, derived properties ------------------------------------------------------
+TRANSFORMS = {
+    "exp": (lambda T: T.ExpTransform(), real(3, 2)),
+    "sigmoid": (lambda T: T.SigmoidTransform(), real(3, 2)),
+    "tanh": (lambda T: T.TanhTransform(), real(3, 2)),
+    "affine": (lambda T: T.AffineTransform(0.5, -2.0), real(3, 2)),
+    "affine event_dim=1": (lambda T: T.AffineTransform(torch_or_mytorch(T).tensor([1.0, 2.0], dtype=torch_or_mytorch(T).float64),
+                                                       torch_or_mytorch(T).tensor([3.0, -0.5], dtype=torch_or_mytorch(T).float64),
+                                                       event_dim=1), real(3, 2)),
+    "power": (lambda T: T.PowerTransform(2.5), positive(3, 2)),
+    "compose": (lambda T: T.ComposeTransform([T.AffineTransform(1.0, 2.0), T.TanhTransform(), T.ExpTransform()]),
+                real(3, 2)),
+    "inverse exp": (lambda T: T.ExpTransform().inv, positive(3, 2)),
+}
+
+
+def torch_or_mytorch(T):
+    return mytorch if T is mD.transforms else torch
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMS))
+def test_transforms_match_torch(name):
+    make, x = TRANSFORMS[name]
+    mt, th = make(mD.transforms), make(tD.transforms)
+    mx, tx = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    my, ty = mt(mx), th(tx)
+    assert_close(my, ty, rtol=1e-10)
+    # PyTorch's PowerTransform keeps its exponent as a float32 tensor, so 1 / 2.5 is rounded on its side
+    assert_close(mt.inv(my), th.inv(ty), rtol=1e-7 if name == "power" else 1e-10)
+    mj, tj = mt.log_abs_det_jacobian(mx, my), th.log_abs_det_jacobian(tx, ty)
+    assert_close(mj, tj, rtol=1e-9)
+    (my.sum() + mj.sum()).backward()
+    (ty.sum() + tj.sum()).backward()
+    assert_close(mx.grad, tx.grad, rtol=1e-8)
+    assert repr(mt.domain) == repr(th.domain) and repr(mt.codomain) == repr(th.codomain)
+    assert mt.bijective == th.bijective and mt.event_dim == th.event_dim
+    assert mt == make(mD.transforms) and mt.inv.inv is mt or name == "compose"
+
+
+def test_cached_tanh_inverts_exactly():
+    t = mD.transforms.TanhTransform(cache_size=1)
+    x = mytorch.tensor([20.0, -0.3])  # tanh(20) rounds to 1 in float32: atanh alone would give inf
+    assert t.inv(t(x)) is x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # atanh(1) = inf is the point here
+        assert bool(mytorch.isinf(mD.transforms.TanhTransform().inv(t(x))).any())
+    squashed = mD.TransformedDistribution(mD.Normal(mytorch.zeros(2), 1.0), [mD.transforms.TanhTransform(cache_size=1)])
+    y = squashed.rsample()
+    assert bool(mytorch.isfinite(squashed.log_prob(y)).all())
+
+
+@pytest.mark.parametrize("name", ["Bernoulli(probs)", "Categorical(logits)", "OneHotCategorical", "Binomial"])
+def test_enumerate_support_matches_torch(name):
+    mt, th, *_ = build(name, requires_grad=False)
+    assert mt.has_enumerate_support and th.has_enumerate_support
+    for expand in (True, False):
+        assert_close(mt.enumerate_support(expand), th.enumerate_support(expand))
+    assert_close(mt.log_prob(mt.enumerate_support()).exp().sum(0).numpy(), np.ones(B), rtol=1e-12)
+
+
+def test_multivariate_normal_derived_matrices_match_torch():
+    loc, cov = real(2, 3), spd(2)
+    for kind in ("covariance_matrix", "precision_matrix", "scale_tril"):
+        matrix = {"covariance_matrix": cov, "precision_matrix": np.linalg.inv(cov),
+                  "scale_tril": np.linalg.cholesky(cov)}[kind]
+        mt = mD.MultivariateNormal(mytorch.tensor(loc), **{kind: mytorch.tensor(matrix)})
+        th = tD.MultivariateNormal(torch.tensor(loc), **{kind: torch.tensor(matrix)})
+        for prop in ("covariance_matrix", "precision_matrix", "scale_tril", "variance", "stddev"):
+            assert_close(getattr(mt, prop), getattr(th, prop), rtol=1e-9, atol=1e-12, msg=f"{kind}: {prop}")
+    # a batch of locations sharing one covariance, scored on a sample batch
+    mt = mD.MultivariateNormal(mytorch.tensor(real(4, 3)), scale_tril=mytorch.tensor(tril()))
+    th = tD.MultivariateNormal(torch.tensor(mt.loc.numpy()), scale_tril=torch.tensor(mt.scale_tril.numpy()[0]))
+    x = real(5, 4, 3)
+    assert_close(mt.log_prob(mytorch.tensor(x)), th.log_prob(torch.tensor(x)), rtol=1e-10)
+
+
+def test_reprs_and_shapes_of_composite_distributions():
+    base = mD.Normal(mytorch.zeros(3, 2), mytorch.ones(3, 2))
+    ind = mD.Independent(base, 1)
+    th_ind = tD.Independent(tD.Normal(torch.zeros(3, 2), torch.ones(3, 2)), 1)
+    assert repr(ind) == repr(th_ind).replace("torch.", "mytorch.")
+    assert ind.batch_shape == (3,) and ind.event_shape == (2,)
+    assert repr(mD.Normal(0.0, 1.0)) == repr(tD.Normal(0.0, 1.0)) == "Normal(loc: 0.0, scale: 1.0)"
+    assert repr(mD.Beta(mytorch.ones(2), mytorch.ones(2))) == repr(tD.Beta(torch.ones(2), torch.ones(2)))
+    assert mD.Normal(0.0, 1.0).batch_shape == mytorch.Size([])
+    assert repr(mD.Normal(mytorch.zeros(2), 1.0).batch_shape) == "mytorch.Size([2])"
+    assert isinstance(mD.Normal(0.0, 1.0), mD.ExponentialFamily)
+    assert mD.Normal(0.0, 2.0).perplexity().item() == pytest.approx(math.exp(0.5 + 0.5 * math.log(2 * math.pi * 4)))
+
+
+def test_float32_parameters_match_torch():
+    loc, scale = real(5).astype(np.float32), positive(5).astype(np.float32)
+    x = real(5).astype(np.float32)
+    mt = mD.Normal(mytorch.tensor(loc), mytorch.tensor(scale))
+    th = tD.Normal(torch.tensor(loc), torch.tensor(scale))
+    assert_close(mt.log_prob(mytorch.tensor(x)), th.log_prob(torch.tensor(x)))
+    p = mD.Categorical(logits=mytorch.tensor(real(2, 6).astype(np.float32)))
+    q = tD.Categorical(logits=torch.tensor(p.logits.numpy()))
+    assert_close(p.entropy(), q.entropy())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["Normal", "Gamma", "Beta", "Dirichlet", "Categorical(logits)", "Poisson", "Binomial",
+                                  "MultivariateNormal(cov)", "Bernoulli(logits)", "Multinomial", "StudentT"])
+def test_cuda_matches_cpu(name):
+    make, params, values = CASES[name]
+    cpu = make(mD, *[mytorch.tensor(p) for p in params])
+    cuda_params = [mytorch.tensor(p, device="cuda", requires_grad=True) for p in params]
+    gpu = make(mD, *cuda_params)
+    value = values()
+    assert_close(gpu.log_prob(mytorch.tensor(value, device="cuda")).cpu(), cpu.log_prob(mytorch.tensor(value)),
+                 rtol=1e-8)
+    s = gpu.sample((3,))
+    assert s.device.type == "cuda" and s.shape == cpu.sample((3,)).shape
+    assert bool(gpu.support.check(s).all())
+    if gpu.has_rsample:
+        gpu.rsample((2,)).sum().backward()
+        assert all(p.grad is not None and p.grad.device.type == "cuda" for p in cuda_params)
