@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, cpu_kernels
 from .._array import xp_of
 from ..autograd.function import Function
 from ..tensor import Tensor, wrap_dim
@@ -575,6 +575,16 @@ class Softmax(Function):
             ctx.save_for_backward(out)
             ctx.meta = (axis, log)
             return out
+        ctx.meta = (axis, log)
+        ctx.cpu = axis in (-1, x.ndim - 1) and cpu_kernels.use(x)
+        if ctx.cpu:  # the compiled CPU body, one pass per row; None: a row without a finite max
+            from ..cpu_kernels import softmax as cpu
+
+            out = cpu.forward(x.reshape(-1, x.shape[-1]), log=log)
+            ctx.cpu = out is not None
+            if ctx.cpu:
+                ctx.save_for_backward(out.reshape(x.shape))
+                return out.reshape(x.shape)
         out = x - _stable_max(x, (axis,), keep_posinf=True)  # a fresh array: the steps below work in place on it
         if log:
             out -= xp.log(xp.exp(out).sum(axis=axis, keepdims=True))
@@ -595,6 +605,12 @@ class Softmax(Function):
 
             dx = kernel.softmax_bwd(xp.moveaxis(grad, axis, -1), xp.moveaxis(out, axis, -1), log)
             return xp.moveaxis(dx, -1, axis), None, None
+        if ctx.cpu and type(grad) is np.ndarray and grad.dtype == out.dtype:
+            from ..cpu_kernels import softmax as cpu
+
+            n = out.shape[-1]
+            return cpu.backward(np.ascontiguousarray(grad).reshape(-1, n), out.reshape(-1, n), log=log).reshape(
+                out.shape), None, None
         if log:  # d log_softmax: g - softmax * sum(g)
             dx = xp.exp(out)
             dx *= grad.sum(axis=axis, keepdims=True)

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from ... import cpu_kernels
 from ..._array import xp_of
 from ...autograd.function import Function
 from ...ops import elementwise as _elementwise
@@ -89,6 +90,8 @@ _TABLE = {
 
 # activations with a Triton kernel (mytorch.kernels.activations), under the same names
 _KERNELS = {"relu", "gelu", "gelu_tanh", "silu"}
+# ... and with a compiled CPU body (mytorch.cpu_kernels.activations), used for large float32 arrays
+_CPU_BODIES = {"gelu", "gelu_tanh", "silu"}
 
 
 class _Pointwise(Function):
@@ -106,6 +109,11 @@ class _Pointwise(Function):
 
             ctx.save_for_backward(x)
             return kernel.activation_fwd(x, cls.name)
+        if cls.name in _CPU_BODIES and cpu_kernels.use(x):
+            from ...cpu_kernels import activations as cpu
+
+            ctx.save_for_backward(x)
+            return cpu.forward(cls.name, x)
         xp = xp_of(x)
         # numpy's float16/bfloat16 math is slow and coarse: compute in float32 and round once, as PyTorch does
         out = cls.fwd(xp, x.astype(np.float32) if xp is np and acc_dtype(x) is not None else x, *params)
@@ -121,6 +129,10 @@ class _Pointwise(Function):
             from ...kernels import activations as kernel
 
             return (kernel.activation_bwd(grad, saved, cls.name),)
+        if cls.name in _CPU_BODIES and cpu_kernels.use(saved, grad):
+            from ...cpu_kernels import activations as cpu
+
+            return (cpu.backward(cls.name, saved, grad),) + (None,) * len(ctx.params)
         xp = xp_of(saved)
         if xp is np and acc_dtype(saved) is not None:  # float32, as in forward (the engine rounds to the input's dtype)
             saved, grad = saved.astype(np.float32), grad.astype(np.float32)

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ... import cpu_kernels
 from ..._array import xp_of
 from ...autograd.function import Function, autocast
 from ...ops.linalg import _matmul, acc_dtype
@@ -62,7 +63,20 @@ class _Attention(Function):
         if gqa_rep > 1:  # each kv head serves gqa_rep consecutive query heads
             k = xp.repeat(k, gqa_rep, axis=-3)
             v = xp.repeat(v, gqa_rep, axis=-3)
-        s = _matmul(q, _swap(k), out_dtype=np.float32) * scale  # half inputs: the softmax runs in float32
+        s = _matmul(q, _swap(k), out_dtype=np.float32)  # half inputs: the softmax runs in float32
+        ctx.cpu = (mask is None and window is None and dropout_p == 0 and not need_weights
+                   and q.dtype == np.float32 and cpu_kernels.use(s))
+        if ctx.cpu:  # the compiled CPU body: scale, causal mask and softmax in one pass per row
+            from ...cpu_kernels import softmax as cpu
+
+            p = cpu.forward(s.reshape(-1, s.shape[-1]), scale, q.shape[-2] if causal else 0)
+            ctx.cpu = p is not None
+            if ctx.cpu:
+                p = p.reshape(s.shape)
+                ctx.save_for_backward(q, k_in, v_in, p, None)
+                ctx.meta = (dropout_p, scale, gqa_rep)
+                return _matmul(p, v)
+        s *= scale
         hidden = None  # boolean: True where a key is masked out
         if mask is not None:
             if mask.dtype == np.bool_:
@@ -110,6 +124,19 @@ class _Attention(Function):
         if rep > 1:
             k = xp.repeat(k, rep, axis=-3)
             v = xp.repeat(v, rep, axis=-3)
+        if ctx.cpu and g_out is not None and g_weights is None:  # ds * scale from the compiled body
+            from ...cpu_kernels import softmax as cpu
+
+            n = p.shape[-1]
+            ds = cpu.backward(_matmul(g_out, _swap(v)).reshape(-1, n), p.reshape(-1, n), scale).reshape(p.shape)
+            needs = ctx.needs_input_grad
+            dq = _matmul(ds, k) if needs[0] else None
+            dk = _matmul(_swap(ds), q) if needs[1] else None
+            dv = _matmul(_swap(p), g_out) if needs[2] else None
+            if rep > 1:
+                dk, dv = (None if d is None else d.reshape(d.shape[:-3] + (-1, rep) + d.shape[-2:]).sum(-3)
+                          for d in (dk, dv))
+            return dq, dk, dv, None, None, None, None, None, None, None, None, None
         pd = p if keep is None else p * keep * (1.0 / (1.0 - dropout_p))
         dpd = 0 if g_out is None else _matmul(g_out, _swap(v))
         if g_weights is not None:

@@ -1,7 +1,7 @@
 """linear, bilinear, embedding, one_hot and the dropout family."""
 import numpy as np
 
-from ... import _dtype
+from ... import _dtype, cpu_kernels
 from ..._array import CPU, device_of_array, on_device, xp_of
 from ...autograd.function import Function, autocast
 from ...ops.inplace import apply_inplace
@@ -138,6 +138,12 @@ def bilinear(input1, input2, weight, bias=None):
 # ---------------------------------------------------------------------------------------------
 def _scatter_add_rows(xp, target, idx, rows):
     if xp is np:
+        if (target.ndim == rows.ndim == 2 and target.dtype.char in "fd" and rows.dtype == target.dtype
+                and idx.dtype.kind in "iu" and cpu_kernels.available()):
+            from ...cpu_kernels import scatter
+
+            scatter.add_rows(target, np.ascontiguousarray(idx), np.ascontiguousarray(rows))
+            return
         np.add.at(target, idx, rows)
     else:
         import cupyx

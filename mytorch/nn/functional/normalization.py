@@ -10,6 +10,7 @@ closed form, recomputing xhat from the saved input instead of keeping it (memory
 """
 import numpy as np
 
+from ... import cpu_kernels
 from ..._array import on_device, xp_of
 from ...autograd.function import Function, autocast
 from .linear import _use_fused
@@ -40,6 +41,18 @@ class _Norm(Function):
             w2, b2 = (None if p is None else p.reshape(n) for p in (weight, bias))
             y, _, mean, rstd = kernel.norm_fwd(x.reshape(-1, n), w2, b2, eps, rms=rms)
             ctx.save_for_backward(x, weight, mean, rstd)
+            return y.reshape(x.shape)
+        k = len(param_shape)
+        ctx.cpu_rows = (fixed_stats is None and stats_out is None and tuple(stat_shape) == x.shape
+                        and axes == tuple(range(x.ndim - k, x.ndim)) and cpu_kernels.use(x, weight, bias))
+        if ctx.cpu_rows:  # the compiled CPU body: rows of the trailing normalized dims
+            from ...cpu_kernels import layer_norm as cpu
+
+            n = int(np.prod(param_shape))
+            y, mean, rstd = cpu.forward(x.reshape(-1, n), None if weight is None else weight.reshape(n),
+                                        None if bias is None else bias.reshape(n), eps, rms)
+            keep = x.shape[:x.ndim - k] + (1,) * k
+            ctx.save_for_backward(x, weight, None if rms else mean.reshape(keep), rstd.reshape(keep))
             return y.reshape(x.shape)
         xp = xp_of(x)
         acc = _acc_dtype(x.dtype)
@@ -84,6 +97,20 @@ class _Norm(Function):
             dw = None if dw is None else dw.reshape(weight.shape)
             db = None if db is None else db.reshape(bias_shape)
             return dx.reshape(x.shape), dw, db, None, None, None, None, None, None, None, None
+        if ctx.cpu_rows and type(dy) is np.ndarray and dy.dtype == x.dtype:
+            from ...cpu_kernels import layer_norm as cpu
+
+            n = int(np.prod(param_shape))
+            need = ctx.needs_input_grad
+            rms = mean is None
+            dx, dw, db = cpu.backward(np.ascontiguousarray(dy).reshape(-1, n), x.reshape(-1, n),
+                                      None if weight is None else weight.reshape(n),
+                                      np.zeros(len(rstd.reshape(-1)), np.float32) if rms else mean.reshape(-1),
+                                      rstd.reshape(-1), rms, need[0], need[1] or need[2])
+            dx = None if dx is None else dx.reshape(x.shape)
+            dw = dw.reshape(weight.shape) if weight is not None and need[1] else None
+            db = db.reshape(bias_shape) if bias_shape is not None and need[2] else None
+            return dx, dw, db, None, None, None, None, None, None, None, None
         xp = xp_of(dy)
         acc = _acc_dtype(x.dtype)
         dy = dy.astype(acc, copy=False)

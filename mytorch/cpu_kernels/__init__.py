@@ -1,0 +1,49 @@
+"""Compiled CPU bodies for the hot layers: the CPU counterpart of the Triton kernels in mytorch.kernels.
+
+numpy runs an expression such as GELU's derivative as a dozen passes over memory, each writing a
+temporary, on one core. These bodies, compiled with numba, do one pass per row block, keep the
+intermediates in registers, and split the rows over `mytorch.get_num_threads()` threads (plain Python
+threads that sleep while they wait, so a loaded machine slows them down gracefully instead of making
+them spin). They are a second body inside the same autograd Functions as the numpy code, which stays
+the reference the tests compare them with.
+
+They are used for contiguous float32 numpy arrays of at least MIN_SIZE elements, when numba is
+installed (`pip install "mytorch[cpu]"`) and MYTORCH_CPU_KERNELS is not "0". Everything else (other
+dtypes, small or strided arrays, cupy arrays, no numba) takes the numpy path.
+"""
+import os
+
+import numpy as np
+
+MIN_SIZE = 1 << 15  # below this numpy's per-call cost is already small
+_F32 = np.dtype(np.float32)
+_state = {"available": None}
+
+
+def available():
+    """numba can be imported and the bodies are not switched off by MYTORCH_CPU_KERNELS=0."""
+    if _state["available"] is None:
+        ok = os.environ.get("MYTORCH_CPU_KERNELS", "1") != "0"
+        if ok:
+            try:
+                import numba  # noqa: F401
+            except ImportError:
+                ok = False
+        _state["available"] = ok
+    return _state["available"]
+
+
+def set_enabled(flag):
+    """Turn the compiled bodies on or off for this process (on needs numba)."""
+    _state["available"] = None if flag else False
+    if flag and not available():
+        raise RuntimeError("the compiled CPU bodies need numba: pip install numba")
+
+
+def use(*arrays):
+    """True when the compiled bodies apply: every array a C-contiguous float32 numpy array, the first one
+    with at least MIN_SIZE elements (None entries, e.g. a missing bias, are skipped)."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.size < MIN_SIZE or not available():
+        return False
+    return all(a is None or (type(a) is np.ndarray and a.dtype == _F32 and a.flags.c_contiguous) for a in arrays)

@@ -1,0 +1,50 @@
+"""Split a kernel's work into contiguous ranges, one per thread.
+
+A kernel is a numba function compiled with nogil=True that takes row blocks of its arrays (the same
+rows of each) followed by shared arguments. The calling thread runs the first range itself; the others go to a
+small pool of plain Python threads, which block (never spin) while idle.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from .._threads import intra_op_threads
+
+MIN_PER_THREAD = 1 << 14  # elements: below this a thread hand-off costs more than it saves
+_pool = {"executor": None, "size": 0}
+
+
+def _executor(n):
+    if _pool["executor"] is None or _pool["size"] < n:
+        if _pool["executor"] is not None:
+            _pool["executor"].shutdown(wait=False)
+        _pool["executor"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="mytorch-cpu")
+        _pool["size"] = n
+    return _pool["executor"]
+
+
+def _forget_pool():  # a forked child has none of the parent's threads
+    _pool["executor"], _pool["size"] = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def split(n, work_per_item=1):
+    """Range bounds dividing n items over the threads worth using for n * work_per_item elements."""
+    threads = min(intra_op_threads(), max(1, (n * work_per_item) // MIN_PER_THREAD), n)
+    return [n * i // threads for i in range(threads + 1)]
+
+
+def run(kernel, arrays, *args):
+    """kernel(*(a[start:stop] for a in arrays), *args) for row ranges covering every row of the arrays
+    (all with the same first dimension); returns the kernels' results in row order."""
+    n = len(arrays[0])
+    bounds = split(n, arrays[0].size // max(n, 1))
+    if len(bounds) == 2:
+        return [kernel(*arrays, *args)]
+    pool = _executor(len(bounds) - 2)
+    futures = [pool.submit(kernel, *(a[bounds[i]:bounds[i + 1]] for a in arrays), *args)
+               for i in range(1, len(bounds) - 1)]
+    first = kernel(*(a[:bounds[1]] for a in arrays), *args)
+    return [first] + [f.result() for f in futures]

@@ -1,0 +1,195 @@
+"""The compiled CPU bodies (mytorch.cpu_kernels, numba) against PyTorch and against mytorch's own numpy
+bodies, which stay the reference. The size threshold is lowered so that small inputs take the compiled
+path, and the per-thread minimum too, so that every call is split over threads."""
+import numpy as np
+import pytest
+import torch
+
+import mytorch
+from mytorch import cpu_kernels
+
+pytest.importorskip("numba", reason="the compiled CPU bodies need numba")
+from mytorch.cpu_kernels import _math, _parallel, activations  # noqa: E402
+from mytorch.cpu_kernels import layer_norm as cpu_ln  # noqa: E402
+from mytorch.cpu_kernels import softmax as cpu_softmax  # noqa: E402
+
+F = mytorch.nn.functional
+TF = torch.nn.functional
+
+
+@pytest.fixture(autouse=True)
+def compiled_everywhere(monkeypatch):
+    monkeypatch.setattr(cpu_kernels, "MIN_SIZE", 1)
+    monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1)
+    monkeypatch.setattr(mytorch._threads, "_intra_op", 3)  # three ranges, even on a 2-core machine
+    monkeypatch.setitem(cpu_kernels._state, "available", True)
+
+
+def numpy_path(monkeypatch):
+    monkeypatch.setitem(cpu_kernels._state, "available", False)
+
+
+def run(lib, fn, arrays, grad):
+    ts = [lib.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    out.backward(lib.tensor(grad))
+    return [out.detach().numpy()] + [t.grad.numpy() for t in ts]
+
+
+def compare(fn_my, fn_torch, arrays, monkeypatch, atol=2e-6, rtol=2e-6):
+    """compiled vs PyTorch float64 (within float32 rounding), and vs the numpy body (closer still)."""
+    g = np.random.default_rng(1).standard_normal(np.shape(fn_torch(*[torch.tensor(a) for a in arrays]))).astype(
+        np.float32)
+    mine = run(mytorch, fn_my, arrays, g)
+    ref = run(torch, fn_torch, [a.astype(np.float64) for a in arrays], g.astype(np.float64))
+    for a, b in zip(mine, ref):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=atol * max(1.0, np.abs(b).max()), rtol=rtol)
+    numpy_path(monkeypatch)
+    base = run(mytorch, fn_my, arrays, g)
+    for a, b, r in zip(mine, base, ref):  # no worse than the numpy body, give or take a few float32 ulps
+        assert np.abs(a - r).max() <= 4 * np.abs(b - r).max() + 4e-7 * max(1.0, np.abs(r).max())
+
+
+GRID = np.concatenate([np.linspace(-20, 20, 4001), [0.0, -0.0, 1e-30, -1e-30, 1e-8, 60.0, -60.0]]).astype(np.float32)
+
+
+@pytest.mark.parametrize("name,my,ref", [
+    ("gelu", lambda x: F.gelu(x), lambda x: TF.gelu(x)),
+    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), lambda x: TF.gelu(x, approximate="tanh")),
+    ("silu", F.silu, TF.silu),
+])
+def test_activations_match_torch(name, my, ref, monkeypatch):
+    compare(my, ref, [GRID], monkeypatch)
+    x = np.random.default_rng(0).standard_normal((3, 5, 7)).astype(np.float32) * 4
+    compare(my, ref, [x], monkeypatch)
+
+
+def test_activations_take_the_compiled_path(monkeypatch):
+    calls = []
+    monkeypatch.setattr(activations, "forward", lambda name, x, f=activations.forward: calls.append(name) or f(name, x))
+    F.gelu(mytorch.randn(4, 4))
+    F.gelu(mytorch.randn(4, 4, dtype=mytorch.float64))  # float64 stays on numpy
+    F.gelu(mytorch.randn(4, 4).t())  # so does a strided view
+    assert calls == ["gelu"]
+
+
+def test_math_accuracy():
+    import numba
+
+    @numba.njit
+    def apply(x, out, which):
+        for i in range(x.shape[0]):
+            out[i] = _math.tanh(x[i]) if which == 0 else (_math.erf(x[i]) if which == 1 else _math.exp_neg(x[i]))
+
+    import math
+
+    x = np.linspace(-12, 12, 2_000_001).astype(np.float32)
+    out = np.empty_like(x)
+    for which, exact in ((0, np.tanh), (1, np.vectorize(math.erf))):
+        apply(x, out, which)
+        assert np.abs(out - exact(x.astype(np.float64))).max() < 5e-7
+    z = -np.abs(np.linspace(0, 120, 2_000_001)).astype(np.float32)
+    out = np.empty_like(z)
+    apply(z, out, 2)
+    want = np.exp(z.astype(np.float64))
+    assert np.all(np.abs(out - want) <= 4 * np.spacing(want.astype(np.float32)) + 1e-45)
+    assert out[-1] == 0.0 and out[0] == 1.0
+
+
+@pytest.mark.parametrize("shape,nshape,affine", [((6, 33), (33,), True), ((2, 5, 16), (16,), False),
+                                                  ((3, 4, 5, 6), (5, 6), True)])
+def test_layer_norm_matches_torch(shape, nshape, affine, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3 + 2).astype(np.float32)
+    if affine:
+        w, b = (rng.standard_normal(nshape).astype(np.float32) for _ in range(2))
+        compare(lambda x, w, b: F.layer_norm(x, nshape, w, b), lambda x, w, b: TF.layer_norm(x, nshape, w, b),
+                [x, w, b], monkeypatch, atol=1e-5, rtol=1e-5)
+    else:
+        compare(lambda x: F.layer_norm(x, nshape), lambda x: TF.layer_norm(x, nshape), [x], monkeypatch,
+                atol=1e-5, rtol=1e-5)
+
+
+def test_rms_norm_matches_torch(monkeypatch):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 9, 24)).astype(np.float32), rng.standard_normal(24).astype(np.float32)
+    compare(lambda x, w: F.rms_norm(x, (24,), w, eps=1e-6), lambda x, w: TF.rms_norm(x, (24,), w, eps=1e-6),
+            [x, w], monkeypatch, atol=1e-5, rtol=1e-5)
+
+
+def test_layer_norm_threads_agree(monkeypatch):
+    """Rows don't depend on how they are split over threads; only the dw/db partial sums are regrouped."""
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((2, 50, 40)).astype(np.float32)
+    w, b = rng.standard_normal((2, 40)).astype(np.float32)
+    results = []
+    for threads in (1, 4):
+        monkeypatch.setattr(mytorch._threads, "_intra_op", threads)
+        y, mean, rstd = cpu_ln.forward(x, w, b, 1e-5, False)
+        results.append((y, mean, rstd) + cpu_ln.backward(dy, x, w, mean, rstd, False, True, True))
+    for a, b in zip(*results[:2]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][3], results[1][3])
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_matches_torch(log, monkeypatch):
+    x = (np.random.default_rng(0).standard_normal((7, 33)) * 5).astype(np.float32)
+    x[2, 5] = -np.inf
+    fn = (lambda lib: lambda t: (lib.log_softmax if log else lib.softmax)(t, -1))
+    if log:  # the -inf entry's log-probability is -inf on both sides: compare the finite ones and the grads
+        x[2, 5] = -50.0
+    compare(fn(mytorch), fn(torch), [x], monkeypatch, atol=3e-6)
+
+
+def test_softmax_special_rows_fall_back_to_numpy():
+    x = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    for bad in (np.nan, np.inf):
+        x2 = x.copy()
+        x2[1, 3] = bad
+        assert cpu_softmax.forward(x2) is None
+        with np.errstate(invalid="ignore"):
+            got = mytorch.softmax(mytorch.tensor(x2), -1).numpy()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(torch.softmax(torch.tensor(x2), -1).numpy()))
+    with np.errstate(invalid="ignore"):
+        rows = mytorch.softmax(mytorch.full((2, 3), float("-inf")), -1).numpy()
+    assert np.isnan(rows).all()  # PyTorch's answer for a row that is all -inf
+
+
+@pytest.mark.parametrize("lq,lk,causal,heads", [(7, 7, True, (4, 4)), (5, 9, True, (4, 2)), (9, 4, False, (2, 2))])
+def test_attention_matches_torch(lq, lk, causal, heads, monkeypatch):
+    rng = np.random.default_rng(0)
+    hq, hk = heads
+    q = rng.standard_normal((2, hq, lq, 16)).astype(np.float32)
+    k, v = (rng.standard_normal((2, hk, lk, 16)).astype(np.float32) for _ in range(2))
+
+    def attn(lib):
+        return lambda q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal,
+                                                                              enable_gqa=hq != hk, scale=0.3)
+    compare(attn(mytorch), attn(torch), [q, k, v], monkeypatch, atol=3e-6)
+
+
+def test_embedding_backward_scatter(monkeypatch):
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 10, (6, 7))
+    w = rng.standard_normal((10, 5)).astype(np.float32)
+    g = rng.standard_normal((6, 7, 5)).astype(np.float32)
+    got = []
+    for on in (True, False):
+        monkeypatch.setitem(cpu_kernels._state, "available", on)
+        W = mytorch.tensor(w, requires_grad=True)
+        F.embedding(mytorch.tensor(idx), W).backward(mytorch.tensor(g))
+        got.append(W.grad.numpy())
+    np.testing.assert_array_equal(got[0], got[1])  # same order of additions as np.add.at
+    W = torch.tensor(w, requires_grad=True)
+    TF.embedding(torch.tensor(idx), W).backward(torch.tensor(g))
+    np.testing.assert_allclose(got[0], W.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_switch_off_by_environment(monkeypatch):
+    monkeypatch.setenv("MYTORCH_CPU_KERNELS", "0")
+    monkeypatch.setitem(cpu_kernels._state, "available", None)
+    assert not cpu_kernels.available()
+    assert not cpu_kernels.use(np.zeros(10, np.float32))
