@@ -567,6 +567,8 @@ TRANSFORMS = {
     "compose": (lambda T: T.ComposeTransform([T.AffineTransform(1.0, 2.0), T.TanhTransform(), T.ExpTransform()]),
                 real(3, 2)),
     "inverse exp": (lambda T: T.ExpTransform().inv, positive(3, 2)),
+    "stick breaking": (lambda T: T.StickBreakingTransform(), real(3, 2)),
+    "independent sigmoid": (lambda T: T.IndependentTransform(T.SigmoidTransform(), 1), real(3, 2)),
 }
 
 
@@ -590,7 +592,31 @@ def test_transforms_match_torch(name):
     assert_close(mx.grad, tx.grad, rtol=1e-8)
     assert repr(mt.domain) == repr(th.domain) and repr(mt.codomain) == repr(th.codomain)
     assert mt.bijective == th.bijective and mt.event_dim == th.event_dim
-    assert mt == make(mD.transforms) and mt.inv.inv is mt or name == "compose"
+    assert (mt == make(mD.transforms)) == (th == make(tD.transforms))
+    assert (mt.inv.inv is mt) == (th.inv.inv is th)
+
+
+def test_biject_to_and_transform_to_match_torch():
+    C, TC = mD.constraints, tD.constraints
+    cases = [(C.real, TC.real), (C.positive, TC.positive), (C.nonnegative, TC.nonnegative),
+             (C.greater_than(2.0), TC.greater_than(2.0)), (C.less_than(1.0), TC.less_than(1.0)),
+             (C.unit_interval, TC.unit_interval), (C.interval(-1.0, 3.0), TC.interval(-1.0, 3.0)),
+             (C.simplex, TC.simplex), (C.real_vector, TC.real_vector), (C.independent(C.positive, 1), TC.independent(TC.positive, 1))]
+    x = real(4, 3)
+    for mine, ref in cases:
+        for m_reg, t_reg in ((mD.biject_to, tD.biject_to), (mD.transform_to, tD.transform_to)):
+            mt, th = m_reg(mine), t_reg(ref)
+            assert repr(mt) == repr(th)
+            my, ty = mt(mytorch.tensor(x)), th(torch.tensor(x))
+            assert_close(my, ty, rtol=1e-10)
+            assert bool(mine.check(my).all())
+            if m_reg is mD.biject_to:
+                assert_close(mt.log_abs_det_jacobian(mytorch.tensor(x), my),
+                             th.log_abs_det_jacobian(torch.tensor(x), ty), rtol=1e-10)
+                assert_close(mt.inv(my), torch.tensor(x), rtol=1e-8)
+    assert _error(lambda: mD.biject_to(C.lower_cholesky)) == _error(lambda: tD.biject_to(TC.lower_cholesky))
+    L = mD.transform_to(C.lower_cholesky)(mytorch.tensor(real(3, 3)))
+    assert bool(C.lower_cholesky.check(L))
 
 
 def test_cached_tanh_inverts_exactly():
