@@ -85,7 +85,8 @@ CASES = {
     "Tanh(Normal)": (lambda D, loc, scale: D.TransformedDistribution(
         D.Normal(loc, scale), [D.transforms.TanhTransform(), D.transforms.AffineTransform(1.0, 2.0)]),
         [real(*B), positive(*B)], lambda: 1 + 2 * np.tanh(real(4, *B))),
-    "Sigmoid(Normal)": (lambda D, loc, scale: D.TransformedDistribution(D.Normal(loc, scale), D.transforms.SigmoidTransform()),
+    "Sigmoid(Normal)": (lambda D, loc, scale: D.TransformedDistribution(D.Normal(loc, scale),
+                                                                        D.transforms.SigmoidTransform()),
                         [real(*B), positive(*B)], lambda: unit(4, *B)),
     "RelaxedBernoulli": (lambda D, l: D.RelaxedBernoulli(mytorch_or_torch(D).tensor(0.7, dtype=l.dtype), logits=l),
                          [real(*B)], lambda: unit(4, *B)),
@@ -399,7 +400,8 @@ KL_CASES = {
     "Bernoulli": _pair(lambda D, p, q: D.Bernoulli(p), lambda D, p, q: D.Bernoulli(logits=q), unit(*B), real(*B)),
     "Categorical": _pair(lambda D, p, q: D.Categorical(logits=p), lambda D, p, q: D.Categorical(probs=q),
                          real(*B, 4), positive(*B, 4)),
-    "OneHotCategorical": _pair(lambda D, p, q: D.OneHotCategorical(logits=p), lambda D, p, q: D.OneHotCategorical(logits=q),
+    "OneHotCategorical": _pair(lambda D, p, q: D.OneHotCategorical(logits=p),
+                               lambda D, p, q: D.OneHotCategorical(logits=q),
                                real(*B, 4), real(*B, 4)),
     "Beta": _pair(lambda D, a, b, c, d: D.Beta(a, b), lambda D, a, b, c, d: D.Beta(c, d),
                   positive(*B), positive(*B), positive(*B), positive(*B)),
@@ -409,8 +411,10 @@ KL_CASES = {
                      real(*B), positive(*B)),
     "Uniform (infinite)": _pair(lambda D, a, b: D.Uniform(a - 1, a + b), lambda D, a, b: D.Uniform(a, a + 2 * b),
                                 real(*B), positive(*B)),
-    "Exponential": _pair(lambda D, a, b: D.Exponential(a), lambda D, a, b: D.Exponential(b), positive(*B), positive(*B)),
-    "Dirichlet": _pair(lambda D, a, b: D.Dirichlet(a), lambda D, a, b: D.Dirichlet(b), positive(*B, 4), positive(*B, 4)),
+    "Exponential": _pair(lambda D, a, b: D.Exponential(a), lambda D, a, b: D.Exponential(b),
+                         positive(*B), positive(*B)),
+    "Dirichlet": _pair(lambda D, a, b: D.Dirichlet(a), lambda D, a, b: D.Dirichlet(b),
+                       positive(*B, 4), positive(*B, 4)),
     "Laplace": _pair(lambda D, a, b, c, d: D.Laplace(a, b), lambda D, a, b, c, d: D.Laplace(c, d),
                      real(*B), positive(*B), real(*B), positive(*B)),
     "Poisson": _pair(lambda D, a, b: D.Poisson(a), lambda D, a, b: D.Poisson(b), positive(*B), positive(*B)),
@@ -429,7 +433,8 @@ KL_CASES = {
                             real(*B), positive(*B), real(*B), positive(*B)),
     "Exponential-Gamma": _pair(lambda D, a, b, c: D.Exponential(a), lambda D, a, b, c: D.Gamma(b, c),
                                positive(*B), positive(*B), positive(*B)),
-    "Beta-Uniform": _pair(lambda D, a, b: D.Beta(a, b), lambda D, a, b: D.Uniform(0.0, 1.0), positive(*B), positive(*B)),
+    "Beta-Uniform": _pair(lambda D, a, b: D.Beta(a, b), lambda D, a, b: D.Uniform(0.0, 1.0),
+                          positive(*B), positive(*B)),
 }
 
 
@@ -560,9 +565,8 @@ TRANSFORMS = {
     "sigmoid": (lambda T: T.SigmoidTransform(), real(3, 2)),
     "tanh": (lambda T: T.TanhTransform(), real(3, 2)),
     "affine": (lambda T: T.AffineTransform(0.5, -2.0), real(3, 2)),
-    "affine event_dim=1": (lambda T: T.AffineTransform(torch_or_mytorch(T).tensor([1.0, 2.0], dtype=torch_or_mytorch(T).float64),
-                                                       torch_or_mytorch(T).tensor([3.0, -0.5], dtype=torch_or_mytorch(T).float64),
-                                                       event_dim=1), real(3, 2)),
+    "affine event_dim=1": (lambda T: T.AffineTransform(_f64(T, [1.0, 2.0]), _f64(T, [3.0, -0.5]), event_dim=1),
+                           real(3, 2)),
     "power": (lambda T: T.PowerTransform(2.5), positive(3, 2)),
     "compose": (lambda T: T.ComposeTransform([T.AffineTransform(1.0, 2.0), T.TanhTransform(), T.ExpTransform()]),
                 real(3, 2)),
@@ -572,8 +576,10 @@ TRANSFORMS = {
 }
 
 
-def torch_or_mytorch(T):
-    return mytorch if T is mD.transforms else torch
+def _f64(T, values):
+    """A float64 tensor from whichever library the transforms module T belongs to."""
+    lib = mytorch if T is mD.transforms else torch
+    return lib.tensor(values, dtype=lib.float64)
 
 
 @pytest.mark.parametrize("name", list(TRANSFORMS))
@@ -601,7 +607,8 @@ def test_biject_to_and_transform_to_match_torch():
     cases = [(C.real, TC.real), (C.positive, TC.positive), (C.nonnegative, TC.nonnegative),
              (C.greater_than(2.0), TC.greater_than(2.0)), (C.less_than(1.0), TC.less_than(1.0)),
              (C.unit_interval, TC.unit_interval), (C.interval(-1.0, 3.0), TC.interval(-1.0, 3.0)),
-             (C.simplex, TC.simplex), (C.real_vector, TC.real_vector), (C.independent(C.positive, 1), TC.independent(TC.positive, 1))]
+             (C.simplex, TC.simplex), (C.real_vector, TC.real_vector),
+             (C.independent(C.positive, 1), TC.independent(TC.positive, 1))]
     x = real(4, 3)
     for mine, ref in cases:
         for m_reg, t_reg in ((mD.biject_to, tD.biject_to), (mD.transform_to, tD.transform_to)):
