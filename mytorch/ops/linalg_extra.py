@@ -2,7 +2,7 @@
 from .. import linalg as _la
 from ._registry import public, tensor_methods
 from .reduce import _return_type
-from . import linalg_factor  # noqa: F401  (geqrf, ormqr, orgqr)
+from . import linalg_factor, lowrank  # noqa: F401  (geqrf, ormqr, orgqr; svd_lowrank, pca_lowrank)
 
 SVDResult = _return_type("svd", ["U", "S", "V"])
 QRResult = _return_type("qr", ["Q", "R"])

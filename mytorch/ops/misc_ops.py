@@ -1018,3 +1018,5 @@ public(meshgrid, cartesian_prod, combinations, cdist, dist, cross, kron, block_d
        diagonal_scatter, as_strided, as_strided_scatter, fill, unravel_index, split_with_sizes, unsafe_split, unsafe_chunk,
        constant_pad_nd, empty_permuted, zero_, histogram, gradient, empty_strided, resize_as_, mode, index_reduce,
        **COPY_OPS)
+
+from . import histogramdd as _histogramdd  # noqa: E402,F401  (registers torch.histogramdd)
