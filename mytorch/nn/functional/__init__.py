@@ -15,3 +15,4 @@ from .embedding_bag import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
 from .ctc import *  # noqa: F401,F403
 from .fractional_pool import *  # noqa: F401,F403
+from .mha import *  # noqa: F401,F403
