@@ -1,16 +1,27 @@
-"""Time one training step (forward, backward, AdamW) of a small GPT in mytorch and PyTorch.
+"""Time one training step (forward, backward, AdamW) of a small GPT in mytorch and PyTorch, and the peak
+memory a step needs in each.
 
     python benchmarks/bench_train_step.py                     # dim 128, 2 layers, batch 16 x 64 tokens
-    python benchmarks/bench_train_step.py --dim 256 --batch 8 --threads 2
-    python benchmarks/bench_train_step.py --profile           # cProfile of the mytorch step
+    python benchmarks/bench_train_step.py --dim 256 --batch 8 --ctx 128
+    python benchmarks/bench_train_step.py --threads 1         # both libraries on one thread
+    python benchmarks/bench_train_step.py --profile           # cProfile of the mytorch steps
+
+Both libraries get the same thread count (mytorch.set_num_threads / torch.set_num_threads; default:
+numpy's BLAS thread count) and the same batches, and the steps alternate between them, so both see
+the same machine load. The time is the median step. The speed ratio is torch time / mytorch time
+(above 1: mytorch is faster). Peak memory is measured in a fresh process per library: the highest
+resident set size while training minus the resident size just before the first step.
 
 The model is benchmarks/train_parity.build_transformer: embeddings, pre-LN blocks with causal
 scaled_dot_product_attention and a GELU MLP, a linear head, cross-entropy loss.
 """
 import argparse
 import cProfile
+import json
 import os
 import pstats
+import statistics
+import subprocess
 import sys
 import time
 
@@ -20,11 +31,12 @@ import mytorch  # noqa: E402
 from benchmarks.train_parity import build_transformer, text_batches  # noqa: E402
 
 
-def time_steps(lib, args, profile=False):
+def make_run(lib, args):
+    """A step function for lib's model and optimizer, and the batches it trains on."""
     lib.manual_seed(0)
-    model = build_transformer(lib, vocab=args.vocab, dim=args.dim, heads=args.heads, ctx=args.ctx)
+    model = build_transformer(lib, vocab=args.vocab, dim=args.dim, heads=args.heads, ctx=args.ctx,
+                              gelu=args.gelu)
     opt = lib.optim.AdamW(model.parameters(), lr=1e-3)
-    batches = list(text_batches(args.steps + 1, batch=args.batch, ctx=args.ctx, vocab=args.vocab))
 
     def step(x, y):
         logits = model(lib.tensor(x))
@@ -34,18 +46,74 @@ def time_steps(lib, args, profile=False):
         opt.step()
         return loss
 
-    step(*batches[0])  # warm-up
-    if profile:
-        prof = cProfile.Profile()
-        prof.enable()
-    start = time.perf_counter()
-    for x, y in batches[1:]:
+    return step
+
+
+def time_both(args, torch):
+    batches = list(text_batches(args.steps + args.warmup, batch=args.batch, ctx=args.ctx, vocab=args.vocab))
+    steps = {"mytorch": make_run(mytorch, args), "torch": make_run(torch, args)}
+    times = {name: [] for name in steps}
+    prof = cProfile.Profile() if args.profile else None
+    for i, (x, y) in enumerate(batches):
+        for name, step in steps.items():
+            if prof is not None and name == "mytorch" and i >= args.warmup:
+                prof.enable()
+            start = time.perf_counter()
+            step(x, y)
+            elapsed = time.perf_counter() - start
+            if prof is not None and name == "mytorch":
+                prof.disable()
+            if i >= args.warmup:
+                times[name].append(elapsed)
+    if prof is not None:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _status_bytes(field):
+    """VmRSS (resident now) or VmHWM (its high-water mark) of this process, from /proc/self/status.
+    (getrusage's ru_maxrss would not do: Linux carries it over from the parent across fork + exec.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def peak_memory_child(lib_name, args):
+    """Run in a fresh process: peak RSS growth over the training steps of one library, in bytes."""
+    if lib_name == "torch":
+        import torch as lib
+
+        lib.set_num_threads(args.threads)
+    else:
+        lib = mytorch
+        mytorch.set_num_threads(args.threads)
+        mytorch.cpu_kernels.warm_up()  # the compiled code is the library's, like torch's own .so files
+    step = make_run(lib, args)
+    batches = list(text_batches(args.steps, batch=args.batch, ctx=args.ctx, vocab=args.vocab))
+    try:  # restart the high-water mark here, so that imports and set-up don't count (Linux >= 4.0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    base = _status_bytes("VmRSS")
+    for x, y in batches:
         step(x, y)
-    elapsed = (time.perf_counter() - start) / args.steps
-    if profile:
-        prof.disable()
-        pstats.Stats(prof).sort_stats("tottime").print_stats(20)
-    return elapsed
+    return max(_status_bytes("VmHWM") - base, 0)
+
+
+def peak_memory(args):
+    if not os.path.exists("/proc/self/status"):
+        return None
+    out = {}
+    for name in ("mytorch", "torch"):
+        cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", name, "--dim", str(args.dim),
+               "--heads", str(args.heads), "--ctx", str(args.ctx), "--vocab", str(args.vocab), "--batch",
+               str(args.batch), "--steps", str(min(args.steps, 5)), "--threads", str(args.threads), "--gelu", args.gelu]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[name] = json.loads(res.stdout.strip().splitlines()[-1])["peak_bytes"]
+    return out
 
 
 def main(argv=None):
@@ -55,17 +123,34 @@ def main(argv=None):
     parser.add_argument("--ctx", type=int, default=64)
     parser.add_argument("--vocab", type=int, default=64)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=1, help="PyTorch intra-op threads")
+    parser.add_argument("--gelu", default="tanh", choices=["tanh", "none"], help="GELU approximation")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="threads for both (default: numpy's BLAS)")
+    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak memory runs")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads is None:
+        args.threads = mytorch.get_num_threads()
+    if args.memory_child:
+        print(json.dumps({"peak_bytes": peak_memory_child(args.memory_child, args)}))
+        return None
     import torch
 
+    mytorch.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
-    mine = time_steps(mytorch, args, args.profile)
-    ref = time_steps(torch, args)
-    print(f"GPT step (dim={args.dim}, batch={args.batch}x{args.ctx}): mytorch {mine * 1e3:.1f} ms, "
-          f"torch {ref * 1e3:.1f} ms, mytorch/torch = {mine / ref:.2f}x")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    t = time_both(args, torch)
+    line = (f"GPT step (dim={args.dim}, batch={args.batch}x{args.ctx}, gelu={args.gelu}, {args.threads} threads each, "
+            f"load {load:.1f}): mytorch {t['mytorch'] * 1e3:.1f} ms, torch {t['torch'] * 1e3:.1f} ms, "
+            f"speed ratio torch/mytorch = {t['torch'] / t['mytorch']:.2f}")
+    mem = peak_memory(args) if args.memory else None
+    if mem:
+        line += (f"; peak step memory mytorch {mem['mytorch'] / 2**20:.1f} MiB, torch {mem['torch'] / 2**20:.1f} MiB"
+                 f" ({mem['mytorch'] / max(mem['torch'], 1):.2f}x)")
+    print(line)
+    return t, mem
 
 
 if __name__ == "__main__":

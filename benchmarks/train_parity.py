@@ -23,7 +23,7 @@ def build_cnn(lib):
         nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4))
 
 
-def build_transformer(lib, vocab=32, dim=32, heads=4, ctx=16):
+def build_transformer(lib, vocab=32, dim=32, heads=4, ctx=16, gelu="tanh"):
     nn, F = lib.nn, lib.nn.functional
 
     class Block(nn.Module):
@@ -33,7 +33,7 @@ def build_transformer(lib, vocab=32, dim=32, heads=4, ctx=16):
             self.qkv = nn.Linear(dim, 3 * dim)
             self.proj = nn.Linear(dim, dim)
             self.ln2 = nn.LayerNorm(dim)
-            self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(approximate="tanh"), nn.Linear(4 * dim, dim))
+            self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(approximate=gelu), nn.Linear(4 * dim, dim))
 
         def forward(self, x):
             B, T, C = x.shape

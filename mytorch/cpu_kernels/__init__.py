@@ -47,3 +47,23 @@ def use(*arrays):
     if type(first) is not np.ndarray or first.size < MIN_SIZE or not available():
         return False
     return all(a is None or (type(a) is np.ndarray and a.dtype == _F32 and a.flags.c_contiguous) for a in arrays)
+
+
+def warm_up():
+    """Compile (or load from numba's on-disk cache) every body now instead of at first use: moves the
+    one-time JIT cost (seconds cold, ~60 MB of LLVM code) out of the first training step."""
+    if not available():
+        return
+    from . import activations, layer_norm, scatter, softmax
+
+    x = np.zeros((4, 8), np.float32)
+    for name in activations.NAMES:
+        activations.backward(name, x, activations.forward(name, x))
+    for w in (None, x[0]):
+        y, mean, rstd = layer_norm.forward(x, w, w, 1e-5, False)
+        layer_norm.backward(x, x, w, mean, rstd, False, True, True)
+        layer_norm.backward(x, x, w, mean, rstd, True, True, False)
+    for log in (False, True):
+        softmax.backward(x, softmax.forward(x, 1.0, 4, log), 1.0, log)
+    for dtype in (np.float32, np.float64):
+        scatter.add_rows(np.zeros((4, 8), dtype), np.arange(4), np.zeros((4, 8), dtype))
