@@ -5,7 +5,7 @@ import pathlib
 import mytorch
 from mytorch.ops._registry import PUBLIC_OPS
 
-TABLES = ["elementwise", "reduce", "linalg", "shape", "index", "factory", "more_ops", "complex"]
+TABLES = ["elementwise", "reduce", "linalg", "shape", "index", "factory", "more_ops", "complex", "fft"]
 # entries of PyTorch's OpInfo database that tests/test_opinfo.py holds passing also count as parity cases
 OPINFO_RATCHET = pathlib.Path(__file__).parents[1] / "opinfo_passing.txt"
 

@@ -125,3 +125,90 @@ def test_errors_match_torch(expr, exc):
             eval(expr, {"lib": lib})
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# stft / istft
+# ---------------------------------------------------------------------------------------------
+# public torch.* ops this module checks against PyTorch (tests/ops/test_coverage.py)
+COVERED = {"stft", "istft", "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window"}
+HANN8, HANN16 = np.hanning(8), np.hanning(16)
+STFT_CASES = [  # (signal shape, window, stft kwargs, istft kwargs or None)
+    ((2, 40), HANN16, dict(n_fft=16), dict(n_fft=16)),
+    ((40,), None, dict(n_fft=8, hop_length=3), dict(n_fft=8, hop_length=3)),
+    ((2, 33), np.hanning(10), dict(n_fft=16, hop_length=4, win_length=10),
+     dict(n_fft=16, hop_length=4, win_length=10, length=33)),
+    ((2, 30), HANN8, dict(n_fft=8, normalized=True, pad_mode="constant"), dict(n_fft=8, normalized=True)),
+    ((30,), HANN8, dict(n_fft=8, center=False, pad_mode="replicate"), None),
+    ((30,), HANN8, dict(n_fft=8, onesided=False, pad_mode="circular"), dict(n_fft=8, onesided=False)),
+    ((2, 30), HANN8 + 0.1, dict(n_fft=8), dict(n_fft=8, center=False)),
+    ((2, 30), HANN8 + 0.1, dict(n_fft=8), dict(n_fft=8, length=40)),
+]
+
+
+def _stft_round(lib, x0, w0, kwargs, ikwargs):
+    x = lib.tensor(x0, requires_grad=True)
+    window = None if w0 is None else lib.tensor(w0)
+    spec = lib.stft(x, window=window, return_complex=True, **kwargs)
+    outs = [spec]
+    loss = _loss(lib, spec)
+    if ikwargs is not None:
+        y = lib.istft(spec, window=window, **ikwargs)
+        outs.append(y)
+        loss = loss + _loss(lib, y)
+    loss.backward()
+    return outs + [x.grad]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # rectangular-window and zero-padding notices (both libraries)
+@pytest.mark.parametrize("shape,window,kwargs,ikwargs", STFT_CASES)
+def test_stft_istft_against_torch(shape, window, kwargs, ikwargs):
+    x0 = np.random.default_rng(5).standard_normal(shape)
+    for m, r in zip(_stft_round(mytorch, x0, window, kwargs, ikwargs), _stft_round(torch, x0, window, kwargs, ikwargs)):
+        assert str(m.dtype).split(".")[-1] == str(r.dtype).split(".")[-1] and tuple(m.shape) == tuple(r.shape)
+        np.testing.assert_allclose(_np(m), _np(r), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:stft with return_complex=False is deprecated")
+def test_stft_complex_input_and_real_pairs():
+    """A complex signal gets the two-sided spectrum; return_complex=False gives (real, imag) pairs."""
+    x0 = CPLX[0]
+    for fn in (lambda lib, x: lib.stft(x, 4, return_complex=True),
+               lambda lib, x: x.real.stft(4, window=lib.hann_window(4, dtype=lib.float64), return_complex=False)):
+        mine, ref = fn(mytorch, mytorch.tensor(x0)), fn(torch, torch.tensor(x0))
+        assert tuple(mine.shape) == tuple(ref.shape)
+        np.testing.assert_allclose(_np(mine), _np(ref), atol=1e-10)
+
+
+@pytest.mark.parametrize("expr,exc,phrase", [
+    ("lib.stft(lib.ones(20), 8)", RuntimeError, "stft requires the return_complex parameter be given for real inputs"),
+    ("lib.stft(lib.ones(20), 8, hop_length=0, return_complex=True)", RuntimeError, "expected hop_length > 0"),
+    ("lib.stft(lib.ones(20), 8, win_length=9, return_complex=True)", RuntimeError, "expected 0 < win_length <= n_fft"),
+    ("lib.stft(lib.ones(20), 8, window=lib.ones(5), return_complex=True)", RuntimeError,
+     "expected a 1D window tensor of size equal to win_length=8"),
+    ("lib.stft(lib.ones(20), 64, center=False, return_complex=True)", RuntimeError, "expected 0 < n_fft < 20"),
+    ("lib.stft(lib.ones(2, 2, 20), 8, return_complex=True)", RuntimeError, "expected a 1D or 2D tensor"),
+    ("lib.stft(lib.ones(20, dtype=lib.complex64), 8, onesided=True)", RuntimeError,
+     "Cannot have onesided output if window or input is complex"),
+    ("lib.istft(lib.ones(5, 11), 8)", RuntimeError, "istft requires a complex-valued input tensor"),
+    ("lib.istft(lib.stft(lib.ones(20), 8, window=lib.hann_window(8), return_complex=True), 8, "
+     "window=lib.hann_window(8), center=False)", RuntimeError, "window overlap add min"),
+])
+def test_stft_errors(expr, exc, phrase):
+    for lib in (mytorch, torch):
+        with pytest.raises(exc, match=phrase.replace("(", r"\(")):
+            eval(expr, {"lib": lib})
+
+
+@pytest.mark.parametrize("name,kwargs", [("hann_window", {}), ("hamming_window", {}),
+                                         ("hamming_window", dict(alpha=0.6, beta=0.3)), ("blackman_window", {}),
+                                         ("bartlett_window", {}), ("kaiser_window", dict(beta=5.0))])
+def test_window_functions(name, kwargs):
+    for n in (0, 1, 2, 7, 8):
+        for periodic in (True, False):
+            for dtype in (None, "float64"):
+                extra = {} if dtype is None else {"dtype": getattr(mytorch, dtype)}
+                mine = getattr(mytorch, name)(n, periodic, **kwargs, **extra)
+                ref = getattr(torch, name)(n, periodic, **kwargs, **({} if dtype is None else {"dtype": torch.float64}))
+                assert str(mine.dtype).split(".")[-1] == str(ref.dtype).split(".")[-1]
+                np.testing.assert_allclose(mine.numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
