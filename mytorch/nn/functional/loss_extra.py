@@ -4,6 +4,7 @@ multi_margin_loss and multilabel_margin_loss are single Functions with a manual 
 MultiMarginLossBackward0 / MultilabelMarginLossBackward0); the others compose differentiable ops, as
 PyTorch's own Python definitions do. ctc_loss lives in .ctc.
 """
+import dataclasses
 import math
 
 from ..._array import xp_of
@@ -11,7 +12,7 @@ from ...autograd.function import Function
 from .loss import _reduction, _tname, pairwise_distance
 
 __all__ = ["multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "gaussian_nll_loss",
-           "triplet_margin_with_distance_loss"]
+           "triplet_margin_with_distance_loss", "linear_cross_entropy", "LinearCrossEntropyOptions"]
 
 
 def _reduce(loss, reduction):
@@ -230,3 +231,67 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
         d_neg = minimum(d_neg, distance(positive, negative))
     return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# linear_cross_entropy: cross_entropy(linear(input, linear_weight, linear_bias), target, ...)
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class LinearCrossEntropyOptions:
+    """Chunking options of linear_cross_entropy (PyTorch's fields). mytorch evaluates the batch in chunks of
+    `batch_chunk_size` rows (one chunk when None) through the same differentiable ops, so results equal the
+    reference path; the other fields are accepted for compatibility and change nothing."""
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: int = None
+    chunking_method: str = "auto"
+    acc_policy: str = "auto"
+    acc_dtype: object = None
+
+
+def _linear_logits(input, linear_weight, linear_bias):
+    from .linear import linear
+
+    out_features = tuple(linear_weight.shape[:-1])
+    w = linear_weight.reshape(-1, linear_weight.shape[-1]) if len(out_features) > 1 else linear_weight
+    b = None if linear_bias is None else linear_bias.reshape(-1)
+    logits = linear(input, w, b)
+    if len(out_features) > 1:  # K-dimensional loss: (N, C, d1, ..., dK)
+        logits = logits.reshape(tuple(input.shape[:-1]) + out_features)
+    return logits
+
+
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
+                         ignore_index=None, label_smoothing=0.0, options=None):
+    """cross_entropy(linear(input, linear_weight, linear_bias), target); ignore_index None means -100."""
+    from ...ops.shape import cat
+    from .loss import cross_entropy
+
+    reduction = _reduction(None, None, reduction)
+    ignore = -100 if ignore_index is None else int(ignore_index)
+    if input.ndim not in (1, 2):
+        raise ValueError(f"linear_cross_entropy: input must be (in_features,) or (N, in_features), got "
+                         f"{list(input.shape)}")
+    if linear_weight.ndim > 2 and input.ndim != 2:
+        raise ValueError("linear_cross_entropy: a multi-dimensional linear_weight needs a batched (N, in_features) "
+                         "input")
+    if linear_weight.shape[-1] != input.shape[-1]:
+        raise RuntimeError(f"linear_cross_entropy: input has {input.shape[-1]} features but linear_weight expects "
+                           f"{linear_weight.shape[-1]} (shape {list(linear_weight.shape)})")
+    chunk = getattr(options, "batch_chunk_size", None) if options is not None else None
+    if options is None or input.ndim == 1 or not chunk or chunk >= input.shape[0]:
+        return cross_entropy(_linear_logits(input, linear_weight, linear_bias), target, weight, ignore_index=ignore,
+                             reduction=reduction, label_smoothing=label_smoothing)
+    pieces = [cross_entropy(_linear_logits(input[i:i + chunk], linear_weight, linear_bias), target[i:i + chunk],
+                            weight, ignore_index=ignore, reduction="none", label_smoothing=label_smoothing)
+              for i in range(0, input.shape[0], chunk)]
+    loss = cat(pieces, 0)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if target.is_floating_point():  # class probabilities: the mean over rows (and K dims)
+        return loss.sum() / loss.numel()
+    valid = target != ignore  # class indices: divide by the summed weights of the counted targets
+    denom = valid.sum() if weight is None else (weight[target.clamp(0, weight.shape[0] - 1)] * valid).sum()
+    return loss.sum() / denom
