@@ -736,3 +736,21 @@ def test_cuda_matches_cpu(name):
     if gpu.has_rsample:
         gpu.rsample((2,)).sum().backward()
         assert all(p.grad is not None and p.grad.device.type == "cuda" for p in cuda_params)
+
+
+SCALAR_CASES = [("Normal", (0.0, 1.0)), ("Uniform", (0.0, 2.0)), ("Laplace", (0.0, 1.0)), ("Exponential", (2.0,)),
+                ("Gamma", (2.0, 3.0)), ("Beta", (2.0, 3.0)), ("Poisson", (2.0,)), ("Bernoulli", (0.3,)),
+                ("Geometric", (0.3,)), ("Cauchy", (0.0, 1.0)), ("HalfNormal", (1.0,)), ("HalfCauchy", (1.0,)),
+                ("Chi2", (3.0,)), ("StudentT", (3.0,)), ("LogNormal", (0.0, 1.0)), ("Gumbel", (0.0, 1.0)),
+                ("Weibull", (1.0, 2.0)), ("Pareto", (1.0, 3.0)), ("InverseGamma", (3.0, 2.0)), ("Binomial", (5, 0.3)),
+                ("NegativeBinomial", (5.0, 0.3)), ("LogisticNormal", (0.0, 1.0))]
+
+
+@pytest.mark.parametrize("name,args", SCALAR_CASES)
+def test_number_parameters_give_torch_shapes_dtypes_and_reprs(name, args):
+    mine, ref = getattr(mD, name)(*args), getattr(tD, name)(*args)
+    assert mine.batch_shape == ref.batch_shape and mine.event_shape == ref.event_shape
+    assert repr(mine) == repr(ref).replace("torch.", "mytorch.")
+    s, t = mine.sample((3,)), ref.sample((3,))
+    assert s.shape == t.shape and str(s.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    assert_close(mine.log_prob(s), ref.log_prob(torch.tensor(s.numpy())), rtol=1e-5)
