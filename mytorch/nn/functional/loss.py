@@ -269,7 +269,8 @@ def _cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mea
     if input._data.dtype.kind not in "fcV":
         raise NotImplementedError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_tname(input)}'")
     fused = weight is None and C > 0 and _use_fused("cross_entropy", fused, input)  # no class weights in the kernel
-    return _ClassLoss.apply(input, target, weight, True, ignore_index, float(label_smoothing), reduction, fused)
+    return _named(_ClassLoss, "NllLoss").apply(input, target, weight, True, ignore_index, float(label_smoothing),
+                                               reduction, fused)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -282,7 +283,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if input._data.dtype.kind not in "fcV":
         kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_tname(input)}'")
-    return _ClassLoss.apply(input, target, weight, False, ignore_index, 0.0, reduction)
+    return _named(_ClassLoss, "NllLoss").apply(input, target, weight, False, ignore_index, 0.0, reduction)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,6 +435,23 @@ class _PointwiseLoss(Function):
                 None, None, None, None, None)
 
 
+# grad_fn names as PyTorch prints them: its native losses have their own backward (MseLossBackward0); the
+# losses it composes in Python end in their reduction (MeanBackward0 / SumBackward0, SubBackward0 unreduced)
+_GRAD_NAMES = {"mse_loss": "MseLoss", "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
+               "binary_cross_entropy": "BinaryCrossEntropy",
+               "binary_cross_entropy_with_logits": "BinaryCrossEntropyWithLogits", "soft_margin_loss": "SoftMarginLoss"}
+_UNREDUCED = {"l1_loss": "Abs"}
+_NAMED = {}
+
+
+def _named(base, name):
+    """`base` under the name its grad_fn shows (name + 'Backward0'); one subclass per name, made once."""
+    cls = _NAMED.get((base, name))
+    if cls is None:
+        cls = _NAMED[(base, name)] = type(name, (base,), {"__module__": __name__, "__qualname__": name})
+    return cls
+
+
 _KERNEL = {"mse_loss": "mse_cpu", "smooth_l1_loss": "smooth_l1_cpu", "huber_loss": "huber_cpu",
            "binary_cross_entropy": "binary_cross_entropy", "binary_cross_entropy_with_logits": "log_sigmoid_cpu"}
 
@@ -512,7 +530,8 @@ def _pointwise(name, input, target, value, grads, params, reduction, weight=None
     except ValueError:
         raise RuntimeError(f"The size of tensor a ({input.shape[-1]}) must match the size of tensor b "
                            f"({target.shape[-1]}) at non-singleton dimension {input.ndim - 1}") from None
-    return _PointwiseLoss.apply(input, target, weight, value, grads, params, reduction)
+    grad_name = _GRAD_NAMES.get(name) or {"mean": "Mean", "sum": "Sum"}.get(reduction, _UNREDUCED.get(name, "Sub"))
+    return _named(_PointwiseLoss, grad_name).apply(input, target, weight, value, grads, params, reduction)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -590,7 +609,8 @@ class _ReduceAll(Function):
 
 
 def _apply_reduction(loss, reduction):
-    return loss if reduction == "none" else _ReduceAll.apply(loss, reduction)
+    return loss if reduction == "none" else _named(_ReduceAll, "Mean" if reduction == "mean" else "Sum").apply(
+        loss, reduction)
 
 
 class _CosineSimilarity(Function):
