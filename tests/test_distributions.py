@@ -118,6 +118,8 @@ CASES = {
                      lambda: positive(4, *B, low=0.05)),
     "LogisticNormal": (lambda D, loc, scale: D.LogisticNormal(loc, scale), [real(*B), positive(*B, high=1.5)],
                        lambda: simplex(4, 3, 3)),
+    "LowRankMultivariateNormal": (lambda D, loc, W, d: D.LowRankMultivariateNormal(loc, W, d),
+                                  [real(2, 4), real(4, 2), positive(2, 4)], lambda: real(4, 2, 4)),
 }
 
 
@@ -442,6 +444,15 @@ KL_CASES = {
                          real(*B), positive(*B), real(*B), positive(*B)),
     "LogNormal": _pair(lambda D, a, b, c, d: D.LogNormal(a, b), lambda D, a, b, c, d: D.LogNormal(c, d),
                        real(*B), positive(*B), real(*B), positive(*B)),
+    "LowRank-LowRank": _pair(lambda D, a, W, d, b, V, e: D.LowRankMultivariateNormal(a, W, d),
+                             lambda D, a, W, d, b, V, e: D.LowRankMultivariateNormal(b, V, e),
+                             real(2, 3), real(3, 2), positive(3), real(3), real(2, 3, 1), positive(2, 3)),
+    "LowRank-MVN": _pair(lambda D, a, W, d, b, L: D.LowRankMultivariateNormal(a, W, d),
+                         lambda D, a, W, d, b, L: D.MultivariateNormal(b, scale_tril=L),
+                         real(2, 3), real(3, 2), positive(3), real(3), tril(2)),
+    "MVN-LowRank": _pair(lambda D, a, W, d, b, L: D.MultivariateNormal(b, scale_tril=L),
+                         lambda D, a, W, d, b, L: D.LowRankMultivariateNormal(a, W, d),
+                         real(2, 3), real(3, 2), positive(3), real(3), tril(2)),
     "Uniform-Normal": _pair(lambda D, a, b, c, d: D.Uniform(a, a + b), lambda D, a, b, c, d: D.Normal(c, d),
                             real(*B), positive(*B), real(*B), positive(*B)),
     "Exponential-Gamma": _pair(lambda D, a, b, c: D.Exponential(a), lambda D, a, b, c: D.Gamma(b, c),

@@ -19,6 +19,7 @@ from .gamma import Gamma
 from .gumbel import Gumbel
 from .independent import Independent
 from .laplace import Laplace
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
@@ -208,6 +209,23 @@ def _kl_multivariatenormal_multivariatenormal(p, q):
     term2 = solved.pow(2).sum((-2, -1))
     term3 = batch_mahalanobis(Lq, q.loc - p.loc)
     return half_term1 + 0.5 * (term2 + term3 - n)
+
+
+def _as_full_rank(d):
+    if isinstance(d, LowRankMultivariateNormal):
+        return MultivariateNormal(d.loc, scale_tril=d.scale_tril, validate_args=False)
+    return d
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_multivariatenormal(p, q):
+    # through the full covariances' Cholesky factors: O(n^3), exact
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with different event shapes "
+                         "cannot be computed")
+    return _kl_multivariatenormal_multivariatenormal(_as_full_rank(p), _as_full_rank(q))
 
 
 @register_kl(Poisson, Poisson)
