@@ -155,7 +155,22 @@ def pad(input, pad, mode="constant", value=None):
         if input.shape[axis] + lo + hi < 0:
             raise RuntimeError(f"The input size {input.shape[axis]}, plus negative padding {lo} and {hi} resulted "
                                f"in a negative output size, which is invalid. Check dimension {axis} of your input.")
-    return _Pad.apply(input, pads, mode, value)
+    return _pad_function(mode, n_axes).apply(input, pads, mode, value)
+
+
+_PAD_NAMES = {}
+
+
+def _pad_function(mode, n_axes):
+    """_Pad under PyTorch's grad_fn name: ConstantPadNdBackward0, ReflectionPad2DBackward0, ... (circular,
+    which PyTorch writes through slices, keeps _PadBackward0)."""
+    if mode == "circular":
+        return _Pad
+    name = {"constant": "ConstantPadNd", "reflect": f"ReflectionPad{n_axes}D",
+            "replicate": f"ReplicationPad{n_axes}D"}[mode]
+    if name not in _PAD_NAMES:
+        _PAD_NAMES[name] = type(name, (_Pad,), {"__module__": __name__, "__qualname__": name})
+    return _PAD_NAMES[name]
 
 
 class _Normalize(Function):
