@@ -41,13 +41,16 @@ def _check_float_pair(op, a, b):
         check_broadcast(a._data.shape, b._data.shape)
 
 
+def _pack(xp, real, imag):
+    """(real, imag) arrays -> one complex array, exactly (real + 1j * imag would turn an infinite imag into nan)."""
+    pairs = xp.stack(xp.broadcast_arrays(real, imag), axis=-1)
+    return pairs.view(_complex_np(real.dtype))[..., 0]
+
+
 class Complex(Function):
     @staticmethod
     def forward(ctx, real, imag):
-        xp = xp_of(real)
-        out = xp.empty(xp.broadcast_shapes(real.shape, imag.shape), _complex_np(real.dtype))
-        out.real, out.imag = real, imag
-        return out
+        return _pack(xp_of(real), real, imag)
 
     @staticmethod
     def backward(ctx, grad):
@@ -58,9 +61,7 @@ class Polar(Function):
     @staticmethod
     def forward(ctx, r, theta):
         xp = xp_of(r)
-        unit = xp.empty(theta.shape, _complex_np(r.dtype))
-        unit.real, unit.imag = xp.cos(theta), xp.sin(theta)
-        out = r * unit
+        out = _pack(xp, r * xp.cos(theta), r * xp.sin(theta))
         ctx.save_for_backward(out)
         return out
 
@@ -93,7 +94,11 @@ class ViewAsReal(Function):
 
     @staticmethod
     def forward(ctx, z):
-        return z[..., None].view(z.real.dtype)  # (..., 1) complex -> (..., 2) real, any strides
+        real = z.real.dtype
+        try:
+            return z[..., None].view(real)  # (..., 1) complex -> (..., 2) real, any strides (numpy)
+        except ValueError:  # cupy changes itemsize only on contiguous arrays: view the memory directly
+            return type(z)(z.shape + (2,), real, memptr=z.data, strides=z.strides + (z.itemsize // 2,))
 
     @staticmethod
     def backward(ctx, grad):
@@ -105,7 +110,10 @@ class ViewAsComplex(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return x.view(_complex_np(x.dtype))[..., 0]
+        try:
+            return x.view(_complex_np(x.dtype))[..., 0]
+        except ValueError:  # cupy (see ViewAsReal)
+            return type(x)(x.shape[:-1], _complex_np(x.dtype), memptr=x.data, strides=x.strides[:-1])
 
     @staticmethod
     def backward(ctx, grad):

@@ -573,6 +573,8 @@ def _sign(xp, x):
 
 
 def _sigmoid(xp, x):
+    if x.dtype.kind == "c":  # complex: no sign to split on; the plain formula, as PyTorch
+        return 1 / (1 + xp.exp(-x))
     # stable for large |x|: exp only ever of a non-positive number
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)

@@ -139,6 +139,8 @@ class _Pointwise(Function):
         d = cls.deriv(xp, saved, *ctx.params)
         if d.dtype != grad.dtype and d.dtype.kind == "f":
             d = d.astype(grad.dtype)  # where(x > 0, 1.0, slope) etc. come out float64
+        if grad.dtype.kind == "c":  # complex input (silu, ...): PyTorch's convention is grad * conj(f'(z))
+            d = xp.conj(d)
         return (grad * d,) + (None,) * len(ctx.params)
 
 
