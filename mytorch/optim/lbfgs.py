@@ -6,8 +6,6 @@ One `step(closure)` runs up to `max_iter` iterations. The direction comes from t
 with safeguarded cubic interpolation; N&W Algorithms 3.5/3.6) when line_search_fn="strong_wolfe".
 All parameters are treated as one flat vector; the state lives under the first parameter, as in PyTorch.
 """
-import math
-
 import numpy as np
 
 from .._array import move_array, xp_of
@@ -27,7 +25,7 @@ def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
     d2_square = d1 ** 2 - g1 * g2
     if d2_square < 0:
         return (lo + hi) / 2.0
-    d2 = math.sqrt(d2_square)
+    d2 = d2_square ** 0.5
     if x1 <= x2:
         x = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
     else:
@@ -38,10 +36,10 @@ def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
 def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
     """A step t along d meeting the strong Wolfe conditions: f(t) <= f + c1 t g^T d and |g(t)^T d| <= c2 |g^T d|.
     `evaluate(t)` gives (loss, flat grad) at x + t d. Returns (loss, grad, t, evaluations)."""
-    d_norm = float(abs(d).max())
+    d_norm = _host(abs(d).max())
     f_new, g_new = evaluate(t)
     evals = 1
-    gtd_new = float(g_new @ d)
+    gtd_new = _dot(g_new, d)
     t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
     done, ls_iter = False, 0
     # bracketing: grow t until an interval surely holds an acceptable point
@@ -61,7 +59,7 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1
         t = t_next
         f_new, g_new = evaluate(t)
         evals += 1
-        gtd_new = float(g_new @ d)
+        gtd_new = _dot(g_new, d)
         ls_iter += 1
     if ls_iter == max_ls:
         bracket = [0.0, t], [f, f_new], [g, g_new], [gtd, gtd_new]
@@ -86,7 +84,7 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1
             insufficient_progress = False
         f_new, g_new = evaluate(t)
         evals += 1
-        gtd_new = float(g_new @ d)
+        gtd_new = _dot(g_new, d)
         ls_iter += 1
         if f_new > f + c1 * t * gtd or f_new >= values[low]:
             steps[high], values[high], grads[high], slopes[high] = t, f_new, g_new, gtd_new
@@ -108,8 +106,6 @@ class LBFGS(Optimizer):
             raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= _to_scalar(lr):
             raise ValueError(f"Invalid learning rate: {lr}")
-        if line_search_fn not in (None, "strong_wolfe"):
-            raise ValueError(f"only 'strong_wolfe' is supported as line_search_fn, got {line_search_fn!r}")
         max_eval = max_iter * 5 // 4 if max_eval is None else max_eval
         defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                         tolerance_change=tolerance_change, history_size=history_size, line_search_fn=line_search_fn)
@@ -161,7 +157,7 @@ class LBFGS(Optimizer):
         current_evals = 1
         state["func_evals"] += 1
         flat_grad = self._flat_grad()
-        if float(abs(flat_grad).max()) <= tolerance_grad:  # already optimal
+        if _host(abs(flat_grad).max()) <= tolerance_grad:  # already optimal
             return orig_loss
 
         d, t = _array(state.get("d")), state.get("t")
@@ -179,41 +175,43 @@ class LBFGS(Optimizer):
             else:
                 y = flat_grad - prev_flat_grad  # gradient change and step of the last iteration
                 s = d * t
-                ys = float(y @ s)
+                ys = _dot(y, s)
                 if ys > 1e-10:  # keep the pair only when it carries positive curvature
                     if len(old_dirs) == history_size:
                         old_dirs.pop(0), old_stps.pop(0), ro.pop(0)
                     old_dirs.append(y)
                     old_stps.append(s)
                     ro.append(1.0 / ys)
-                    H_diag = ys / float(y @ y)
+                    H_diag = ys / _dot(y, y)
                 d = _two_loop(flat_grad, old_dirs, old_stps, ro, H_diag)
             prev_flat_grad, prev_loss = flat_grad.copy(), loss
-            t = min(1.0, 1.0 / float(abs(flat_grad).sum())) * lr if state["n_iter"] == 1 else lr
-            gtd = float(flat_grad @ d)
+            t = min(1.0, 1.0 / _host(abs(flat_grad).sum())) * lr if state["n_iter"] == 1 else lr
+            gtd = _dot(flat_grad, d)
             if gtd > -tolerance_change:  # not a descent direction any more
                 break
 
             evals = 0
             if line_search_fn is not None:
+                if line_search_fn != "strong_wolfe":  # PyTorch checks this here, at the first line search
+                    raise RuntimeError(f"only 'strong_wolfe' is supported (line_search_fn={line_search_fn!r})")
                 x0 = [p._data.copy() for p in self._params]
                 loss, flat_grad, t, evals = _strong_wolfe(
                     lambda step: self._directional_evaluate(closure, x0, step, d), t, d, loss, flat_grad, gtd)
                 self._add_to_params(t, d)
-                optimal = float(abs(flat_grad).max()) <= tolerance_grad
+                optimal = _host(abs(flat_grad).max()) <= tolerance_grad
             else:
                 self._add_to_params(t, d)
                 optimal = False
                 if n_iter != max_iter:  # the next iteration needs the new loss and gradient
                     loss, flat_grad = self._evaluate(closure)
-                    optimal = float(abs(flat_grad).max()) <= tolerance_grad
+                    optimal = _host(abs(flat_grad).max()) <= tolerance_grad
                     evals = 1
             current_evals += evals
             state["func_evals"] += evals
 
             if n_iter == max_iter or current_evals >= max_eval or optimal:
                 break
-            if float(abs(d * t).max()) <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
+            if _host(abs(d * t).max()) <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
                 break
 
         state.update(d=_tensor(d), t=t, old_dirs=[_tensor(v) for v in old_dirs],
@@ -240,13 +238,22 @@ def _two_loop(flat_grad, old_dirs, old_stps, ro, H_diag):
     q = -flat_grad
     al = [0.0] * len(old_dirs)
     for i in range(len(old_dirs) - 1, -1, -1):
-        al[i] = float(old_stps[i] @ q) * ro[i]
+        al[i] = _dot(old_stps[i], q) * ro[i]
         q = q - al[i] * old_dirs[i]
     r = q * H_diag
     for i in range(len(old_dirs)):
-        be_i = float(old_dirs[i] @ r) * ro[i]
+        be_i = _dot(old_dirs[i], r) * ro[i]
         r = r + (al[i] - be_i) * old_stps[i]
     return r
+
+
+def _host(x):
+    """A 0-d array result as a numpy scalar of its dtype (float32 math stays float32, as in PyTorch)."""
+    return x[()] if isinstance(x, (np.ndarray, np.generic)) else x.get()[()]
+
+
+def _dot(a, b):
+    return _host(a @ b)
 
 
 def _array(v):
