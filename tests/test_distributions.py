@@ -120,7 +120,18 @@ CASES = {
                        lambda: simplex(4, 3, 3)),
     "LowRankMultivariateNormal": (lambda D, loc, W, d: D.LowRankMultivariateNormal(loc, W, d),
                                   [real(2, 4), real(4, 2), positive(2, 4)], lambda: real(4, 2, 4)),
+    "VonMises": (lambda D, loc, k: D.VonMises(loc, k), [real(*B), positive(*B, low=0.1, high=8.0)],
+                 lambda: real(4, *B)),
+    "FisherSnedecor": (lambda D, d1, d2: D.FisherSnedecor(d1, d2), [positive(*B, low=3.0, high=9.0),
+                                                                    positive(*B, low=5.0, high=12.0)],
+                       lambda: positive(4, *B, low=0.05)),
+    "Kumaraswamy": (lambda D, a, b: D.Kumaraswamy(a, b), [positive(*B, low=1.2), positive(*B, low=1.2)],
+                    lambda: unit(4, *B)),
 }
+
+
+# PyTorch's VonMises evaluates log I0 / I1 with polynomial fits (about 1e-7 relative); ours uses i0e / i1e
+APPROX = {"VonMises": 2e-6}
 
 
 def mytorch_or_torch(D):
@@ -153,8 +164,11 @@ def test_values_and_gradients_match_torch(name):
     value = values()
     for prop in ("mean", "variance", "stddev", "mode"):
         ref, err = _try(lambda: getattr(th, prop))
-        if err is None:
-            assert_close(getattr(mt, prop), ref, rtol=1e-9, msg=f"{name}.{prop}")
+        if (name, prop) == ("Kumaraswamy", "mode"):  # PyTorch 2.13 computes log(1 - b) here: nan for b > 1
+            a, b = (p.detach().numpy() for p in mt_params)
+            assert_close(mt.mode.detach().numpy(), ((a - 1) / (a * b - 1)) ** (1 / a), rtol=1e-12)
+        elif err is None:
+            assert_close(getattr(mt, prop), ref, rtol=APPROX.get(name, 1e-9), msg=f"{name}.{prop}")
         else:
             with pytest.raises(NotImplementedError):
                 getattr(mt, prop)
@@ -167,7 +181,7 @@ def test_values_and_gradients_match_torch(name):
             continue  # PyTorch has none: nothing to compare
         mine = getattr(mt, method)(*(() if arg is None else (mytorch.tensor(arg),)))
         # PyTorch's Multinomial entropy takes lgamma of an int64 tensor, i.e. in float32
-        rtol = 1e-6 if (name, method) == ("Multinomial", "entropy") else 1e-8
+        rtol = 1e-6 if (name, method) == ("Multinomial", "entropy") else APPROX.get(name, 1e-8)
         assert_close(mine, ref, rtol=rtol, atol=1e-10, msg=f"{name}.{method}")
         if not ref.requires_grad:
             continue
@@ -179,7 +193,7 @@ def test_values_and_gradients_match_torch(name):
         for i, (m, t) in enumerate(zip(mt_grads, th_grads)):
             if t is None:
                 continue
-            assert_close(m, t, rtol=1e-7, atol=1e-9, msg=f"{name}.{method} grad of parameter {i}")
+            assert_close(m, t, rtol=APPROX.get(name, 1e-7), atol=1e-9, msg=f"{name}.{method} grad of parameter {i}")
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -195,7 +209,8 @@ def test_sample_shapes_dtypes_and_expand(name):
     assert big.batch_shape == ref_big.batch_shape and big.event_shape == ref_big.event_shape
     assert big.sample().shape == ref_big.sample().shape
     value = big.sample((2,))
-    assert_close(big.log_prob(value), ref_big.log_prob(torch.tensor(value.numpy())), rtol=1e-8, atol=1e-10)
+    assert_close(big.log_prob(value), ref_big.log_prob(torch.tensor(value.numpy())), rtol=APPROX.get(name, 1e-8),
+                 atol=1e-10)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -214,6 +229,10 @@ def test_sample_mean_and_variance(name):
         ref = CASES[name][0](mD, *[mytorch.tensor(p) for p in CASES[name][1]])
         assert ref is not None
         return
+    if name == "VonMises":  # E[cos(x - loc)] = 1 - circular variance, E[sin(x - loc)] = 0
+        np.testing.assert_allclose(np.cos(samples - mean).mean(0), 1 - var, atol=0.05)
+        np.testing.assert_allclose(np.sin(samples - mean).mean(0), 0.0, atol=0.05)
+        return
     if not np.isfinite(mean).all():  # Cauchy, HalfCauchy: no mean; compare the median
         median = mt.icdf(mytorch.full(tuple(mt.batch_shape), 0.5, dtype=mytorch.float64)).numpy()
         np.testing.assert_allclose(np.median(samples, 0), median, rtol=0.1, atol=0.1)
@@ -221,7 +240,7 @@ def test_sample_mean_and_variance(name):
     std_err = np.sqrt(var / n)
     np.testing.assert_array_less(np.abs(samples.mean(0) - mean), 5 * std_err + 1e-6)
     # heavy tails: the sample variance converges too slowly for a fast test
-    if name not in ("LogNormal", "Pareto", "InverseGamma", "StudentT"):
+    if name not in ("LogNormal", "Pareto", "InverseGamma", "StudentT", "FisherSnedecor"):
         np.testing.assert_allclose(samples.var(0), var, rtol=0.2, atol=1e-3)
 
 
