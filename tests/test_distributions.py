@@ -784,3 +784,29 @@ def test_number_parameters_give_torch_shapes_dtypes_and_reprs(name, args):
     s, t = mine.sample((3,)), ref.sample((3,))
     assert s.shape == t.shape and str(s.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
     assert_close(mine.log_prob(s), ref.log_prob(torch.tensor(s.numpy())), rtol=1e-5)
+
+
+def test_utils_match_torch():
+    from torch.distributions import utils as tU
+
+    from mytorch.distributions import utils as mU
+    a = real(2, 4, 4)
+    for diag in (-1, 0, 1):
+        m = mytorch.tensor(a, requires_grad=True)
+        t = torch.tensor(a, requires_grad=True)
+        mv, tv = mU.tril_matrix_to_vec(m, diag), tU.tril_matrix_to_vec(t, diag)
+        assert_close(mv, tv)
+        mm, tm = mU.vec_to_tril_matrix(mv * 2, diag), tU.vec_to_tril_matrix(tv * 2, diag)
+        assert_close(mm, tm)
+        mm.pow(2).sum().backward()
+        tm.pow(2).sum().backward()
+        assert_close(m.grad, t.grad)
+    p = unit(3, 2)
+    assert_close(mU.probs_to_logits(mytorch.tensor(p), is_binary=True), tU.probs_to_logits(torch.tensor(p), True))
+    assert_close(mU.logits_to_probs(mytorch.tensor(p)), tU.logits_to_probs(torch.tensor(p)))
+    assert_close(mU.clamp_probs(mytorch.tensor([0.0, 1.0])), tU.clamp_probs(torch.tensor([0.0, 1.0])))
+    x, y = mU.broadcast_all(mytorch.zeros(3, 1, dtype=mytorch.float64), 2.0)
+    assert x.shape == y.shape == (3, 1) and y.dtype == mytorch.float64
+    assert mU.euler_constant == tU.euler_constant
+    with pytest.raises(ValueError):
+        mU.broadcast_all(mytorch.zeros(2), "a")

@@ -7,9 +7,7 @@ from . import constraints
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, ExpTransform
 from .uniform import Uniform
-from .utils import broadcast_all, finfo
-
-_EULER = 0.57721566490153286061
+from .utils import broadcast_all, euler_constant, finfo
 
 
 class Gumbel(TransformedDistribution):
@@ -41,7 +39,7 @@ class Gumbel(TransformedDistribution):
 
     @property
     def mean(self):
-        return self.loc + self.scale * _EULER
+        return self.loc + self.scale * euler_constant
 
     @property
     def mode(self):
@@ -56,4 +54,4 @@ class Gumbel(TransformedDistribution):
         return self.stddev.pow(2)
 
     def entropy(self):
-        return self.scale.log() + (1 + _EULER)
+        return self.scale.log() + (1 + euler_constant)

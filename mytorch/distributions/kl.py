@@ -26,9 +26,8 @@ from .one_hot_categorical import OneHotCategorical
 from .poisson import Poisson
 from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
-from .utils import batch_mahalanobis, softplus, sum_rightmost
+from .utils import batch_mahalanobis, euler_constant, softplus, sum_rightmost
 
-_EULER = 0.57721566490153286061
 _KL_REGISTRY = {}  # (type_p, type_q) -> fn, as registered
 _KL_MEMOIZE = {}  # (type_p, type_q) -> fn, after resolving base classes
 
@@ -183,9 +182,9 @@ def _kl_gumbel_gumbel(p, q):
     ct2 = q.loc / q.scale
     ct3 = p.loc / q.scale
     t1 = -ct1.log() - ct2 + ct3
-    t2 = ct1 * _EULER
+    t2 = ct1 * euler_constant
     t3 = (ct2 + (1 + ct1).lgamma() - ct3).exp()
-    return t1 + t2 + t3 - (1 + _EULER)
+    return t1 + t2 + t3 - (1 + euler_constant)
 
 
 @register_kl(Laplace, Laplace)
@@ -270,7 +269,7 @@ def _kl_exponential_gamma(p, q):
     # E_p[x] = 1/rate_p and E_p[log x] = -log(rate_p) - euler_gamma
     ratio = q.rate / p.rate
     return (-q.concentration * ratio.log() + ratio + q.concentration.lgamma()
-            + (q.concentration - 1) * _EULER - 1)
+            + (q.concentration - 1) * euler_constant - 1)
 
 
 @register_kl(Beta, Uniform)

@@ -7,9 +7,7 @@ from . import constraints
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, PowerTransform
 from .uniform import Uniform
-from .utils import broadcast_all
-
-_EULER = 0.57721566490153286061
+from .utils import broadcast_all, euler_constant
 
 
 def _moment(a, b, n):
@@ -57,5 +55,5 @@ class Kumaraswamy(TransformedDistribution):
 
     def entropy(self):
         a, b = self.concentration1, self.concentration0
-        harmonic_b = mytorch.digamma(b + 1) + _EULER
+        harmonic_b = mytorch.digamma(b + 1) + euler_constant
         return (1 - b.reciprocal()) + (1 - a.reciprocal()) * harmonic_b - a.log() - b.log()

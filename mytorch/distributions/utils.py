@@ -8,6 +8,9 @@ import mytorch
 from ..tensor import Tensor
 
 
+euler_constant = 0.57721566490153286061  # Euler-Mascheroni constant
+
+
 def finfo(dtype):
     """numpy's finfo for a mytorch float dtype (eps, tiny, min, max)."""
     return np.finfo(dtype.np)
@@ -101,3 +104,30 @@ def batch_mahalanobis(scale_tril, diff):
     m = solved.pow(2).sum(-2)  # (*mat_batch, num_samples)
     m = m.permute(len(mat_batch), *range(len(mat_batch)))
     return m.reshape(batch)
+
+
+def _tril_mask(n, diag, device):
+    arange = mytorch.arange(n, device=device)
+    return arange < arange.reshape(-1, 1) + (diag + 1)
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """The entries on and below diagonal `diag` of the last two dims, row by row, as a vector."""
+    n = mat.shape[-1]
+    if diag < -n or diag >= n:
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    return mat[..., _tril_mask(n, diag, mat.device)]
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """The inverse of tril_matrix_to_vec: a square matrix with zeros above diagonal `diag`."""
+    # solve n (n + 1) / 2 + diag-dependent correction = len(vec) for n
+    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * vec.shape[-1] + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    eps = float(finfo(vec.dtype).eps)
+    if round(n) - n > eps:
+        raise ValueError(f"The size of last dimension is {vec.shape[-1]} which cannot be expressed as "
+                         "the lower triangular part of a square D x D matrix.")
+    n = round(n.item()) if isinstance(n, Tensor) else round(n)
+    mat = vec.new_zeros(vec.shape[:-1] + (n, n))
+    mat[..., _tril_mask(n, diag, vec.device)] = vec
+    return mat

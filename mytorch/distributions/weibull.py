@@ -5,9 +5,7 @@ from . import constraints
 from .exponential import Exponential
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, PowerTransform
-from .utils import broadcast_all
-
-_EULER = 0.57721566490153286061
+from .utils import broadcast_all, euler_constant
 
 
 class Weibull(TransformedDistribution):
@@ -50,4 +48,5 @@ class Weibull(TransformedDistribution):
                                     - (2 * mytorch.lgamma(1 + self.concentration_reciprocal)).exp())
 
     def entropy(self):
-        return _EULER * (1 - self.concentration_reciprocal) + (self.scale * self.concentration_reciprocal).log() + 1
+        k_inv = self.concentration_reciprocal
+        return euler_constant * (1 - k_inv) + (self.scale * k_inv).log() + 1
