@@ -98,14 +98,22 @@ class _DevicePointer:
 
 
 _TORCH_DTYPES = {}
+_modules = {}
+
+
+def _module(name):
+    """An imported module, cached: launchers run per op call, and even a repeated `import` costs a lookup."""
+    module = _modules.get(name)
+    if module is None:
+        module = _modules[name] = __import__(name)
+    return module
 
 
 def _torch_dtype(np_dtype):
-    if np_dtype not in _TORCH_DTYPES:
-        import torch
-
-        _TORCH_DTYPES[np_dtype] = getattr(torch, np_dtype.name)
-    return _TORCH_DTYPES[np_dtype]
+    torch_dtype = _TORCH_DTYPES.get(np_dtype)
+    if torch_dtype is None:
+        torch_dtype = _TORCH_DTYPES[np_dtype] = getattr(_module("torch"), np.dtype(np_dtype).name)
+    return torch_dtype
 
 
 def to_triton(arr):
@@ -114,44 +122,57 @@ def to_triton(arr):
     numpy -> a torch CPU tensor (the interpreter reads it); cupy -> a bare pointer with a torch dtype (the
     compiled launcher needs only `data_ptr()` and `dtype`: no DLPack round trip per argument)."""
     if isinstance(arr, np.ndarray):
-        import torch
-
         if arr.dtype == np.bool_:
             arr = arr.view(np.uint8)  # triton loads bytes; bool pointers are awkward
-        return torch.from_numpy(arr)
+        return _module("torch").from_numpy(arr)
     if arr.dtype == "bool":
         arr = arr.view("uint8")
-    return _DevicePointer(arr, _torch_dtype(np.dtype(arr.dtype)))
+    return _DevicePointer(arr, _torch_dtype(arr.dtype))
+
+
+def _launch_context(arr):
+    """What makes Triton launch where GPU array `arr` lives, or None when it already does: Triton launches
+    on torch's current device and stream, while mytorch switches devices and streams in cupy."""
+    torch, cupy = _module("torch"), _module("cupy")
+    stream = cupy.cuda.get_current_stream().ptr
+    device = arr.device.id
+    if stream == 0 and device == torch.cuda.current_device():  # cupy's legacy default stream: torch's too
+        return None
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.cuda.device(device))
+    if stream != 0:
+        stack.enter_context(torch.cuda.stream(torch.cuda.ExternalStream(stream)))
+    return stack
 
 
 @contextlib.contextmanager
 def on_device(arr):
-    """Launch where `arr` lives: Triton launches on torch's current device and stream, while mytorch
-    switches devices and streams in cupy. A no-op for numpy arrays (the interpreter)."""
-    if isinstance(arr, np.ndarray):
+    """Launch where `arr` lives (see _launch_context). A no-op for numpy arrays (the interpreter)."""
+    context = None if isinstance(arr, np.ndarray) else _launch_context(arr)
+    if context is None:
         yield
-        return
-    import cupy
-    import torch
-
-    with torch.cuda.device(arr.device.id):
-        stream = cupy.cuda.get_current_stream()
-        if stream.ptr == 0:  # the legacy default stream: torch's default too
+    else:
+        with context:
             yield
-        else:
-            with torch.cuda.stream(torch.cuda.ExternalStream(stream.ptr)):
-                yield
 
 
 def launcher(fn):
-    """Decorator for a launcher whose first array argument decides the device (see on_device)."""
+    """Decorator for a launcher whose first array argument (or first array in a leading list of arrays)
+    decides the device (see _launch_context)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        first = next((a for a in args if hasattr(a, "dtype") and hasattr(a, "shape")), None)
-        if first is None or isinstance(first, np.ndarray):
-            return fn(*args, **kwargs)
-        with on_device(first):
-            return fn(*args, **kwargs)
+        for first in args:
+            if isinstance(first, (list, tuple)) and first:
+                first = first[0]
+            if isinstance(first, np.ndarray):
+                return fn(*args, **kwargs)
+            if hasattr(first, "dtype") and hasattr(first, "shape"):
+                context = _launch_context(first)
+                if context is None:
+                    return fn(*args, **kwargs)
+                with context:
+                    return fn(*args, **kwargs)
+        return fn(*args, **kwargs)
     return wrapper
 
 

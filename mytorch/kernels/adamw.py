@@ -82,15 +82,14 @@ _MAX_TABLES = 16
 
 def _tables(xp, arrays, chunk):
     sizes = [a.size for a in arrays[0]]
-    key = (tuple(_address(a) for group in arrays for a in group), tuple(sizes), chunk,
-           None if xp is np else arrays[0][0].device.id)
+    addresses = [_address(a) for group in arrays for a in group]
+    key = (tuple(addresses), tuple(sizes), chunk, None if xp is np else arrays[0][0].device.id)
     cached = _TABLES.get(key)
     if cached is not None:
         _TABLES.move_to_end(key)
         return cached
     table = np.empty((len(sizes), _FIELDS), np.int64)
-    for j, group in enumerate(arrays):
-        table[:, j] = [_address(a) for a in group]
+    table[:, :5] = np.array(addresses, np.int64).reshape(5, len(sizes)).T
     table[:, 5] = sizes
     n_chunks = -(-np.asarray(sizes, np.int64) // chunk)
     tensor_of_chunk = np.repeat(np.arange(len(sizes), dtype=np.int64), n_chunks)

@@ -109,8 +109,8 @@ def elementwise(dt):
     activations.swiglu_fwd(x, x)
     dropout.dropout_fwd(x, 0.1, seed=0)
     embedding.embedding_bwd(embedding.embedding_fwd(np.zeros(3, np.int64), x), np.zeros(3, np.int64), 4)
-    p, s = _arr(4096, dt), _arr(4096, np.float32)
-    adamw.adamw_step(p, p, s, s, step=1)
+    p, s = [_arr(4096, dt), _arr(100, dt)], [_arr(4096, np.float32), _arr(100, np.float32)]
+    adamw.adamw_multi_step(p, p, s, s, step=1)  # what AdamW(fused=True).step() launches per group
 
 
 @case(default=False)
@@ -121,8 +121,10 @@ def elementwise_options(dt):
     activations.swiglu_fwd(x, x)
     for n in (8, 64, 2048):
         embedding.embedding_fwd(np.zeros(3, np.int64), _arr((4, n), dt))
-    p, s = _arr(4096, dt), _arr(4096, np.float32)
-    adamw.adamw_step(p, p, s, s, step=1, amsgrad=True, max_exp_avg_sq=s, maximize=True)
+    p, s = [_arr(4096, dt)], [_arr(4096, np.float32)]
+    for amsgrad in (False, True):
+        for maximize in (False, True):
+            adamw.adamw_multi_step(p, p, s, s, s if amsgrad else None, step=1, amsgrad=amsgrad, maximize=maximize)
 
 
 @case(default=True)

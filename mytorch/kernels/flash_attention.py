@@ -14,7 +14,10 @@ row max m, sum l and the output accumulator, rescaled by exp(m_old - m_new). Sco
 domain (exp2 is cheaper): the saved lse is log2(sum exp2(s)), +inf for fully masked rows.
 Backward: delta = rowsum(dO * O); P = exp2(S - lse); dV += P^T dO; dP = dO V^T;
 dS = P * (dP - delta); dK += dS^T Q; dQ += dS K. dK/dV: one program per (key block, b*kv_head) loops over
-all q heads of its group, so GQA needs no atomics; dQ: one program per (query block, b*h).
+all q heads of its group, so GQA needs no atomics; dQ: one program per (query block, b*h). With dropout the
+dK/dV programs also add dS K into an fp32 dQ with atomics (no dQ kernel), so each tile's scores and dropout
+mask are drawn once in the backward (twice without dropout, where dQ stays deterministic, and for fp32 at
+head dim > 64, where the extra accumulator would spill registers).
 Not done: the gradient of an additive attn_mask.
 """
 import math
@@ -125,11 +128,11 @@ def _attn_bwd_delta_kernel(O, DO, DELTA, sob, soh, som, sod, sdb, sdh, sdm, sdd,
 
 
 @triton.jit
-def _attn_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, skd,
+def _attn_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, MASK, sqb, sqh, sqm, sqd, skb, skh, skn, skd,
                           svb, svh, svn, svd, sdb, sdh, sdm, sdd, smb, smh, smm, smn, H, HKV, Lq, Lk, D, GROUP,
                           qk_scale, sm_scale, win_left, win_right, dropout_p, seed, MASK_KIND: tl.constexpr,
-                          DROPOUT: tl.constexpr, PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                          BLOCK_D: tl.constexpr):
+                          DROPOUT: tl.constexpr, DQ_ATOMIC: tl.constexpr, PRECISION: tl.constexpr,
+                          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     bhk = tl.program_id(0)
     pid_n = tl.program_id(1)
     b = (bhk // HKV).to(tl.int64)
@@ -167,6 +170,9 @@ def _attn_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, sqb, sqh, sqm, 
             dv += tl.dot(tl.trans(p_drop.to(do.dtype)), do, input_precision=PRECISION)
             ds = p * (dp - delta[:, None])
             dk += tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=PRECISION)
+            if DQ_ATOMIC:  # dQ from the same tile (DQ: fp32, contiguous (B, Hq, Lq, D)): no dQ kernel redoing it
+                dq = tl.dot(ds.to(k.dtype), k, input_precision=PRECISION) * sm_scale
+                tl.atomic_add(DQ + (bh * Lq + rows[:, None]) * D + offs_d[None, :], dq, mask=q_mask)
     dk *= sm_scale
     out = (bhk.to(tl.int64) * Lk + cols[:, None]) * D + offs_d[None, :]  # dk, dv contiguous (B, Hkv, Lk, D)
     tl.store(DK + out, dk.to(DK.dtype.element_ty), mask=kv_mask)
@@ -225,21 +231,22 @@ def _dropout_keep_kernel(KEEP, H, Lq, Lk, dropout_p, seed, BLOCK_M: tl.constexpr
 
 
 def _tiles(dtype, block_d):
-    """(forward, dK/dV, dQ) launch configs {BLOCK_M, BLOCK_N, num_warps, num_stages} on a GPU, chosen so the
-    compiled kernels do not spill on sm_80/sm_90 at head dims up to 128 (benchmarks/results/kernels_compile.md);
-    fp32 runs three-pass TF32 products, whose operand tiles take three times the registers: smaller tiles.
-    The interpreter runs 16x16 tiles (fast on CPU, still several tiles per test case)."""
+    """(forward, dK/dV, dQ, dK/dV with dQ by atomics or None) launch configs {BLOCK_M, BLOCK_N, num_warps,
+    num_stages} on a GPU, chosen so the compiled kernels do not spill on sm_80/sm_90 at head dims up to 128
+    (benchmarks/results/kernels_compile.md); fp32 runs three-pass TF32 products, whose operand tiles take
+    three times the registers: smaller tiles, and at head dim 128 no room for the dQ accumulation (None: a
+    separate dQ kernel). The interpreter runs 16x16 tiles (fast on CPU, still several tiles per test case)."""
     tile = lambda m, n, warps, stages: {"BLOCK_M": m, "BLOCK_N": n, "num_warps": warps, "num_stages": stages}
     if interpreting():
         small = {"BLOCK_M": 16, "BLOCK_N": 16}
-        return small, small, small
+        return small, small, small, small
     if np.dtype(dtype) == np.float32:
         if block_d <= 64:
-            return tile(32, 32, 8, 2), tile(32, 32, 8, 1), tile(32, 32, 8, 1)
-        return tile(32, 16, 8, 2), tile(16, 16, 8, 1), tile(16, 16, 8, 1)
+            return tile(32, 32, 8, 2), tile(32, 32, 8, 1), tile(32, 32, 8, 1), tile(16, 32, 8, 1)
+        return tile(32, 16, 8, 2), tile(16, 16, 8, 1), tile(16, 16, 8, 1), None
     if block_d <= 64:
-        return tile(64, 64, 4, 2), tile(64, 64, 8, 1), tile(64, 64, 8, 2)
-    return tile(64, 64, 8, 2), tile(32, 64, 8, 1), tile(32, 64, 8, 1)
+        return tile(64, 64, 4, 2), tile(64, 64, 8, 1), tile(64, 64, 8, 2), tile(32, 64, 8, 1)
+    return tile(64, 64, 8, 2), tile(32, 64, 8, 1), tile(32, 64, 8, 1), tile(32, 64, 8, 1)
 
 
 def _with_blocks(config, block_m, block_n):
@@ -282,7 +289,9 @@ class _Launch:
             self.mask = m
             self.mask_strides = tuple(0 if n == 1 else s for n, s in zip(m.shape, elem_strides(m)))
         self.block_d = max(16, next_pow2(self.D))
-        self.fwd, self.dkdv, self.dq = (_with_blocks(t, block_m, block_n) for t in _tiles(q.dtype, self.block_d))
+        fwd, dkdv, dq, dkdv_dq = _tiles(q.dtype, self.block_d)
+        self.fwd, self.dkdv, self.dq = (_with_blocks(t, block_m, block_n) for t in (fwd, dkdv, dq))
+        self.dkdv_dq = _with_blocks(dkdv_dq, block_m, block_n) if dkdv_dq is not None else None
         if allow_tf32 is None:
             from ..backends import cuda
 
@@ -335,13 +344,24 @@ def flash_attention_bwd(dout, q, k, v, out, lse, attn_mask=None, causal=False, w
         BLOCK_M=c.dq["BLOCK_M"], BLOCK_D=c.block_d)
     common = dict(MASK_KIND=c.mask_kind, DROPOUT=dropout_p > 0, PRECISION=c.precision, BLOCK_D=c.block_d)
     strides = (*elem_strides(q), *elem_strides(k), *elem_strides(v), *elem_strides(dout), *c.mask_strides)
-    _attn_bwd_dkdv_kernel[c.grid(c.Lk, c.dkdv["BLOCK_N"], c.Hkv)](
-        t(q), t(k), t(v), t(dout), t(lse), t(delta), t(dk), t(dv), t(c.mask), *strides, c.H, c.Hkv, c.Lq, c.Lk,
-        c.D, c.group, c.scale * LOG2E, c.scale, c.win_left, c.win_right, float(dropout_p), int(seed), **common,
-        **c.dkdv)
-    _attn_bwd_dq_kernel[c.grid(c.Lq, c.dq["BLOCK_M"], c.H)](
-        t(q), t(k), t(v), t(dout), t(lse), t(delta), t(dq), t(c.mask), *strides, c.H, c.Lq, c.Lk, c.D, c.group,
-        c.scale * LOG2E, c.scale, c.win_left, c.win_right, float(dropout_p), int(seed), **common, **c.dq)
+    # with dropout, dQ is accumulated (fp32 atomics) by the dK/dV programs: each tile's scores and dropout
+    # mask are then computed once in the backward instead of twice (once more for the dQ kernel)
+    dq_atomic = dropout_p > 0 and c.dkdv_dq is not None
+    dq32 = (dq if q.dtype == np.float32 else xp.empty(q.shape, np.float32)) if dq_atomic else None
+    if dq_atomic:
+        dq32[...] = 0
+    dkdv = c.dkdv_dq if dq_atomic else c.dkdv
+    _attn_bwd_dkdv_kernel[c.grid(c.Lk, dkdv["BLOCK_N"], c.Hkv)](
+        t(q), t(k), t(v), t(dout), t(lse), t(delta), t(dk), t(dv), t(dq32) if dq_atomic else t(dk), t(c.mask),
+        *strides, c.H, c.Hkv, c.Lq, c.Lk, c.D, c.group, c.scale * LOG2E, c.scale, c.win_left, c.win_right,
+        float(dropout_p), int(seed), DQ_ATOMIC=dq_atomic, **common, **dkdv)
+    if dq_atomic:
+        if dq32 is not dq:
+            dq[...] = dq32
+    else:
+        _attn_bwd_dq_kernel[c.grid(c.Lq, c.dq["BLOCK_M"], c.H)](
+            t(q), t(k), t(v), t(dout), t(lse), t(delta), t(dq), t(c.mask), *strides, c.H, c.Lq, c.Lk, c.D, c.group,
+            c.scale * LOG2E, c.scale, c.win_left, c.win_right, float(dropout_p), int(seed), **common, **c.dq)
     count("flash_attention_bwd")
     return dq, dk, dv
 

@@ -49,7 +49,7 @@ def test_default_configs_compile_without_spills(tmp_path):
     _check(rows, default_only=True)
     names = {r["kernel"] for r in rows}
     for kernel in ("softmax_fwd_kernel", "ce_kernel", "norm_bwd_kernel", "matmul_kernel", "attn_bwd_dq_kernel",
-                   "conv_dw_kernel", "adamw_kernel", "rotary_kernel", "embedding_bwd_kernel", "swiglu_kernel"):
+                   "conv_dw_kernel", "adamw_multi_kernel", "rotary_kernel", "embedding_bwd_kernel", "swiglu_kernel"):
         assert kernel in names
 
 
