@@ -479,6 +479,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         x = x.to(dtype)
+    if x.dtype.is_complex:  # the norm of the magnitudes; abs carries the complex gradient sgn(z)
+        x = x.abs()
     x = _float("vector_norm", x) if not x.dtype.is_floating_point else x
     m = _m()
     if dim is None:

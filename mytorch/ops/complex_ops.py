@@ -10,6 +10,7 @@ from .. import _dtype
 from .._array import xp_of
 from ..autograd.function import Function
 from ..tensor import Tensor
+from . import elementwise as _elementwise
 from . import special_math as _real_ops
 from ._registry import public, tensor_methods
 from ._util import as_tensor_arg, check_broadcast
@@ -257,6 +258,31 @@ def angle(input):
     return AngleComplex.apply(input)
 
 
+class SgnComplex(Function):
+    """z / |z| (0 at 0). Not holomorphic: grad_z = (g - sgn^2 conj(g)) / (2 |z|), as PyTorch's sgn_backward."""
+
+    @staticmethod
+    def forward(ctx, z):
+        xp = xp_of(z)
+        size = xp.abs(z)
+        out = xp.where(size == 0, 0, z / xp.where(size == 0, 1, size)).astype(z.dtype, copy=False)
+        ctx.save_for_backward(size, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        size, sgn = ctx.saved_tensors
+        xp = xp_of(sgn)
+        g = (grad - sgn * sgn * grad.conj()) / (2 * xp.where(size == 0, 1, size))
+        return xp.where(size == 0, 0, g).astype(sgn.dtype, copy=False)
+
+
+def sgn(input):
+    if input._data.dtype.kind != "c":
+        return _elementwise.sgn(input)
+    return SgnComplex.apply(input)
+
+
 def is_complex(input):
     return input._data.dtype.kind == "c"
 
@@ -277,7 +303,7 @@ def _cast(dtype):
 tensor_methods(real=property(real, _set_part("real")), imag=property(imag, _set_part("imag")),
                conj=conj, conj_physical=conj_physical, conj_physical_=conj_physical_, resolve_conj=resolve_conj,
                resolve_neg=resolve_neg, is_conj=is_conj, is_neg=is_neg, angle=angle, is_complex=is_complex,
-               isreal=isreal, cfloat=_cast(_dtype.complex64), cdouble=_cast(_dtype.complex128),
+               isreal=isreal, sgn=sgn, cfloat=_cast(_dtype.complex64), cdouble=_cast(_dtype.complex128),
                chalf=_cast(_dtype.complex32))
 public(complex, polar, view_as_real, view_as_complex, real, imag, conj, conj_physical, conj_physical_,
-       resolve_conj, resolve_neg, is_conj, is_neg, angle, is_complex, isreal)
+       resolve_conj, resolve_neg, is_conj, is_neg, angle, is_complex, isreal, sgn)

@@ -125,13 +125,15 @@ class Pow(Function):
                 gx = grad * (y * x ** (y - 1)) if y != 0 else grad * 0
             else:
                 xp = xp_of(y)
-                gx = grad * xp.where(y == 0, 0, y * xp.power(x, y - 1))
+                d = xp.where(y == 0, 0, y * xp.power(x, y - 1))
+                gx = grad * (xp.conj(d) if d.dtype.kind == "c" else d)  # complex: grad * conj(derivative)
         if need_y:
             xp = xp_of(out)
             # d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (PyTorch's convention)
             log_x = xp.log(xp.where(x == 0, 1, x)) if not np.isscalar(x) else math.log(x) if x > 0 else (
                 float("-inf") if x == 0 else float("nan"))
-            gy = grad * out * log_x
+            d = out * log_x
+            gy = grad * (xp.conj(d) if getattr(d, "dtype", None) is not None and d.dtype.kind == "c" else d)
             if not np.isscalar(x):
                 gy = xp.where((x == 0) & (y >= 0), 0, gy)
         return gx, gy

@@ -449,6 +449,8 @@ class Einsum(Function):
                 continue
             other_terms = [t for j, t in enumerate(terms) if j != i] + [out]
             others = [a for j, a in enumerate(arrays) if j != i] + [grad]
+            if grad.dtype.kind == "c":  # complex: the other operands enter conjugated (PyTorch's convention)
+                others = [xp.conj(a) for a in others[:-1]] + [grad]
             available = set("".join(other_terms))
             unique = "".join(dict.fromkeys(term))
             kept = "".join(c for c in unique if c in available)

@@ -152,13 +152,13 @@ def trace(input):
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     out = input.diagonal().sum()
-    return out if input.dtype.is_floating_point else out.to(_dtype.int64)
+    return out if input.dtype.is_floating_point or input.dtype.is_complex else out.to(_dtype.int64)
 
 
 def vdot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
-    return _ops().dot(input, other)
+    return _ops().dot(input.conj(), other)  # the first vector conjugated (a no-op for real ones)
 
 
 def diagflat(input, offset=0):

@@ -153,11 +153,17 @@ class Var(Function):
         mean = xf.mean(axis=axes, keepdims=True) if n else xp.full((1,) * x.ndim, np.nan, xf.dtype)
         centered = xf - mean
         denom = builtins.max(n - correction, 0)
+        out_dtype = x.dtype
+        if x.dtype.kind == "c":  # complex: the mean squared distance |x - mean|^2, a real result
+            centered, out_dtype = centered.real, centered.real.dtype  # real part here, imaginary part below
+            squares = centered * centered + (xf - mean).imag ** 2
+        else:
+            squares = centered * centered
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = (centered * centered).sum(axis=axes, keepdims=keepdim) / xf.dtype.type(denom)
+            out = squares.sum(axis=axes, keepdims=keepdim) / squares.dtype.type(denom)
         if take_sqrt:
             out = xp.sqrt(out)
-        out = xp.asarray(out).astype(x.dtype, copy=False)  # an array (not a numpy scalar): the result is tracked
+        out = xp.asarray(out).astype(out_dtype, copy=False)  # an array (not a numpy scalar): the result is tracked
         ctx.save_for_backward(x, mean, out if take_sqrt else None)  # var's backward doesn't read its result
         ctx.meta = (axes, keepdim, denom, take_sqrt)
         return out
@@ -448,11 +454,13 @@ class Prod(Function):
         g = _keep(grad, axes, keepdim)
         is_zero = x == 0
         if not is_zero.any():
-            return g * _keep(out, axes, keepdim) / x, None, None
+            d = _keep(out, axes, keepdim) / x
+            return g * (xp.conj(d) if d.dtype.kind == "c" else d), None, None  # complex: grad * conj(derivative)
         zeros = is_zero.sum(axis=axes, keepdims=True)
         prod_nonzero = xp.where(is_zero, 1, x).prod(axis=axes, keepdims=True)
         gx = xp.where(zeros == 0, _keep(out, axes, keepdim) / xp.where(is_zero, 1, x),
                       xp.where((zeros == 1) & is_zero, prod_nonzero, 0))
+        gx = xp.conj(gx) if gx.dtype.kind == "c" else gx
         return (g * gx).astype(x.dtype, copy=False), None, None
 
 

@@ -117,6 +117,17 @@ CASES = [
     ("cdouble", lambda m, x: x.float().cdouble() * (1 + 1j), [X]),
     ("to", lambda m, z: z.to(m.float64) * 2, [Z]),  # complex -> real keeps the real part
     ("to", lambda m, z: z.to(m.complex64).abs(), [Z]),
+    ("einsum", lambda m, z, w: m.einsum("ij,jk->ik", z, w), [Z, ZM]),
+    ("tensordot", lambda m, z, w: m.tensordot(z, w, dims=1), [Z, ZM]),
+    ("vdot", lambda m, z, w: m.vdot(z[0], w[:, 0]).reshape(1), [Z, ZM]),
+    ("linear", lambda m, z, w: m.nn.functional.linear(z, w.t()), [Z, ZM]),
+    ("prod", lambda m, z: z.prod(1), [Z]),
+    ("sgn", lambda m, z: m.sgn(z) * z, [Z]),
+    ("var", lambda m, z: z.var(1) + z.std(0).sum(), [Z]),
+    ("vector_norm", lambda m, z: m.linalg.vector_norm(z, dim=1), [Z]),
+    ("pow", lambda m, z, w: z[:, :2] ** w[:3], [Z, ZM]),
+    ("trace", lambda m, z: m.trace(z[:, :3]).reshape(1), [Z]),
+    ("sigmoid", lambda m, z: m.sigmoid(z) * z, [Z]),
 ]
 COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
 

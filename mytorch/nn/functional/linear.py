@@ -50,6 +50,8 @@ class Linear(Function):
             dx, dw, db = kernel.linear_bwd(grad, x, weight, need_dx=need_x, need_dweight=need_w,
                                            need_dbias=need_b and ctx.has_bias)
             return dx, dw, db, None
+        if grad.dtype.kind == "c":  # complex: dx = g conj(W), dW = g^T conj(x)
+            x, weight = (x.conj() if need_w else x), (weight.conj() if need_x else weight)
         grad_x = _matmul(grad, weight) if need_x else None
         grad_w = grad_b = None
         if need_w or need_b:
