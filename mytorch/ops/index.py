@@ -286,7 +286,7 @@ def gather(input, dim, index, *, sparse_grad=False):
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     _check_gather_index("gather", input, d, idx)
     if input.ndim == 0:
-        return Gather.apply(input.reshape(1), 0, idx.reshape(1)).reshape(idx.shape)
+        return Gather.apply(input.reshape(1), 0, idx.reshape(-1)).reshape(idx.shape)
     return Gather.apply(input, d, idx)
 
 
@@ -629,7 +629,7 @@ def take(input, index):
 
 
 def _wrap_negative(indices, n):
-    """take_along_dim counts negative indices from the end (gather does not)."""
+    """take_along_dim(dim=d) counts negative indices from the end (gather does not)."""
     idx = indices._data
     if idx.size and int(idx.min()) < 0:
         idx = xp_of(idx).where(idx < 0, idx + n, idx)
@@ -638,7 +638,7 @@ def _wrap_negative(indices, n):
 
 def take_along_dim(input, indices, dim=None):
     if dim is None:
-        return gather(input.reshape(-1), 0, _wrap_negative(indices.reshape(-1), input.numel()))
+        return gather(input.reshape(-1), 0, indices.reshape(-1))  # PyTorch wraps negatives only along a dim
     d = wrap_dim(dim, input.ndim)
     indices = _wrap_negative(indices, input.shape[d] if input.ndim else 1)
     # broadcast every dim except `dim`, then gather

@@ -80,6 +80,8 @@ def householder_product(input, tau):
     k = tau.shape[-1]
     m = _m()
     Q = m.eye(rows, cols, dtype=input.dtype, device=input.device).expand(*input.shape).clone()
+    if k == 0:  # no reflectors: the identity, still attached to input with a zero gradient (as in PyTorch)
+        return Q + input.mul(0).nan_to_num(0.0, 0.0, 0.0)
     V = _reflectors(input, k)
     for i in reversed(range(k)):  # Q = H_1 (H_2 (... (H_k I)))
         Q = _apply_reflector(Q, V[..., :, i:i + 1], tau[..., i], left=True)
