@@ -278,7 +278,7 @@ def _base_grid(xp, sizes, align_corners, dtype):
     """(*sizes, k + 1): the coordinates (x first) and a 1 of every output pixel; sizes are (D,) H, W."""
     axes = [_linspace(xp, s, align_corners, dtype) for s in sizes]
     mesh = xp.meshgrid(*axes, indexing="ij")
-    return xp.stack(mesh[::-1] + [xp.ones_like(mesh[0])], -1)
+    return xp.stack(list(mesh[::-1]) + [xp.ones_like(mesh[0])], -1)
 
 
 class AffineGridGenerator(Function):
