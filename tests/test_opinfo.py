@@ -43,6 +43,9 @@ NOT_APPLICABLE = {
     "sparse.": "sparse layouts", "to_sparse": "sparse layouts", "torch.ops.aten.": "private aten op",
     "pin_memory": "pinned host memory (CUDA)",
     "jiterator_": "CUDA jiterator",
+    # a helper around torch.ops.aten.max_pool2d_with_indices_backward: a private backward kernel with no public
+    # torch name (mytorch's max_pool2d gradient is judged through nn.functional.max_pool2d)
+    "max_pool2d_with_indices_backward": "private aten backward kernel",
 }
 
 
