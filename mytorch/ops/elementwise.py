@@ -378,8 +378,13 @@ def atan2(input, other):
 
 
 def _compare(ufunc):
+    ordering = ufunc not in ("equal", "not_equal")
+    kernel = {"less": "lt", "less_equal": "le", "greater": "gt", "greater_equal": "ge"}.get(ufunc)
+
     def op(input, other):
         a, b = promote(ufunc, input, other)
+        if ordering and isinstance(a, Tensor) and a._data.dtype.kind == "c":  # complex numbers have no order
+            raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for '{a.type().rsplit('.', 1)[-1][:-6]}'")
         return NonDiffBinary.apply(a, b, ufunc)
 
     return op

@@ -238,11 +238,18 @@ def _random(draw):
              pin_memory=False):
         dev = to_device(device)
         np_dtype = _np_dtype(dtype)
-        if np_dtype.kind != "f":
+        if np_dtype.kind not in "fc":
             raise RuntimeError(f"\"{draw.__name__}\" not implemented for '{_dtype.from_numpy_dtype(np_dtype)}'")
         rng = rng_for(dev, generator)
         with on_device(dev):
-            arr = draw(rng, _size(size), np_dtype)
+            if np_dtype.kind == "c":  # complex: independent real and imaginary draws
+                real = np.dtype(np.float64 if np_dtype == np.complex128 else np.float32)
+                pairs = draw(rng, _size(size) + (2,), real)
+                if draw is _draw_normal:
+                    pairs *= real.type(0.5 ** 0.5)  # PyTorch's complex normal: E|z|^2 = 1
+                arr = pairs.view(np_dtype)[..., 0]
+            else:
+                arr = draw(rng, _size(size), np_dtype)
         return _finish(arr, requires_grad)
 
     return make

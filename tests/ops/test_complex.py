@@ -318,3 +318,23 @@ def test_linalg_eig_dtypes_and_errors():
         mytorch.linalg.eigvals(mytorch.ones(3))
     with pytest.raises(RuntimeError, match="should not contain infs or NaNs"):
         mytorch.linalg.eig(mytorch.tensor([[1.0, float("nan")], [0.0, 1.0]]))
+
+
+def test_complex_random_draws():
+    mytorch.manual_seed(0)
+    z = mytorch.randn(20000, dtype=mytorch.cfloat)
+    assert z.dtype is mytorch.complex64 and abs(float((z.abs() ** 2).mean()) - 1) < 0.05  # E|z|^2 = 1, as PyTorch
+    assert abs(float(z.real.std()) - 0.5 ** 0.5) < 0.02 and abs(float(z.imag.mean())) < 0.02
+    u = mytorch.rand(1000, dtype=mytorch.cdouble)
+    assert u.dtype is mytorch.complex128 and 0 <= float(u.real.min()) and float(u.imag.max()) < 1
+    assert mytorch.randn_like(z[:3]).dtype is mytorch.complex64
+
+
+@pytest.mark.parametrize("expr", ["lib.tensor([1j]) < 1", "lib.tensor([1j]) >= lib.tensor([2j])"])
+def test_complex_numbers_have_no_order(expr):
+    messages = []
+    for lib in (mytorch, torch):
+        with pytest.raises(NotImplementedError) as info:
+            eval(expr, {"lib": lib})
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
