@@ -8,12 +8,14 @@ import weakref
 
 import mytorch
 
+from ..tensor import Size
 from . import constraints
 from .utils import finfo, softplus, sum_rightmost
 
-__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "IndependentTransform",
-           "LowerCholeskyTransform", "PowerTransform", "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform",
-           "StickBreakingTransform", "TanhTransform", "Transform", "identity_transform"]
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CumulativeDistributionTransform",
+           "ExpTransform", "IndependentTransform", "LowerCholeskyTransform", "PowerTransform", "ReshapeTransform",
+           "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform",
+           "TanhTransform", "Transform", "identity_transform"]
 
 
 class Transform:
@@ -629,3 +631,189 @@ class SoftplusTransform(Transform):
 
     def log_abs_det_jacobian(self, x, y):
         return -softplus(-x)
+
+
+class ReshapeTransform(Transform):
+    """Reshapes the rightmost in_shape dimensions to out_shape (unit Jacobian)."""
+
+    bijective = True
+
+    def __init__(self, in_shape, out_shape, cache_size=0):
+        self.in_shape, self.out_shape = Size(in_shape), Size(out_shape)
+        if self.in_shape.numel() != self.out_shape.numel():
+            raise ValueError("in_shape, out_shape have different numbers of elements")
+        super().__init__(cache_size=cache_size)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.independent(constraints.real, len(self.in_shape))
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.independent(constraints.real, len(self.out_shape))
+
+    def with_cache(self, cache_size=1):
+        return self if self._cache_size == cache_size else ReshapeTransform(self.in_shape, self.out_shape, cache_size)
+
+    def _call(self, x):
+        return x.reshape(x.shape[:x.dim() - len(self.in_shape)] + self.out_shape)
+
+    def _inverse(self, y):
+        return y.reshape(y.shape[:y.dim() - len(self.out_shape)] + self.in_shape)
+
+    def log_abs_det_jacobian(self, x, y):
+        return x.new_zeros(x.shape[:x.dim() - len(self.in_shape)])
+
+    @staticmethod
+    def _swap_event(shape, old, new):
+        if len(shape) < len(old):
+            raise ValueError("Too few dimensions on input")
+        cut = len(shape) - len(old)
+        if shape[cut:] != old:
+            raise ValueError(f"Shape mismatch: expected {shape[cut:]} but got {old}")
+        return shape[:cut] + new
+
+    def forward_shape(self, shape):
+        return self._swap_event(Size(shape), self.in_shape, self.out_shape)
+
+    def inverse_shape(self, shape):
+        return self._swap_event(Size(shape), self.out_shape, self.in_shape)
+
+
+class CumulativeDistributionTransform(Transform):
+    """y = F(x), the CDF of a univariate distribution: maps its support onto the unit interval."""
+
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = +1
+
+    def __init__(self, distribution, cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        return self.distribution.support
+
+    def with_cache(self, cache_size=1):
+        return self if self._cache_size == cache_size else CumulativeDistributionTransform(self.distribution,
+                                                                                            cache_size=cache_size)
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)  # dF/dx is the density
+
+
+class CatTransform(Transform):
+    """transforms[i] applied to consecutive slices of lengths[i] along dim, results concatenated."""
+
+    def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise TypeError("All elements of tseq must be Transform instances")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = list(tseq)
+        self.lengths = [1] * len(self.transforms) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise ValueError(f"lengths ({len(self.lengths)}) must match transforms ({len(self.transforms)})")
+        self.dim = dim
+
+    @property
+    def event_dim(self):
+        return max(t.event_dim for t in self.transforms)
+
+    @property
+    def length(self):
+        return sum(self.lengths)
+
+    def with_cache(self, cache_size=1):
+        return self if self._cache_size == cache_size else CatTransform(self.transforms, self.dim, self.lengths,
+                                                                        cache_size)
+
+    def _check(self, x, name):
+        if x.shape[self.dim] != self.length:
+            raise ValueError(f"{name}.size({self.dim}) = {x.shape[self.dim]} must equal length {self.length}")
+
+    def _slices(self, x):
+        start = 0
+        for t, length in zip(self.transforms, self.lengths):
+            yield t, x.narrow(self.dim, start, length)
+            start += length
+
+    def _call(self, x):
+        self._check(x, "x")
+        return mytorch.cat([t(part) for t, part in self._slices(x)], self.dim)
+
+    def _inverse(self, y):
+        self._check(y, "y")
+        return mytorch.cat([t.inv(part) for t, part in self._slices(y)], self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        self._check(x, "x")
+        self._check(y, "y")
+        terms = []
+        for (t, x_part), (_, y_part) in zip(self._slices(x), self._slices(y)):
+            term = t.log_abs_det_jacobian(x_part, y_part)
+            terms.append(sum_rightmost(term, self.event_dim - t.event_dim))
+        # dim inside the event: the pieces' log-dets add up; in the batch: they sit side by side
+        dim = (self.dim - x.dim() if self.dim >= 0 else self.dim) + self.event_dim
+        return mytorch.cat(terms, dim) if dim < 0 else sum(terms)
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.cat([t.domain for t in self.transforms], self.dim, self.lengths)
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+
+
+class StackTransform(Transform):
+    """transforms[i] applied to x.select(dim, i), results stacked back along dim."""
+
+    def __init__(self, tseq, dim=0, cache_size=0):
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise TypeError("All elements of tseq must be Transform instances")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = list(tseq)
+        self.dim = dim
+
+    def with_cache(self, cache_size=1):
+        return self if self._cache_size == cache_size else StackTransform(self.transforms, self.dim, cache_size)
+
+    def _parts(self, x):
+        return [x.select(self.dim, i) for i in range(x.shape[self.dim])]
+
+    def _call(self, x):
+        return mytorch.stack([t(part) for part, t in zip(self._parts(x), self.transforms)], self.dim)
+
+    def _inverse(self, y):
+        return mytorch.stack([t.inv(part) for part, t in zip(self._parts(y), self.transforms)], self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        terms = [t.log_abs_det_jacobian(xp, yp) for xp, yp, t in zip(self._parts(x), self._parts(y), self.transforms)]
+        return mytorch.stack(terms, self.dim)
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.stack([t.domain for t in self.transforms], self.dim)
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.stack([t.codomain for t in self.transforms], self.dim)
