@@ -127,6 +127,9 @@ CASES = {
                        lambda: positive(4, *B, low=0.05)),
     "Kumaraswamy": (lambda D, a, b: D.Kumaraswamy(a, b), [positive(*B, low=1.2), positive(*B, low=1.2)],
                     lambda: unit(4, *B)),
+    "ContinuousBernoulli": (lambda D, p: D.ContinuousBernoulli(probs=p), [np.r_[unit(5), 0.4995].reshape(B)],
+                            lambda: unit(4, *B)),
+    "ContinuousBernoulli(logits)": (lambda D, l: D.ContinuousBernoulli(logits=l), [real(*B)], lambda: unit(4, *B)),
 }
 
 
@@ -474,6 +477,8 @@ KL_CASES = {
                          real(2, 3), real(3, 2), positive(3), real(3), tril(2)),
     "Uniform-Normal": _pair(lambda D, a, b, c, d: D.Uniform(a, a + b), lambda D, a, b, c, d: D.Normal(c, d),
                             real(*B), positive(*B), real(*B), positive(*B)),
+    "ContinuousBernoulli": _pair(lambda D, p, q: D.ContinuousBernoulli(p), lambda D, p, q: D.ContinuousBernoulli(logits=q),
+                                 unit(*B), real(*B)),
     "Exponential-Gamma": _pair(lambda D, a, b, c: D.Exponential(a), lambda D, a, b, c: D.Gamma(b, c),
                                positive(*B), positive(*B), positive(*B)),
     "Beta-Uniform": _pair(lambda D, a, b: D.Beta(a, b), lambda D, a, b: D.Uniform(0.0, 1.0),

@@ -12,6 +12,7 @@ from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
 from .categorical import Categorical
+from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
 from .distribution import Distribution
 from .exponential import Exponential
@@ -148,6 +149,15 @@ def _kl_binomial_binomial(p, q):
         raise NotImplementedError("KL between Binomials where q.total_count > p.total_count is not implemented")
     kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p() - (-q.probs).log1p())
     return mytorch.where(p.total_count > q.total_count, math.inf, kl)
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    # log p(x) = x logit(p) + log(1 - p) + log C(p), so KL = E_p[x] (logit p - logit q) + the rest
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._log_normalizer_probs() + (-p.probs).log1p()
+    t3 = -q._log_normalizer_probs() - (-q.probs).log1p()
+    return t1 + t2 + t3
 
 
 @register_kl(Dirichlet, Dirichlet)
