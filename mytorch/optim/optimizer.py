@@ -87,17 +87,59 @@ def _hooked_step(step):
                 args, kwargs = result
         self._opt_called = True
         self._in_step = True
+        swapped = _complex_as_real(self)
         try:
             with grad_mode.no_grad(), self._device_context():
                 out = step(self, *args, **kwargs)
         finally:
             self._in_step = False
+            if swapped:
+                _complex_back(self, swapped)
         for hook in chain(self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()):
             hook(self, args, kwargs)
         return out
 
     wrapper._hooked = True
     return wrapper
+
+
+def _as_real(t, swapped):
+    """Swap a complex tensor's array for its (..., 2) real view (same memory), remembering both."""
+    z = t._data
+    t._data = z[..., None].view(z.real.dtype)
+    swapped.append((t, z, t._data))
+
+
+def _complex_as_real(opt):
+    """PyTorch steps a complex parameter as pairs of reals (view_as_real), so Adam's second moment, say, is
+    per real and imaginary part. Swap complex parameters, their grads and their state for real views."""
+    swapped = []
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if p._data.dtype.kind != "c":
+                continue
+            shape = p._data.shape
+            for t in (p, p.grad, *opt.state.get(p, {}).values()):
+                if isinstance(t, Tensor) and t._data.dtype.kind == "c" and t._data.shape == shape:
+                    _as_real(t, swapped)
+    return swapped
+
+
+def _complex_back(opt, swapped):
+    """Undo _complex_as_real; arrays the step replaced and state it created become complex views again."""
+    for t, z, real in swapped:
+        if t._data is real:
+            t._data = z
+    params = {id(t): z.shape for t, z, _ in swapped}
+    for group in opt.param_groups:
+        for p in group["params"]:
+            shape = params.get(id(p))
+            if shape is None:
+                continue
+            for t in (p, p.grad, *opt.state.get(p, {}).values()):
+                if isinstance(t, Tensor) and t._data.dtype.kind == "f" and t._data.shape == shape + (2,):
+                    arr = xp_of(t._data).ascontiguousarray(t._data)
+                    t._data = arr.view(np.complex128 if arr.dtype == np.float64 else np.complex64)[..., 0]
 
 
 class Optimizer:

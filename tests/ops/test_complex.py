@@ -338,3 +338,27 @@ def test_complex_numbers_have_no_order(expr):
             eval(expr, {"lib": lib})
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.1, amsgrad=True)),
+                                         ("AdamW", dict(lr=0.1, weight_decay=0.1)), ("RMSprop", dict(lr=0.01)),
+                                         ("Adagrad", dict(lr=0.1))])
+def test_optimizers_step_complex_parameters_as_pairs_of_reals(name, kwargs):
+    """PyTorch's optimizers treat a complex parameter as view_as_real pairs (Adam's second moment per part)."""
+    out = []
+    for lib in (mytorch, torch):
+        z = lib.tensor(Z[:1, :3], requires_grad=True)
+        w = lib.tensor([0.5, 2.0], requires_grad=True)
+        opt = getattr(lib.optim, name)([z, w], **kwargs)
+        for _ in range(4):
+            loss = ((z * (2 - 1j)).abs() ** 2).sum() + z.real.sum() + (w ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        out.append((z, w, opt.state[z]))
+    (zm, wm, sm), (zt, wt, st) = out
+    _close(zm, zt)
+    _close(wm, wt)
+    assert sorted(sm) == sorted(st)
+    for key in st:
+        _close(sm[key], st[key])
