@@ -112,14 +112,16 @@ def _check(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, amsgrad):
     if not params:
         return
     p_dtype, p_type = np.dtype(params[0].dtype), type(params[0])
+    device = None if p_type is np.ndarray else params[0].device.id
     if p_dtype not in (np.float16, np.float32):
         raise TypeError(f"adamw: parameters must be float32 or float16, got {p_dtype}")
     for i, arrays in enumerate(zip(*lists)):
         p = arrays[0]
         for a in arrays:
-            if type(a) is not p_type or a.size != p.size or not a.flags.c_contiguous:
+            if (type(a) is not p_type or a.size != p.size or not a.flags.c_contiguous
+                    or (device is not None and a.device.id != device)):
                 raise ValueError(f"adamw: parameter {i}: param, grad and states must be contiguous arrays of the "
-                                 f"same size and device, got sizes {[x.size for x in arrays]}")
+                                 f"same size on one device, got sizes {[x.size for x in arrays]}")
         if p.dtype != p_dtype or arrays[1].dtype != p_dtype:
             raise TypeError(f"adamw: parameter {i}: params and grads must share one dtype ({p_dtype}), got "
                             f"{p.dtype} and {arrays[1].dtype}: launch each dtype separately")

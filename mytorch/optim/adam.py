@@ -44,11 +44,11 @@ def _fused_ok(group, param, grad):
 
 
 def _fused_steps(group, batch, lr, beta1, beta2):
-    """One multi-tensor kernel launch per step value for the (param, grad, state) triples in `batch`."""
+    """One multi-tensor kernel launch per (step value, device) for the (param, grad, state) triples in `batch`."""
     from ..kernels import adamw
 
     amsgrad = group["amsgrad"]
-    for step, items in batch.items():
+    for (step, _), items in batch.items():
         params, grads, states = zip(*items)
         adamw.adamw_multi_step(
             list(params), list(grads), [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
@@ -131,7 +131,7 @@ class Adam(Optimizer):
                 step = self._count_step(state)
                 if fused and _fused_ok(group, param, p.grad._data):
                     grad = xp_of(param).ascontiguousarray(p.grad._data)
-                    kernel_batch.setdefault(step, []).append((param, grad, state))
+                    kernel_batch.setdefault((step, p.device), []).append((param, grad, state))
                 elif param.flags.c_contiguous and p.grad._data.dtype == param.dtype and _flat_update(xp_of(param)):
                     foreach_batch.setdefault((step, param.dtype, p.device), []).append((p, state))
                 else:
