@@ -193,3 +193,30 @@ def test_switch_off_by_environment(monkeypatch):
     monkeypatch.setitem(cpu_kernels._state, "available", None)
     assert not cpu_kernels.available()
     assert not cpu_kernels.use(np.zeros(10, np.float32))
+
+
+@pytest.mark.parametrize("view", [lambda a: a.T, lambda a: a.reshape(4, 6, 10).transpose(0, 2, 1),
+                                  lambda a: a.reshape(2, 2, 6, 10).swapaxes(-1, -2)])
+def test_transposed_copies(view):
+    a = np.random.default_rng(0).standard_normal((24, 10)).astype(np.float32)
+    v = view(a)
+    got = cpu_kernels.contiguous_copy(v)
+    assert got.flags.c_contiguous and not np.shares_memory(got, a)
+    np.testing.assert_array_equal(got, v)
+    t = mytorch.tensor(a, requires_grad=True)
+    out = (t.t() if v.ndim == 2 else t.reshape(4, 6, 10).transpose(-1, -2)).reshape(-1)
+    out.backward(mytorch.arange(out.numel(), dtype=mytorch.float32))
+    ref = torch.tensor(a, requires_grad=True)
+    rout = (ref.t() if v.ndim == 2 else ref.reshape(4, 6, 10).transpose(-1, -2)).reshape(-1)
+    rout.backward(torch.arange(rout.numel(), dtype=torch.float32))
+    np.testing.assert_array_equal(out.detach().numpy(), rout.detach().numpy())
+    np.testing.assert_array_equal(t.grad.numpy(), ref.grad.numpy())
+
+
+@pytest.mark.parametrize("reduce", [lambda t: t.sum(), lambda t: t.sum(-1), lambda t: t.mean((-2, -1)),
+                                    lambda t: t.mean(-1, keepdim=True), lambda t: t.sum((1, 2), keepdim=True)])
+def test_trailing_sums(reduce):
+    a = (np.random.default_rng(0).standard_normal((3, 40, 700)) + 0.5).astype(np.float32)
+    got, want = reduce(mytorch.tensor(a)), reduce(torch.tensor(a, dtype=torch.float64))
+    assert got.dtype == mytorch.float32 and tuple(got.shape) == tuple(want.shape)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6 * a.size)

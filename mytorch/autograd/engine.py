@@ -8,6 +8,7 @@ No recursion, so a graph 100,000 ops deep is fine.
 import numpy as np
 
 from . import grad_mode
+from .. import cpu_kernels
 from .._array import gpu_guard, move_array
 from .function import AccumulateGrad
 
@@ -189,7 +190,7 @@ def _accumulate(leaf, g):
     if leaf.grad is None:
         # copy: the same gradient array may reach several leaves (e.g. a + b), and .grad is
         # later modified in place (clip_grad_norm_, optimizer.zero_grad(set_to_none=False))
-        leaf._grad = Tensor._make(g.copy())
+        leaf._grad = Tensor._make(cpu_kernels.contiguous_copy(g))
     else:
         gd = leaf.grad._data
         if gd.shape == g.shape:

@@ -67,3 +67,16 @@ def warm_up():
         softmax.backward(x, softmax.forward(x, 1.0, 4, log), 1.0, log)
     for dtype in (np.float32, np.float64):
         scatter.add_rows(np.zeros((4, 8), dtype), np.arange(4), np.zeros((4, 8), dtype))
+
+
+def contiguous_copy(a):
+    """A C-contiguous copy of numpy array a; transposed float views of MIN_SIZE or more elements are
+    copied tile by tile (mytorch.cpu_kernels.copy), everything else by numpy."""
+    if (type(a) is np.ndarray and a.size >= MIN_SIZE and a.dtype.char in "fd" and available()):
+        from . import copy
+
+        if copy.is_transposed(a):
+            out = copy.copy_c(a)
+            if out is not None:
+                return out
+    return np.array(a, order="C") if type(a) is np.ndarray else a.copy()

@@ -7,6 +7,8 @@ small pool of plain Python threads, which block (never spin) while idle.
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 from .._threads import intra_op_threads
 
 MIN_PER_THREAD = 1 << 14  # elements: below this a thread hand-off costs more than it saves
@@ -48,3 +50,29 @@ def run(kernel, arrays, *args):
                for i in range(1, len(bounds) - 1)]
     first = kernel(*(a[:bounds[1]] for a in arrays), *args)
     return [first] + [f.result() for f in futures]
+
+
+PAR_MIN = 1 << 18  # elements: below this one thread is as fast
+
+
+def ufunc(f, *args):
+    """f(*args) for a numpy ufunc; when the array arguments are large C-contiguous numpy arrays of one
+    shape, their rows are split over the threads (numpy releases the GIL inside ufunc loops), writing
+    into one output. Values are identical to f(*args): each element is computed by the same loop."""
+    arrays = [a for a in args if type(a) is np.ndarray]
+    first = arrays[0] if arrays else None
+    if (first is None or first.size < PAR_MIN or first.ndim == 0 or intra_op_threads() == 1
+            or any(a.shape != first.shape or not a.flags.c_contiguous for a in arrays)
+            or any(not (type(a) is np.ndarray or isinstance(a, (int, float))) for a in args)):
+        return f(*args)
+    out = np.empty(first.shape, np.result_type(*args))
+    positions = [i for i, a in enumerate(args) if type(a) is np.ndarray]
+
+    def part(o, *chunks):
+        call = list(args)
+        for i, c in zip(positions, chunks):
+            call[i] = c
+        f(*call, out=o)
+
+    run(part, [out] + [args[i] for i in positions])
+    return out

@@ -10,6 +10,7 @@ import numpy as np
 from .. import _dtype
 from .._array import device_of_array, move_array, xp_of
 from ..autograd.function import Function
+from ..cpu_kernels import _parallel as _par
 from ..tensor import Tensor
 from ._registry import public, tensor_methods
 from ._util import float_input, promote
@@ -45,7 +46,7 @@ class ToCopy(Function):
 class Add(Function):
     @staticmethod
     def forward(ctx, x, y):
-        return x + y
+        return _par.ufunc(np.add, x, y) if type(x) is np.ndarray else x + y
 
     @staticmethod
     def backward(ctx, grad):
@@ -55,7 +56,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, x, y):
-        return x - y
+        return _par.ufunc(np.subtract, x, y) if type(x) is np.ndarray else x - y
 
     @staticmethod
     def backward(ctx, grad):
@@ -67,7 +68,7 @@ class Mul(Function):
     def forward(ctx, x, y):
         need_x, need_y = ctx.needs_input_grad
         ctx.save_for_backward(x if need_y else None, y if need_x else None)  # as PyTorch: only what's read
-        return x * y
+        return _par.ufunc(np.multiply, x, y) if type(x) is np.ndarray else x * y
 
     @staticmethod
     def backward(ctx, grad):
@@ -75,6 +76,9 @@ class Mul(Function):
         need_x, need_y = ctx.needs_input_grad
         if grad.dtype.kind == "c":  # holomorphic: grad * conj(derivative)
             x, y = (xp_of(x).conj(x) if need_y else x), (xp_of(y).conj(y) if need_x else y)
+        if type(grad) is np.ndarray:  # large same-shape operands: split over threads
+            return (_par.ufunc(np.multiply, grad, y) if need_x else None), (
+                _par.ufunc(np.multiply, grad, x) if need_y else None)
         return (grad * y if need_x else None), (grad * x if need_y else None)
 
 

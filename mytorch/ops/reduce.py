@@ -113,10 +113,26 @@ def _index_mask(shape, idx_keep, axis):
 # ---------------------------------------------------------------------------------------------
 # sum / mean / var / std
 # ---------------------------------------------------------------------------------------------
+def _trailing(x, axes):
+    """The compiled CPU sum applies: a large contiguous float32 array reduced over its last axes."""
+    return bool(axes) and axes == tuple(range(x.ndim - len(axes), x.ndim)) and cpu_kernels.use(x)
+
+
+def _cpu_sum(x, axes, keepdim, n=1):
+    """sum (n = 1) or mean (n = count) over trailing axes, in x's dtype."""
+    from ..cpu_kernels import reduce as cpu
+
+    out = cpu.trailing_sum(x, len(axes))
+    out = np.asarray(out / n if n != 1 else out, dtype=x.dtype)
+    return np.expand_dims(out, axes) if keepdim else out
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, out_dtype):
         ctx.meta = (x.shape, axes, keepdim)
+        if out_dtype is None and _trailing(x, axes):
+            return _cpu_sum(x, axes, keepdim)
         acc = _acc_dtype(x) or out_dtype
         out = x.sum(axis=axes, keepdims=keepdim, dtype=acc)
         return xp_of(x).asarray(out, dtype=out_dtype or x.dtype)
@@ -132,6 +148,8 @@ class Mean(Function):
     def forward(ctx, x, axes, keepdim):
         n = _numel(x.shape, axes)
         ctx.meta = (x.shape, axes, keepdim, n)
+        if n and _trailing(x, axes):
+            return _cpu_sum(x, axes, keepdim, n)
         total = x.sum(axis=axes, keepdims=keepdim, dtype=_acc_dtype(x))
         with np.errstate(invalid="ignore", divide="ignore"):
             return xp_of(x).asarray(total / n if n else total * np.nan, dtype=x.dtype)

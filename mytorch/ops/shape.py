@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, cpu_kernels
 from .._array import xp_of
 from ..autograd.function import Function
 from ..tensor import Size, Tensor, wrap_dim
@@ -63,6 +63,8 @@ class ReshapeCopy(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
+        if type(x) is np.ndarray and x.size >= cpu_kernels.MIN_SIZE:  # a transposed view copies faster by tiles
+            return cpu_kernels.contiguous_copy(x).reshape(shape)
         out = x.reshape(shape)  # numpy copies here: _can_view said no view exists
         return out.copy() if out.size and xp_of(out).may_share_memory(out, x) else out
 
@@ -178,7 +180,7 @@ class Diagonal(Function):
 class Contiguous(Function):
     @staticmethod
     def forward(ctx, x):
-        return x.copy()  # C order
+        return cpu_kernels.contiguous_copy(x)  # C order
 
     @staticmethod
     def backward(ctx, grad):

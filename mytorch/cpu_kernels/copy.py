@@ -1,0 +1,48 @@
+"""C-order copies of transposed views (x.t().contiguous(), x.transpose(-1, -2).reshape(...)).
+
+numpy copies a transposed matrix element by element along the destination rows, reading the source a
+column at a time: every read misses the cache. This copies square tiles, so both sides stay in cache.
+"""
+import numba as nb
+import numpy as np
+
+from . import _parallel
+
+TILE = 32
+_kernel = nb.njit(nogil=True, error_model="numpy", cache=True)
+
+
+@_kernel
+def _copy_tiles(src, dst):
+    """src, dst: (B, M, N) arrays, any strides; dst[...] = src tile by tile."""
+    nb_, m, n = src.shape
+    for b in range(nb_):
+        for i0 in range(0, m, TILE):
+            i1 = min(i0 + TILE, m)
+            for j0 in range(0, n, TILE):
+                j1 = min(j0 + TILE, n)
+                for i in range(i0, i1):
+                    for j in range(j0, j1):
+                        dst[b, i, j] = src[b, i, j]
+
+
+def is_transposed(a):
+    """A view whose last two axes are swapped relative to C order (the layout this copy is for)."""
+    return a.ndim >= 2 and a.strides[-2] == a.itemsize and a.strides[-1] > a.itemsize and a.shape[-1] > 1
+
+
+def copy_c(a):
+    """A C-contiguous copy of a (a numpy array whose last two axes are transposed), or None when its
+    leading axes don't fold into one (the caller copies with numpy then)."""
+    m, n = a.shape[-2:]
+    try:
+        src = np.reshape(a, (-1, m, n), copy=False)
+    except ValueError:
+        return None
+    out = np.empty(a.shape, a.dtype)
+    dst = out.reshape(-1, m, n)
+    if len(src) > 1:
+        _parallel.run(_copy_tiles, (src, dst))
+    else:  # one matrix: split its rows instead
+        _parallel.run(lambda s, d: _copy_tiles(s[None], d[None]), (src[0], dst[0]))
+    return out

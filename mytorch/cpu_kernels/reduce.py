@@ -1,0 +1,31 @@
+"""Sums over the trailing axes of contiguous float32 arrays (x.sum(), x.sum(-1), x.mean(dim)),
+accumulated in float64 in SIMD lanes, with the rows split over threads."""
+import numba as nb
+import numpy as np
+
+from . import _math, _parallel
+
+BLOCK = 1 << 14  # a full reduction sums blocks of this many elements, then the block sums
+
+
+@nb.njit(nogil=True, fastmath=_math.REDUCE, error_model="numpy", cache=True)
+def _row_sums(x, out):
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        out[r] = _math.row_sum(x[r], n)
+
+
+def trailing_sum(x, k):
+    """float64 sums of x (C-contiguous float32) over its last k axes: an array of x.shape[:-k]."""
+    lead = x.shape[:x.ndim - k]
+    rows = x.reshape(-1, x.size // max(int(np.prod(lead)), 1)) if x.size else x.reshape(len(x) if lead else 1, 0)
+    if len(rows) == 1 and rows.shape[1] >= 2 * BLOCK:  # one long row: sum blocks in parallel, then add up
+        flat = rows[0]
+        cut = len(flat) - len(flat) % BLOCK
+        parts = np.empty(cut // BLOCK, np.float64)
+        _parallel.run(_row_sums, (flat[:cut].reshape(-1, BLOCK), parts))
+        total = parts.sum() + _math.row_sum(flat[cut:], len(flat) - cut)
+        return np.asarray(total).reshape(lead)
+    out = np.empty(len(rows), np.float64)
+    _parallel.run(_row_sums, (rows, out))
+    return out.reshape(lead)
