@@ -10,7 +10,7 @@ import torch.nn.functional as TF
 import mytorch
 import mytorch.nn.functional as F
 from mytorch import nn
-from tests.helpers import assert_close, check_against_torch, randn
+from tests.helpers import DEVICE, assert_close, check_against_torch, randn
 
 REDUCTIONS = ["mean", "sum", "none"]
 pytestmark = pytest.mark.filterwarnings("ignore:reduction")
@@ -18,6 +18,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:reduction")
 
 def _ints(values):
     return np.asarray(values, dtype=np.int64)
+
+
+def _tensor(lib, data, **kwargs):
+    """lib.tensor(data); mytorch's on the device the shared helpers test on."""
+    return lib.tensor(data, **kwargs) if lib is torch else lib.tensor(data, device=DEVICE, **kwargs)
 
 
 def _both(name):
@@ -60,7 +65,7 @@ def test_loss_matches_torch(name, arrays, kwargs, reduction):
     weight = kwargs.get("weight")
     mk, tk = dict(kwargs, reduction=reduction), dict(kwargs, reduction=reduction)
     if weight is not None:
-        mk["weight"], tk["weight"] = mytorch.tensor(weight), torch.tensor(weight)
+        mk["weight"], tk["weight"] = _tensor(mytorch, weight), torch.tensor(weight)
     arrays = tuple(np.asarray(a) for a in arrays)
     check_against_torch(lambda *a: mine(*a, **mk), lambda *a: ref(*a, **tk), *arrays)
 
@@ -226,7 +231,7 @@ def test_fractional_max_pool(d, shape, kernel, out):
     name = f"fractional_max_pool{d}d"
     mine, ref = _both(name)
     check_against_torch(
-        lambda x: mine(x, kernel, output_size=out, return_indices=True, _random_samples=mytorch.tensor(samples)),
+        lambda x: mine(x, kernel, output_size=out, return_indices=True, _random_samples=_tensor(mytorch, samples)),
         lambda x: ref(x, kernel, output_size=out, return_indices=True, _random_samples=torch.tensor(samples)),
         randn(*shape, seed=1))
 
@@ -302,7 +307,7 @@ def test_linear_cross_entropy(case):
         def run(a, b, t, *bias):
             kw = dict(case, linear_bias=bias[0] if bias else None)
             if cw:
-                kw["weight"] = lib.tensor([0.2, 1.0, 2.0, 0.5, 1.5], dtype=lib.float64)
+                kw["weight"] = _tensor(lib, [0.2, 1.0, 2.0, 0.5, 1.5], dtype=lib.float64)
             if chunk:
                 kw["options"] = lib.nn.LinearCrossEntropyOptions(batch_chunk_size=chunk, chunking_method=None)
             return fn(a, b, t, **kw)
@@ -340,9 +345,9 @@ def test_multi_head_attention_forward(case):
             kw = {"need_weights": case.get("need_weights", True),
                   "average_attn_weights": case.get("average_attn_weights", True)}
             if case.get("key_padding_mask"):
-                kw["key_padding_mask"] = lib.tensor(kpm)
+                kw["key_padding_mask"] = _tensor(lib, kpm)
             if case.get("attn_mask"):
-                kw["attn_mask"] = lib.tensor(amask)
+                kw["attn_mask"] = _tensor(lib, amask)
             if case.get("separate"):
                 kw.update(use_separate_proj_weight=True, q_proj_weight=t["qw"], k_proj_weight=t["kw"],
                           v_proj_weight=t["vw"])
@@ -379,7 +384,7 @@ def test_scaled_dot_product_attention_options(kwargs):
     m[:, 0] = True if mask == "bool" else m[:, 0]
 
     def call(lib, fn):
-        return lambda a, b, c: fn(a, b, c, attn_mask=lib.tensor(m) if mask else None, **kw)
+        return lambda a, b, c: fn(a, b, c, attn_mask=_tensor(lib, m) if mask else None, **kw)
     check_against_torch(call(mytorch, F.scaled_dot_product_attention), call(torch, TF.scaled_dot_product_attention),
                         q, k, v)
 
