@@ -493,9 +493,9 @@ def _read_tensors(fh, specs, data_start, name, mmap_path, file_size=None):
 
 # safetensors -----------------------------------------------------------------------------------
 _ST_CODES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16", "int64": "I64",
-             "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
+             "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL", "complex64": "C64"}
 _ST_NAMES = {v: k for k, v in _ST_CODES.items()}
-_ST_ORDER = ["I64", "F64", "F32", "I32", "BF16", "F16", "I16", "I8", "U8", "BOOL"]
+_ST_ORDER = ["I64", "F64", "C64", "F32", "I32", "BF16", "F16", "I16", "I8", "U8", "BOOL"]
 
 
 def _safetensors_bytes_layout(tensors, metadata):

@@ -362,3 +362,16 @@ def test_optimizers_step_complex_parameters_as_pairs_of_reals(name, kwargs):
     assert sorted(sm) == sorted(st)
     for key in st:
         _close(sm[key], st[key])
+
+
+def test_complex_tensors_save_and_load(tmp_path):
+    z = mytorch.tensor([[1 + 2j, -3.5j]], dtype=mytorch.complex128)
+    mytorch.save({"z": z}, tmp_path / "z.pt")
+    back = mytorch.load(tmp_path / "z.pt")["z"]
+    assert back.dtype is mytorch.complex128 and np.array_equal(back.numpy(), z.numpy())
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    c = np.array([1 + 2j, 3 - 4j], dtype=np.complex64)
+    mytorch.serialization.save_file({"c": mytorch.tensor(c), "f": mytorch.ones(3)}, tmp_path / "m.safetensors")
+    safetensors_torch.save_file({"c": torch.tensor(c), "f": torch.ones(3)}, tmp_path / "t.safetensors")
+    assert (tmp_path / "m.safetensors").read_bytes() == (tmp_path / "t.safetensors").read_bytes()  # "C64"
+    np.testing.assert_array_equal(mytorch.serialization.load_file(tmp_path / "t.safetensors")["c"].numpy(), c)
