@@ -597,7 +597,7 @@ def _storage(input):
     """(flat storage, element offset, element strides) of input: its base tensor's memory when input is a
     view of one, as PyTorch's as_strided addresses the storage rather than the view."""
     x, base = input._data, input._base
-    if base is not None and base._data.flags.c_contiguous and x.size and base._data.size:
+    if base is not None and base._data.dtype == x.dtype and base._data.flags.c_contiguous and x.size:
         item = x.itemsize
         ptr = (lambda a: a.ctypes.data) if type(x) is np.ndarray else (lambda a: a.data.ptr)
         diff = ptr(x) - ptr(base._data)
@@ -613,18 +613,22 @@ class AsStrided(Function):
 
     @staticmethod
     def forward(ctx, x, storage, own_offset, own_strides, size, stride, offset):
-        xp = xp_of(x)
         idx = _strided_index(size, stride, offset, storage.size)
-        # which element of x sits at each storage position (-1: none)
-        where = np.full(storage.size, -1, dtype=np.int64)
-        where[_strided_index(x.shape, own_strides, own_offset, storage.size).reshape(-1)] = np.arange(x.size)
-        ctx.meta = (x.shape, xp.asarray(where[idx]))
-        return storage[xp.asarray(idx)]
+        ctx.meta = (x.shape, own_offset, own_strides, storage.size, idx)
+        return storage[xp_of(x).asarray(idx)]
 
     @staticmethod
     def backward(ctx, grad):
-        shape, pos = ctx.meta
+        shape, own_offset, own_strides, storage_size, idx = ctx.meta
         xp = xp_of(grad)
+        own = _strided_index(shape, own_strides, own_offset, storage_size).reshape(-1)
+        if own.size == storage_size and (own == np.arange(storage_size)).all():  # input is the storage, in order
+            pos = idx
+        else:  # which element of input sits at each storage position (-1: none)
+            where = np.full(storage_size, -1, dtype=np.int64)
+            where[own] = np.arange(own.size)
+            pos = where[idx]
+        pos = xp.asarray(pos)
         out = xp.zeros(math.prod(shape), grad.dtype)
         keep = pos >= 0
         xp.add.at(out, pos[keep], grad[keep])

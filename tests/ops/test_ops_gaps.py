@@ -90,6 +90,7 @@ STRIDED = [
     ("view, offset 0 reads before it", lambda L, b: L.as_strided(b[5:15], (2, 2), (1, 2), storage_offset=0)),
     ("view, offset past its end", lambda L, b: L.as_strided(b[5:15], (2, 3), (1, 2), storage_offset=10)),
     ("transposed", lambda L, b: b[:12].reshape(3, 4).t().as_strided((3, 2), (2, 1))),
+    ("transposed, whole storage", lambda L, b: b.reshape(4, 5).t().as_strided((3, 4), (1, 3), 2)),
     ("overlapping windows", lambda L, b: b.as_strided((4, 5), (3, 1), 1)),
     ("copy", lambda L, b: L.as_strided_copy(b[2:], (2, 2), (2, 1))),
 ]
