@@ -16,6 +16,10 @@ from .ops.reduce import _return_type
 from .tensor import Tensor, wrap_dim
 
 
+class LinAlgError(RuntimeError):
+    """A matrix the factorization or solve can't handle (singular, not positive-definite), as PyTorch's."""
+
+
 def _m():
     import mytorch
 
@@ -97,7 +101,7 @@ class Inv(Function):
         try:
             out = xp.linalg.inv(A)
         except np.linalg.LinAlgError:
-            raise RuntimeError("linalg.inv: The diagonal element 1 is zero, the inversion could not be completed "
+            raise LinAlgError("linalg.inv: The diagonal element 1 is zero, the inversion could not be completed "
                                "because the input matrix is singular.") from None
         ctx.save_for_backward(out)
         return out.astype(A.dtype, copy=False)
@@ -117,7 +121,7 @@ class Solve(Function):
         try:
             X = xp.linalg.solve(A, B)
         except np.linalg.LinAlgError:
-            raise RuntimeError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
         ctx.save_for_backward(A, X)
         return X.astype(A.dtype, copy=False)
 
@@ -220,7 +224,7 @@ class Cholesky(Function):
         try:
             L = xp.linalg.cholesky(A)
         except np.linalg.LinAlgError:
-            raise RuntimeError("linalg.cholesky: The factorization could not be completed because the input is not "
+            raise LinAlgError("linalg.cholesky: The factorization could not be completed because the input is not "
                                "positive-definite.") from None
         ctx.save_for_backward(L)
         return L.astype(A.dtype, copy=False)
@@ -801,5 +805,6 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     return solve_triangular(U, y, upper=True)
 
 
+from .ops.linalg import matmul  # noqa: E402,F401  (torch.linalg.matmul is torch.matmul)
 from .ops.linalg_factor import householder_product, ldl_factor, ldl_factor_ex, ldl_solve  # noqa: E402,F401
 from .linalg_eig import eig, eigvals  # noqa: E402,F401  (general eigendecomposition, complex results)

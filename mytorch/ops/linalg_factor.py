@@ -229,9 +229,11 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
 
 
 def _raise_singular(op, info):
+    from ..linalg import LinAlgError
+
     first = int(info.reshape(-1)[np.flatnonzero(info.reshape(-1))[0]])
     where = "" if info.ndim == 0 else f" (batch element {int(np.flatnonzero(info.reshape(-1))[0])})"
-    raise RuntimeError(f"{op}{where}: The factorization could not be completed because the input is singular: "
+    raise LinAlgError(f"{op}{where}: The factorization could not be completed because the input is singular: "
                        f"D[{first - 1}, {first - 1}] is exactly zero.")
 
 

@@ -321,3 +321,24 @@ def test_pca_lowrank_errors():
         mytorch.pca_lowrank(mytorch.randn(3, 4), q=5)
     with pytest.raises(ValueError, match=r"niter\(=-1\) must be non-negative integer"):
         mytorch.pca_lowrank(mytorch.randn(3, 4), niter=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# torch.linalg names: LinAlgError (a RuntimeError), matmul
+# ---------------------------------------------------------------------------------------------
+# torch's ldl_factor fails an internal assert (a plain RuntimeError) on a singular input; mytorch says LinAlgError
+@pytest.mark.parametrize("call,torch_error", [
+    (lambda L: L.linalg.inv(L.zeros(2, 2)), torch.linalg.LinAlgError),
+    (lambda L: L.linalg.cholesky(-L.eye(2)), torch.linalg.LinAlgError),
+    (lambda L: L.linalg.solve(L.zeros(2, 2), L.ones(2)), torch.linalg.LinAlgError),
+    (lambda L: L.linalg.ldl_factor(L.zeros(2, 2)), RuntimeError)])
+def test_singular_inputs_raise_linalg_error(call, torch_error):
+    with pytest.raises(torch_error):
+        call(torch)
+    with pytest.raises(mytorch.linalg.LinAlgError) as info:
+        call(mytorch)
+    assert isinstance(info.value, RuntimeError)
+
+
+def test_linalg_matmul_is_matmul():
+    check_against_torch(mytorch.linalg.matmul, torch.linalg.matmul, randn(2, 3, 4, seed=31), randn(4, 5, seed=32))
