@@ -312,6 +312,8 @@ class AddMatmul(Function):
         beta, alpha, sum_batch = ctx.meta
         xp = xp_of(grad)
         need_in, need_a, need_b = ctx.needs_input_grad[:3]
+        if isinstance(beta, complex) or isinstance(alpha, complex):  # complex scales enter conjugated
+            beta, alpha = beta.conjugate(), alpha.conjugate()
         g_in = (grad * beta if beta != 1 else grad) if need_in else None
         g = grad * alpha if alpha != 1 else grad
         if sum_batch:

@@ -525,6 +525,8 @@ class Cumprod(Function):
         x, out = ctx.saved_tensors
         axis = ctx.axis
         xp = xp_of(x)
+        if x.dtype.kind == "c":  # every term is a product of x's: conjugate them all (grad * conj(derivative))
+            x, out = xp.conj(x), xp.conj(out)
         is_zero = x == 0
         if not is_zero.any():
             return _rev_cumsum(grad * out, axis) / x, None

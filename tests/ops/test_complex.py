@@ -128,6 +128,8 @@ CASES = [
     ("pow", lambda m, z, w: z[:, :2] ** w[:3], [Z, ZM]),
     ("trace", lambda m, z: m.trace(z[:, :3]).reshape(1), [Z]),
     ("sigmoid", lambda m, z: m.sigmoid(z) * z, [Z]),
+    ("addmm", lambda m, c, z, w: m.addmm(c[:, :2], z, w, beta=0.5 - 1j, alpha=2j), [W, Z, ZM]),
+    ("cumprod", lambda m, z: z.cumprod(1), [Z]),
 ]
 COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
 
