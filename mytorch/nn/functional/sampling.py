@@ -157,47 +157,44 @@ class _GridSampler(Function):
         sizes = x.shape[2:][::-1]  # x (W) first, as the grid lists them
         pixels = int(np.prod(sizes))
         g = grid.reshape(N, -1, len(sizes))
-        taps, _ = _prepare(xp, g, sizes, mode, padding, align_corners)
+        taps, factors = _prepare(xp, g, sizes, mode, padding, align_corners)
         rows = xp.ascontiguousarray(xp.moveaxis(x.reshape(N, C, pixels), 1, 2)).reshape(N * pixels, C)
         start = (xp.arange(N) * pixels)[:, None]
         out = xp.zeros((N, g.shape[1], C), dtype=x.dtype)
-        for idx, weight, _ in taps:
+        saved = []  # per tap: (input row, inside the image, weight, d weight / d coords)
+        for idx, weight, dweight in taps:
             flat, valid = _flat_index(xp, idx, sizes)
-            out += rows.take(start + flat, axis=0) * (weight * valid)[..., None]
+            row = start + flat
+            out += rows.take(row, axis=0) * (weight * valid)[..., None]
+            saved.append((row, valid, weight, dweight))
         ctx.save_for_backward(x, grid)
-        ctx.meta = (mode, padding, align_corners, rows)
+        ctx.meta = (mode, rows, saved, factors)
         return xp.ascontiguousarray(xp.moveaxis(out, 2, 1)).reshape((N, C) + grid.shape[1:-1])
 
     @staticmethod
     def backward(ctx, gout):
         x, grid = ctx.saved_tensors
-        mode, padding, align_corners, rows = ctx.meta
+        mode, rows, saved, factors = ctx.meta
         xp = xp_of(gout)
         N, C = x.shape[:2]
-        sizes = x.shape[2:][::-1]
-        pixels = int(np.prod(sizes))
-        g = grid.reshape(N, -1, len(sizes))
+        k = grid.shape[-1]
         gt = xp.moveaxis(gout.reshape(N, C, -1), 1, 2)  # (N, points, C)
-        taps, factors = _prepare(xp, g, sizes, mode, padding, align_corners)
-        start = (xp.arange(N) * pixels)[:, None]
+        dgrid = xp.zeros(gt.shape[:2] + (k,), dtype=grid.dtype) if ctx.needs_input_grad[1] else None
         channel = xp.arange(C)
         drows = xp.zeros(rows.size, dtype=x.dtype) if ctx.needs_input_grad[0] else None
-        dgrid = xp.zeros_like(g) if ctx.needs_input_grad[1] else None
-        for idx, weight, dweight in taps:
-            flat, valid = _flat_index(xp, idx, sizes)
-            row = start + flat
+        for row, valid, weight, dweight in saved:
             if drows is not None:
-                at = (row * C)[..., None] + channel  # flat position of (row, c) in the channel-last rows
+                at = (row * C)[..., None] + channel  # position of (row, c) in the channel-last rows
                 _scatter_add(drows, at.reshape(-1), (gt * (weight * valid)[..., None]).reshape(-1))
             if dgrid is not None and mode != 1:
                 dot = (gt * rows.take(row, axis=0)).sum(-1) * valid  # d out / d weight, summed over channels
-                for a in range(len(sizes)):
+                for a in range(k):
                     dgrid[..., a] += dot * dweight[a]
         if dgrid is not None:
             dgrid = (dgrid * xp.stack(factors, -1)).reshape(grid.shape)
         dx = None
         if drows is not None:
-            dx = xp.ascontiguousarray(xp.moveaxis(drows.reshape(N, pixels, C), 2, 1)).reshape(x.shape)
+            dx = xp.ascontiguousarray(xp.moveaxis(drows.reshape(N, -1, C), 2, 1)).reshape(x.shape)
         return dx, dgrid, None, None, None
 
 
