@@ -212,6 +212,37 @@ def test_adamw_fused_matches_unfused(cls, kwargs, uses_kernel):
             assert_close(w.numpy(), v.numpy())
 
 
+def test_adamw_fused_groups_tensor_lr_and_missing_grads():
+    """Two groups (one with a tensor lr), one parameter skipping steps so its step count lags: one launch per
+    group and step value, same numbers as the unfused optimizer and as torch.optim.AdamW."""
+    import torch
+
+    shapes = [(6, 5), (5,), (3, 7), (1,)]
+    arrays = [randn(*s, seed=i) for i, s in enumerate(shapes)]
+    runs = []
+    for fused in (False, True):
+        params = [mt.tensor(a.copy(), requires_grad=True) for a in arrays]
+        groups = [{"params": params[:2], "lr": mt.tensor(0.02)}, {"params": params[2:], "weight_decay": 0.0}]
+        runs.append((params, optim.AdamW(groups, lr=0.01, fused=fused, amsgrad=True)))
+    tparams = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    topt = torch.optim.AdamW([{"params": tparams[:2], "lr": torch.tensor(0.02)},
+                              {"params": tparams[2:], "weight_decay": 0.0}], lr=0.01, amsgrad=True)
+    for step in range(4):
+        grads = [randn(*s, seed=20 + 10 * step + i) for i, s in enumerate(shapes)]
+        for params, opt in runs:
+            for i, (p, g) in enumerate(zip(params, grads)):
+                p.grad = None if i == 1 and step == 1 else mt.tensor(g)
+            opt.step()
+        for i, (p, g) in enumerate(zip(tparams, grads)):
+            p.grad = None if i == 1 and step == 1 else torch.tensor(g)
+        topt.step()
+    # group 0: 1 launch at step 0 and 1, then 2 (parameter 1 is one step behind); group 1: 1 per step
+    assert kernels.launch_counts["adamw"] == 4 + 1 + 1 + 2 + 2
+    for p0, p1, tp in zip(runs[0][0], runs[1][0], tparams):
+        assert_close(p1.detach().numpy(), p0.detach().numpy())
+        assert_close(p1.detach().numpy(), tp.detach().numpy())
+
+
 def test_adamw_fused_fp16_params_fall_back():
     lin = nn.Linear(4, 3, dtype=mt.float16)
     opt = optim.AdamW(lin.parameters(), fused=True)
