@@ -90,9 +90,16 @@ def _rebase(base, result, positions):
     base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
 
 
+def _pairs(a):
+    """A complex array as its (..., 2) real pairs (the same memory); a real array as it is."""
+    return a[..., None].view(a.real.dtype) if a.dtype.kind == "c" else a
+
+
 def _positions_in(base, view):
     """Flat (C-order) index in `base` of each element of `view`, an array sharing base's memory."""
     xp = xp_of(base)
+    if view.dtype != base.dtype:  # z.real, z.imag, view_as_real / view_as_complex: index the real pairs
+        base, view = _pairs(base), _pairs(view)
 
     def addresses(a):
         start = a.ctypes.data if xp is np else a.data.ptr
@@ -112,17 +119,27 @@ class CopySlices(Function):
     @staticmethod
     def forward(ctx, base, view_values, positions):
         ctx.positions = positions
+        # a real view of a complex base or the reverse: positions index the real pairs (see _positions_in)
+        ctx.complex_view = view_values.dtype.kind == "c" if (base.dtype.kind == "c") != (
+            view_values.dtype.kind == "c") else None
         return base  # the values are already in base's memory; this node only routes gradients
 
     @staticmethod
     def backward(ctx, grad):
-        flat = grad.reshape(-1)
+        complex_view = ctx.complex_view
+        pairs = _pairs(grad) if complex_view is False else grad
+        flat = pairs.reshape(-1)
         g_view = flat[ctx.positions]
+        if complex_view:
+            g_view = xp_of(g_view).ascontiguousarray(g_view).view(np.complex128 if g_view.dtype == np.float64
+                                                                  else np.complex64)[..., 0]
         g_base = None
         if ctx.needs_input_grad[0]:
             g_base = flat.copy()
             g_base[ctx.positions.reshape(-1)] = 0
-            g_base = g_base.reshape(grad.shape)
+            g_base = g_base.reshape(pairs.shape)
+            if complex_view is False:
+                g_base = g_base.view(grad.dtype)[..., 0]
         return g_base, g_view, None
 
 

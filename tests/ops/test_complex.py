@@ -377,3 +377,36 @@ def test_complex_tensors_save_and_load(tmp_path):
     safetensors_torch.save_file({"c": torch.tensor(c), "f": torch.ones(3)}, tmp_path / "t.safetensors")
     assert (tmp_path / "m.safetensors").read_bytes() == (tmp_path / "t.safetensors").read_bytes()  # "C64"
     np.testing.assert_array_equal(mytorch.serialization.load_file(tmp_path / "t.safetensors")["c"].numpy(), c)
+
+
+def _inplace_on_views(lib, variant):
+    a = lib.tensor([1 + 2j, 3 - 1j, 0.5j], requires_grad=True)
+    b = lib.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    w = lib.tensor([1 - 1j, 2 + 0.5j, -1j])
+    if variant == "real/imag":
+        z = a.clone()
+        z.real.mul_(2)
+        z.imag[0] = 5.0
+        out = (z * w).real.sum()
+    elif variant == "view_as_real":
+        z = a.clone()
+        lib.view_as_real(z)[1].mul_(lib.tensor([3.0, -1.0]))
+        out = (z * w).imag.sum()
+    elif variant == "view_as_complex":
+        c = b.clone()
+        lib.view_as_complex(c).mul_(1 + 2j)
+        out = (c * lib.tensor([[1.0, -2.0], [0.5, 3.0], [2.0, 1.0]])).sum() + (lib.view_as_complex(c) * w).real.sum()
+    else:
+        z = a.clone()
+        z.imag.copy_(b[:, 0] * 2)
+        out = (z * w).abs().sum()
+    out.backward()
+    return a.grad, b.grad
+
+
+@pytest.mark.parametrize("variant", ["real/imag", "view_as_real", "view_as_complex", "copy_"])
+def test_inplace_ops_on_complex_views_carry_gradients(variant):
+    for m, r in zip(_inplace_on_views(mytorch, variant), _inplace_on_views(torch, variant)):
+        assert (m is None) == (r is None)
+        if r is not None:
+            _close(m, r)
