@@ -1,6 +1,7 @@
 import mytorch
 
 from ..tensor import Size
+from . import constraints
 from .categorical import Categorical
 from .distribution import Distribution
 
@@ -45,9 +46,9 @@ class MixtureSameFamily(Distribution):
         new._validate_args = self._validate_args
         return new
 
-    @property
+    @constraints.dependent_property
     def support(self):
-        return self._component_distribution.support
+        return constraints.MixtureSameFamilyConstraint(self._component_distribution.support)
 
     @property
     def mixture_distribution(self):
