@@ -504,7 +504,7 @@ _SQRT_2_OVER_PI = 2.0 / math.sqrt(math.pi)
 # name: (forward(xp, x), derivative(xp, x, out) -> d out / d x, integer inputs become float)
 UNARY = {
     "neg": (lambda xp, x: _negate(x), lambda xp, x, y: -1, False),
-    "exp": (lambda xp, x: xp.exp(x), lambda xp, x, y: y, True),
+    "exp": (lambda xp, x: _par.ufunc(xp.exp, x), lambda xp, x, y: y, True),
     "exp2": (lambda xp, x: xp.exp2(x), lambda xp, x, y: y * math.log(2), True),
     "expm1": (lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1, True),
     "log": (lambda xp, x: xp.log(x), lambda xp, x, y: 1 / x, True),
@@ -523,12 +523,13 @@ UNARY = {
     "atan": (lambda xp, x: xp.arctan(x), lambda xp, x, y: 1 / (1 + x * x), True),
     "sinh": (lambda xp, x: xp.sinh(x), lambda xp, x, y: xp.cosh(x), True),
     "cosh": (lambda xp, x: xp.cosh(x), lambda xp, x, y: xp.sinh(x), True),
-    "tanh": (lambda xp, x: xp.tanh(x), lambda xp, x, y: 1 - y * y, True),
+    "tanh": (lambda xp, x: _par.ufunc(xp.tanh, x), lambda xp, x, y: 1 - y * y, True),
     "asinh": (lambda xp, x: xp.arcsinh(x), lambda xp, x, y: 1 / xp.sqrt(x * x + 1), True),
     "acosh": (lambda xp, x: xp.arccosh(x), lambda xp, x, y: 1 / xp.sqrt(x * x - 1), True),
     "atanh": (lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x), True),
     "sigmoid": (lambda xp, x: _sigmoid(xp, x), lambda xp, x, y: y * (1 - y), True),
-    "relu": (lambda xp, x: xp.maximum(_no_bool_relu(x), 0).astype(x.dtype, copy=False), lambda xp, x, y: y > 0, False),
+    "relu": (lambda xp, x: _par.ufunc(xp.maximum, _no_bool_relu(x), 0).astype(x.dtype, copy=False),
+             lambda xp, x, y: y > 0, False),
     "erf": (lambda xp, x: _erf(xp, x), lambda xp, x, y: _SQRT_2_OVER_PI * xp.exp(-x * x), True),
     "erfc": (lambda xp, x: 1 - _erf(xp, x), lambda xp, x, y: -_SQRT_2_OVER_PI * xp.exp(-x * x), True),
     "sign": (lambda xp, x: _sign(xp, x), lambda xp, x, y: 0, False),
@@ -611,7 +612,8 @@ class Unary(Function):
         xp = xp_of(grad)
         if grad.dtype.kind == "c":  # a complex result of a holomorphic op: grad * conj(f'(z))
             return grad * xp.conj(cls.deriv(xp, x, out))
-        return grad * cls.deriv(xp, x, out)
+        d = cls.deriv(xp, x, out)
+        return _par.ufunc(np.multiply, grad, d) if type(grad) is np.ndarray else grad * d
 
 
 def _make_unary(name, fwd, deriv, to_float):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ... import cpu_kernels
+from ...cpu_kernels import _parallel as _par
 from ..._array import xp_of
 from ...autograd.function import Function
 from ...ops import elementwise as _elementwise
@@ -60,7 +61,7 @@ def _hardswish_grad(xp, x):
 
 
 _TABLE = {
-    "relu": (lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False), lambda xp, y: y > 0, "out"),
+    "relu": (lambda xp, x: _par.ufunc(xp.maximum, x, 0).astype(x.dtype, copy=False), lambda xp, y: y > 0, "out"),
     "hardtanh": (lambda xp, x, lo, hi: xp.clip(x, lo, hi), lambda xp, x, lo, hi: (x > lo) & (x < hi), "x"),
     "leaky_relu": (lambda xp, x, slope: xp.where(x > 0, x, x * slope),
                    lambda xp, x, slope: xp.where(x > 0, 1.0, slope), "x"),
@@ -141,7 +142,7 @@ class _Pointwise(Function):
             d = d.astype(grad.dtype)  # where(x > 0, 1.0, slope) etc. come out float64
         if grad.dtype.kind == "c":  # complex input (silu, ...): PyTorch's convention is grad * conj(f'(z))
             d = xp.conj(d)
-        return (grad * d,) + (None,) * len(ctx.params)
+        return (_par.ufunc(np.multiply, grad, d) if xp is np else grad * d,) + (None,) * len(ctx.params)
 
 
 _OPS = {name: type("".join(w.capitalize() for w in name.split("_")), (_Pointwise,),
