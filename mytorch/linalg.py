@@ -44,6 +44,9 @@ def _check_float(name, A):
 
 
 def _float(name, A):
+    if A.dtype.is_complex:  # casting would silently drop the imaginary part
+        raise NotImplementedError(f"linalg.{name}: complex inputs are not supported here (got {A.dtype}); "
+                                  "linalg.eig and linalg.eigvals take them")
     A = A if A.dtype.is_floating_point else A.to(_dtype.get_default_dtype())
     _check_float(name, A)
     return A
