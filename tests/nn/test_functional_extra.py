@@ -218,6 +218,8 @@ def test_affine_grid_then_grid_sample_identity():
     theta = mytorch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]], dtype=mytorch.float64)
     out = F.grid_sample(x, F.affine_grid(theta, (1, 2, 4, 5), align_corners=False), align_corners=False)
     assert_close(out, torch.tensor(x.numpy()))
+    with pytest.warns(UserWarning, match="align_corners=False"):  # PyTorch's warning for the unset default
+        F.grid_sample(x, F.affine_grid(theta, (1, 2, 4, 5), align_corners=False))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ class MultiMarginLoss(Function):
 
 
 def _check_class_rows(name, input, target):
-    if input.ndim > 2 or input.numel() == 0 and input.ndim != 2 or input.ndim == 2 and input.shape[1] == 0:  # 0-d: C=1
+    valid = (input.ndim <= 1 and input.numel() > 0) or (input.ndim == 2 and input.shape[1] > 0)  # 0-d: one class
+    if not valid:
         raise RuntimeError(f"{name}: Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
                            f"{list(input.shape)}")
     if target._data.dtype.kind not in "iu":

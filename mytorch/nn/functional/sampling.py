@@ -11,6 +11,7 @@ weights into the input's gradient and differentiates the weights for the grid's.
 import functools
 import itertools
 import operator
+import warnings
 
 import numpy as np
 
@@ -22,6 +23,15 @@ __all__ = ["grid_sample", "affine_grid", "grid_sampler", "grid_sampler_2d", "gri
 _MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
 _PADDINGS = {"zeros": 0, "border": 1, "reflection": 2}
 _CUBIC_A = -0.75
+
+
+def _align_corners(align_corners):
+    if align_corners is None:
+        warnings.warn("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                      "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                      "grid_sample for details.", stacklevel=3)
+        return False
+    return bool(align_corners)
 
 
 def _clip(xp, idx, size):
@@ -258,7 +268,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if padding_mode not in _PADDINGS:
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
                          f"'reflection', but got: '{padding_mode}'")
-    return _grid_sampler(input, grid, _MODES[mode], _PADDINGS[padding_mode], bool(align_corners))
+    return _grid_sampler(input, grid, _MODES[mode], _PADDINGS[padding_mode], _align_corners(align_corners))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,6 +310,7 @@ def affine_grid_generator(theta, size, align_corners):
 
 def affine_grid(theta, size, align_corners=None):
     size = tuple(int(s) for s in size)
+    align_corners = _align_corners(align_corners)
     if not theta.is_floating_point():
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     if len(size) == 4:
