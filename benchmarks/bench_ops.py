@@ -7,6 +7,10 @@ Small tensors measure per-op Python overhead (dispatch-bound); large ones measur
     python benchmarks/bench_ops.py --quick    # fewer repeats
     python benchmarks/bench_ops.py --device cuda
     python benchmarks/bench_ops.py --markdown benchmarks/results/ops_cpu.md
+    python benchmarks/bench_ops.py --threads 1
+
+Both libraries run with the same thread count (mytorch.set_num_threads / torch.set_num_threads;
+default: numpy's BLAS thread count).
 """
 import argparse
 import os
@@ -88,9 +92,9 @@ def bench(device, repeats, names):
     return rows
 
 
-def report(rows, markdown_path=None):
+def report(rows, markdown_path=None, note=""):
     header = f"| size | op | pass | mytorch (us) | torch (us) | mytorch / torch |"
-    lines = [header, "|---|---|---|---:|---:|---:|"]
+    lines = ([f"{note}\n"] if note else []) + [header, "|---|---|---|---:|---:|---:|"]
     for size, name, mode, mine, ref in rows:
         lines.append(f"| {size} | {name} | {mode} | {mine * 1e6:.1f} | {ref * 1e6:.1f} | {mine / ref:.2f}x |")
     for size in SIZES:
@@ -111,12 +115,16 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--ops", nargs="*", default=list(OPS), choices=list(OPS))
     parser.add_argument("--markdown", default=None, help="also write the table to this file")
+    parser.add_argument("--threads", type=int, default=None, help="threads for both (default: numpy's BLAS)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not (mytorch.cuda.is_available() and torch.cuda.is_available()):
         sys.exit("--device cuda needs a GPU with cupy and CUDA-enabled PyTorch")
-    torch.set_num_threads(os.cpu_count() or 1)
+    threads = args.threads or mytorch.get_num_threads()
+    mytorch.set_num_threads(threads)
+    torch.set_num_threads(threads)
     rows = bench(args.device, 2 if args.quick else 5, args.ops)
-    report(rows, args.markdown)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    report(rows, args.markdown, f"{threads} threads for both libraries, load average {load:.1f} after the run")
 
 
 if __name__ == "__main__":
