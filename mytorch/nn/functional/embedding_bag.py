@@ -101,11 +101,12 @@ def _bags(input, offsets, include_last_offset):
     if len(starts) and (int(starts[0]) != 0 or bool((xp.diff(starts) < 0).any()) or int(starts[-1]) > n):
         raise RuntimeError(f"offsets must start at 0, not decrease, and stay within the {n} indices; got "
                            f"{starts.tolist()}")
-    ends = xp.concatenate([starts[1:], xp.asarray([n])])
-    if include_last_offset:
-        starts, ends = starts[:-1], starts[1:]
-    bag_of = xp.repeat(xp.arange(len(starts)), ends - starts)
-    return input._data[:len(bag_of)], bag_of, len(starts)
+    end = n if len(starts) else 0  # no bags: no lookups
+    if include_last_offset:  # the last offset ends the last bag
+        starts, end = starts[:-1], int(starts[-1])
+    # bag of lookup i: the last bag starting at or before i (searchsorted, not repeat: cupy's takes no arrays)
+    bag_of = xp.searchsorted(starts, xp.arange(end), side="right") - 1
+    return input._data[:end], bag_of, len(starts)
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
