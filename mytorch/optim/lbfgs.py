@@ -100,6 +100,8 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1
 
 
 class LBFGS(Optimizer):
+    _steps_complex_as_real = False  # the closure must see complex parameters; _real_view flattens them here
+
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
         if isinstance(lr, Tensor) and lr.numel() != 1:
@@ -117,14 +119,15 @@ class LBFGS(Optimizer):
     # the parameters as one flat vector ------------------------------------------------------
     def _flat_grad(self):
         xp = xp_of(self._params[0]._data)
-        return xp.concatenate([p.grad._data.reshape(-1) if p.grad is not None else
-                               xp.zeros(p._data.size, p._data.dtype) for p in self._params])
+        return xp.concatenate([_real_view(p.grad._data) if p.grad is not None else
+                               xp.zeros(_real_view(p._data).size, _real_view(p._data).dtype) for p in self._params])
 
     def _add_to_params(self, step_size, direction):
         offset = 0
         for p in self._params:
-            n = p._data.size
-            p._data += step_size * direction[offset:offset + n].reshape(p._data.shape)
+            flat = _real_view(p._data)
+            n = flat.size
+            flat += step_size * direction[offset:offset + n]
             offset += n
 
     def _evaluate(self, closure):
@@ -245,6 +248,12 @@ def _two_loop(flat_grad, old_dirs, old_stps, ro, H_diag):
         be_i = _dot(old_dirs[i], r) * ro[i]
         r = r + (al[i] - be_i) * old_stps[i]
     return r
+
+
+def _real_view(a):
+    """A flat view of a (complex numbers as interleaved real and imaginary parts, PyTorch's view_as_real)."""
+    flat = a.reshape(-1)
+    return flat.view(flat.real.dtype) if flat.dtype.kind == "c" else flat
 
 
 def _host(x):

@@ -87,7 +87,7 @@ def _hooked_step(step):
                 args, kwargs = result
         self._opt_called = True
         self._in_step = True
-        swapped = _complex_as_real(self)
+        swapped = _complex_as_real(self) if self._steps_complex_as_real else []
         try:
             with grad_mode.no_grad(), self._device_context():
                 out = step(self, *args, **kwargs)
@@ -143,6 +143,10 @@ def _complex_back(opt, swapped):
 
 
 class Optimizer:
+    # complex parameters are swapped for real views around step(); an optimizer that evaluates its closure
+    # inside step() and views complex numbers as real itself (LBFGS) turns this off
+    _steps_complex_as_real = True
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")

@@ -183,3 +183,17 @@ def test_returns_the_first_loss_and_skips_at_an_optimum():
     loss = opt.step(closure)
     assert isinstance(loss, mytorch.Tensor) and float(loss) == 0.0 and calls == [0.0]
     assert_close(x, torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_complex_parameter_matches_torch(line_search_fn):
+    """The closure sees the complex parameter; the flat vectors hold its real and imaginary parts."""
+    start, target = np.array([1 + 2j, -0.5 + 0.3j]), np.array([0.3 - 1j, 2 + 0.5j])
+    runs = []
+    for lib in (torch, mytorch):
+        z, tgt = lib.tensor(start, requires_grad=True), lib.tensor(target)
+        history, opt = _run(lib, [z], lambda: ((z - tgt).abs() ** 2).sum() + (z * z).real.sum() ** 2, 2, lr=0.5,
+                            max_iter=5, line_search_fn=line_search_fn)
+        assert str(z.dtype).endswith("complex128") and str(opt.state[z]["d"].dtype).endswith("float64")
+        runs.append(history)
+    _compare(runs[1], runs[0], rtol=1e-9)
