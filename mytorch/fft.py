@@ -16,6 +16,7 @@ from .autograd.function import Function
 from .ops import factory as _factory
 from .ops import shape as _shape
 from .ops.complex_ops import conj as _conj
+from .ops.elementwise import _out
 from .tensor import Tensor, wrap_dim
 
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
@@ -186,59 +187,59 @@ def _c2r(op, input, s, dim, norm):
 # public transforms
 # ---------------------------------------------------------------------------------------------
 def fft(input, n=None, dim=-1, norm=None, *, out=None):
-    return _c2c("fft", input, *_one_dim(input, n, dim), norm, True)
+    return _out(_c2c("fft", input, *_one_dim(input, n, dim), norm, True), out)
 
 
 def ifft(input, n=None, dim=-1, norm=None, *, out=None):
-    return _c2c("ifft", input, *_one_dim(input, n, dim), norm, False)
+    return _out(_c2c("ifft", input, *_one_dim(input, n, dim), norm, False), out)
 
 
 def rfft(input, n=None, dim=-1, norm=None, *, out=None):
-    return _r2c("rfft", input, *_one_dim(input, n, dim), norm)
+    return _out(_r2c("rfft", input, *_one_dim(input, n, dim), norm), out)
 
 
 def irfft(input, n=None, dim=-1, norm=None, *, out=None):
-    return _c2r("irfft", input, *_one_dim(input, n, dim), norm)
+    return _out(_c2r("irfft", input, *_one_dim(input, n, dim), norm), out)
 
 
 def hfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The FFT of a Hermitian-symmetric signal given by its first half: a real spectrum."""
     x = _as_float_or_complex("hfft", input)
-    return _c2r("hfft", _conj(_to_complex(x)), *_one_dim(input, n, dim), _SWAP[_norm(norm)])
+    return _out(_c2r("hfft", _conj(_to_complex(x)), *_one_dim(input, n, dim), _SWAP[_norm(norm)]), out)
 
 
 def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
-    return _conj(_r2c("ihfft", input, *_one_dim(input, n, dim), _SWAP[_norm(norm)]))
+    return _out(_conj(_r2c("ihfft", input, *_one_dim(input, n, dim), _SWAP[_norm(norm)])), out)
 
 
 def fftn(input, s=None, dim=None, norm=None, *, out=None):
-    return _c2c("fftn", input, s, dim, norm, True)
+    return _out(_c2c("fftn", input, s, dim, norm, True), out)
 
 
 def ifftn(input, s=None, dim=None, norm=None, *, out=None):
-    return _c2c("ifftn", input, s, dim, norm, False)
+    return _out(_c2c("ifftn", input, s, dim, norm, False), out)
 
 
 def rfftn(input, s=None, dim=None, norm=None, *, out=None):
-    return _r2c("rfftn", input, s, dim, norm)
+    return _out(_r2c("rfftn", input, s, dim, norm), out)
 
 
 def irfftn(input, s=None, dim=None, norm=None, *, out=None):
-    return _c2r("irfftn", input, s, dim, norm)
+    return _out(_c2r("irfftn", input, s, dim, norm), out)
 
 
 def hfftn(input, s=None, dim=None, norm=None, *, out=None):
     x = _as_float_or_complex("hfftn", input)
-    return _c2r("hfftn", _conj(_to_complex(x)), s, dim, _SWAP[_norm(norm)])
+    return _out(_c2r("hfftn", _conj(_to_complex(x)), s, dim, _SWAP[_norm(norm)]), out)
 
 
 def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
-    return _conj(_r2c("ihfftn", input, s, dim, _SWAP[_norm(norm)]))
+    return _out(_conj(_r2c("ihfftn", input, s, dim, _SWAP[_norm(norm)])), out)
 
 
 def _two_dim(nd):
     def transform(input, s=None, dim=(-2, -1), norm=None, *, out=None):
-        return nd(input, s, dim, norm)
+        return nd(input, s, dim, norm, out=out)
 
     transform.__name__ = transform.__qualname__ = nd.__name__[:-1] + "2"
     transform.__doc__ = f"{nd.__name__} over two dims (the last two by default)."

@@ -10,6 +10,7 @@ import numpy as np
 from . import _dtype
 from ._array import xp_of
 from .autograd.function import Function
+from .ops.elementwise import _out
 from .ops.reduce import _return_type
 from .tensor import Tensor
 
@@ -64,9 +65,11 @@ def _check(name, A):
 def eig(A, *, out=None):
     _check("eig", A)
     L, V = Eig.apply(A)
+    if out is not None:  # (eigenvalues, eigenvectors) tensors to fill
+        L, V = _out(L, out[0]), _out(V, out[1])
     return EigResult(L, V)
 
 
 def eigvals(A, *, out=None):
     _check("eigvals", A)
-    return Eig.apply(A)[0]
+    return _out(Eig.apply(A)[0], out)

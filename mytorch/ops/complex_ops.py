@@ -79,12 +79,12 @@ class Polar(Function):
 
 def complex(real, imag, *, out=None):
     _check_float_pair("complex", real, imag)
-    return Complex.apply(real, imag)
+    return _elementwise._out(Complex.apply(real, imag), out)
 
 
 def polar(abs, angle, *, out=None):
     _check_float_pair("polar", abs, angle)
-    return Polar.apply(abs, angle)
+    return _elementwise._out(Polar.apply(abs, angle), out)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -212,3 +212,15 @@ def test_window_functions(name, kwargs):
                 ref = getattr(torch, name)(n, periodic, **kwargs, **({} if dtype is None else {"dtype": torch.float64}))
                 assert str(mine.dtype).split(".")[-1] == str(ref.dtype).split(".")[-1]
                 np.testing.assert_allclose(mine.numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_out_arguments_are_filled():
+    out = mytorch.empty(3, dtype=mytorch.complex64)
+    assert mytorch.fft.fft(mytorch.arange(3.0), out=out) is out
+    np.testing.assert_allclose(out.numpy(), torch.fft.fft(torch.arange(3.0)).numpy(), atol=1e-6)
+    out2 = mytorch.empty(0, dtype=mytorch.complex64)  # resized, as PyTorch does
+    mytorch.fft.rfft2(mytorch.ones(2, 4), out=out2)
+    assert tuple(out2.shape) == (2, 3)
+    out3 = mytorch.empty(2, dtype=mytorch.complex128)
+    mytorch.linalg.eigvals(mytorch.eye(2, dtype=mytorch.float64) * 3, out=out3)
+    np.testing.assert_allclose(out3.numpy(), [3, 3])
