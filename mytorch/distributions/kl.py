@@ -286,3 +286,6 @@ def _kl_exponential_gamma(p, q):
 def _kl_beta_uniform(p, q):
     result = -p.entropy() + (q.high - q.low).log()
     return mytorch.where((q.low > 0) | (q.high < 1), math.inf, result)
+
+
+from . import _kl_cross_family  # noqa: E402,F401  (registers the pairs across families)
