@@ -410,3 +410,56 @@ def test_inplace_ops_on_complex_views_carry_gradients(variant):
         assert (m is None) == (r is None)
         if r is not None:
             _close(m, r)
+
+
+# the CUDA path (cupy.fft, device placement of views and gradients) on the strict fake GPU, in a subprocess
+_FAKE_GPU_SCRIPT = r'''
+import numpy as np
+import mytorch
+
+rng = np.random.default_rng(0)
+x0 = rng.standard_normal((2, 6, 8))
+z0 = x0 + 1j * rng.standard_normal((2, 6, 8))
+
+
+def run(device):
+    out = []
+    x = mytorch.tensor(x0, device=device, requires_grad=True)
+    z = mytorch.tensor(z0, device=device, requires_grad=True)
+    pieces = [mytorch.fft.fft(z, n=5), mytorch.fft.rfftn(x, s=(4, 6)), mytorch.fft.irfft2(z), mytorch.fft.hfft(z, n=7),
+              mytorch.fft.ihfftn(x), mytorch.stft(x[0, 0], 4, hop_length=2, return_complex=True)]
+    freqs = mytorch.outer(mytorch.arange(6, device=device, dtype=mytorch.float64),
+                          mytorch.arange(4, device=device, dtype=mytorch.float64) * 0.1)
+    cis = mytorch.polar(mytorch.ones_like(freqs), freqs)
+    rope = mytorch.view_as_real(mytorch.view_as_complex(x.reshape(2, 6, 4, 2)) * cis).flatten(2)
+    pieces += [rope, mytorch.linalg.eigvals(x[0, :, :6]), z.real * z.imag, mytorch.angle(z) + z.abs(),
+               (z @ z.mT.conj()).sum(-1), mytorch.view_as_real(z.t() if z.ndim == 2 else z[0].t())]
+    loss = 0
+    for p in pieces:
+        p = mytorch.view_as_real(p) if p.is_complex() else p
+        loss = loss + (p * mytorch.cos(mytorch.arange(p.numel(), device=device, dtype=p.dtype)).reshape(p.shape)).sum()
+    loss.backward()
+    assert x.grad.device == x.device and z.grad.device == z.device
+    for t in pieces + [x.grad, z.grad]:
+        out.append(t.detach().cpu().numpy())
+    return out
+
+
+for a, b in zip(run("cpu"), run("cuda")):
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+print("same on cuda")
+'''
+
+
+def test_complex_and_fft_on_the_fake_gpu_match_the_cpu():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MYTORCH_FAKE_CUDA="1")
+    env.pop("MYTORCH_TEST_DEVICE", None)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.run([sys.executable, "-c", _FAKE_GPU_SCRIPT], env=env, cwd=root, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and "same on cuda" in run.stdout, run.stderr[-3000:]
