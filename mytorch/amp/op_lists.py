@@ -16,11 +16,12 @@ _MATMUL_CPU = ("conv1d", "conv2d", "conv3d", "bmm", "mm", "baddbmm", "addmm", "a
 
 _LOSSES = ("mse_loss", "cosine_embedding_loss", "nll_loss", "hinge_embedding_loss", "poisson_nll_loss",
            "smooth_l1_loss", "cross_entropy", "l1_loss", "huber_loss", "margin_ranking_loss", "soft_margin_loss",
-           "triplet_margin_loss", "kl_div", "binary_cross_entropy_with_logits")
+           "triplet_margin_loss", "kl_div", "binary_cross_entropy_with_logits", "multi_margin_loss",
+           "multilabel_margin_loss")
 
 CPU = {
     **dict.fromkeys(_MATMUL_CPU, "lower"),
-    **dict.fromkeys(_LOSSES + ("binary_cross_entropy", "prod"), "fp32"),
+    **dict.fromkeys(_LOSSES + ("binary_cross_entropy", "prod", "ctc_loss", "grid_sampler"), "fp32"),
 }
 
 CUDA = {
@@ -30,8 +31,8 @@ CUDA = {
         "sinh", "tan", "pow", "softplus", "layer_norm", "group_norm", "norm", "cosine_similarity", "logsumexp",
         # PyTorch's fp32_set_opt_dtype ops. PyTorch keeps an explicit dtype= argument of these; here the hook
         # sits in Function.apply, after that cast, so they run in float32 even then
-        "prod", "softmax", "log_softmax", "cumprod", "cumsum", "sum"), "fp32"),
-    **dict.fromkeys(("dot", "bilinear"), "promote"),  # (binary elementwise ops promote anyway)
+        "prod", "softmax", "log_softmax", "cumprod", "cumsum", "sum", "pdist"), "fp32"),
+    **dict.fromkeys(("dot", "bilinear", "grid_sampler"), "promote"),  # (binary elementwise ops promote anyway)
     "binary_cross_entropy": "banned",
 }
 

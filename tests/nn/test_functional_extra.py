@@ -543,3 +543,23 @@ def test_loss_modules_call_their_functional():
         nn.MultiMarginLoss(p=3)
     with pytest.raises(ValueError):
         nn.TripletMarginWithDistanceLoss(margin=-1)
+
+
+def test_autocast_runs_the_fp32_ops_in_float32():
+    """PyTorch's CPU autocast list keeps multi_margin_loss, multilabel_margin_loss, ctc_loss and grid_sampler in
+    float32 (bfloat16 inputs come back float32)."""
+    pytest.importorskip("ml_dtypes")
+    x = randn(4, 5, seed=1).astype(np.float32)
+    lp = randn(6, 2, 5, seed=2).astype(np.float32)
+
+    def dtypes(lib):
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            a = lib.tensor(x).to(lib.bfloat16)
+            return [str(t.dtype).split(".")[-1] for t in (
+                lib.nn.functional.multi_margin_loss(a, lib.tensor([0, 1, 2, 3])),
+                lib.nn.functional.multilabel_margin_loss(a, lib.tensor(np.full((4, 5), -1))),
+                lib.nn.functional.ctc_loss(lib.tensor(lp).to(lib.bfloat16).log_softmax(2), lib.tensor([[1, 2], [3, 1]]),
+                                           [6, 6], [2, 2]),
+                lib.nn.functional.grid_sample(a[None, None], lib.zeros(1, 2, 2, 2, dtype=lib.bfloat16),
+                                              align_corners=False))]
+    assert dtypes(mytorch) == dtypes(torch) == ["float32"] * 4

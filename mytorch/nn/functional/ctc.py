@@ -11,7 +11,7 @@ out of log_softmax, which is how CTC is used. The recursions loop over time; bat
 import numpy as np
 
 from ..._array import xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
 from ...tensor import Tensor
 
 __all__ = ["ctc_loss"]
@@ -132,6 +132,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     """log_probs (T, N, C) or (T, C); targets (N, S) padded or 1-D concatenated, class indices (not blank)."""
     from .loss import _reduction
 
+    if autocast.enabled:
+        log_probs, targets = autocast.cast("ctc_loss", log_probs, targets)
     reduction = _reduction(None, None, reduction)
     if log_probs.ndim not in (2, 3):
         raise RuntimeError(f"ctc_loss: expected log_probs to be 2-D (T, C) or 3-D (T, N, C), got "

@@ -8,7 +8,7 @@ import dataclasses
 import math
 
 from ..._array import xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
 from .loss import _reduction, _tname, pairwise_distance
 
 __all__ = ["multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "gaussian_nll_loss",
@@ -81,6 +81,8 @@ def _check_class_rows(name, input, target):
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
+    if autocast.enabled:
+        input, target, weight = autocast.cast("multi_margin_loss", input, target, weight)
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
@@ -150,6 +152,8 @@ class MultilabelMarginLoss(Function):
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    if autocast.enabled:
+        input, target = autocast.cast("multilabel_margin_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     _check_class_rows("multilabel_margin_loss", input, target)
     if tuple(target.shape) != tuple(input.shape):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ..._array import xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
 from ...ops.inplace import apply_inplace
 
 __all__ = ["pdist", "channel_shuffle", "native_channel_shuffle", "rrelu", "rrelu_"]
@@ -56,6 +56,8 @@ class Pdist(Function):
 
 
 def pdist(input, p=2):
+    if autocast.enabled:
+        (input,) = autocast.cast("pdist", input)
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
     if not input.is_floating_point():

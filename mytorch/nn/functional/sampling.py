@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from ..._array import xp_of
-from ...autograd.function import Function
+from ...autograd.function import Function, autocast
 
 __all__ = ["grid_sample", "affine_grid", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d", "affine_grid_generator"]
 
@@ -218,6 +218,8 @@ class GridSampler3D(_GridSampler):
 
 def _grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
     """torch.grid_sampler: integer modes (0 bilinear, 1 nearest, 2 bicubic; 0 zeros, 1 border, 2 reflection)."""
+    if autocast.enabled:
+        input, grid = autocast.cast("grid_sampler", input, grid)
     if input.ndim not in (4, 5) or grid.ndim != input.ndim:
         raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number of dimensions, but "
                            f"got input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
