@@ -72,12 +72,35 @@ def test_missing_names_reported_with_file_and_line(tmp_path, capsys):
     assert "good.py" not in out.split("torch names used")[0]
 
 
+def test_keyword_arguments_checked_against_mytorch_signatures(tmp_path, capsys):
+    path = _write(tmp_path, "kw.py", """
+        import torch
+        import torch.nn as nn
+        lin = nn.Linear(3, 4, bias=False, not_a_kwarg=1)
+        opt = torch.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9, **{"nesterov": False})
+        y = torch.nn.functional.relu(torch.ones(2), inplace=False)
+        """)
+    assert api_check.main([path]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:4:7: torch.nn.Linear(not_a_kwarg=...): mytorch's nn.Linear takes no keyword argument " \
+           f"'not_a_kwarg'" in out
+    assert "SGD" not in out and "relu" not in out
+    assert "0 missing; 1 keyword argument(s)" in out
+
+
+def test_repeated_uses_are_grouped(tmp_path, capsys):
+    path = _write(tmp_path, "rep.py", "import torch\nx = torch.Nope(1)\ny = torch.Nope(2)\n\nz = torch.Nope\n")
+    assert api_check.main([path]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:2:5: torch.Nope is missing in mytorch (mytorch has no attribute 'Nope') [also lines 3, 5]" in out
+
+
 def test_json_output(tmp_path, capsys):
     bad = _write(tmp_path, "bad.py", BAD)
     assert api_check.main(["--json", bad]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert [(m["name"], m["line"]) for m in report["missing"]] == [
-        ("torch.nn.Foo", 4), ("torch.linalg.not_a_function", 5), ("torch.nope.thing", 6)]
+    assert [(m["name"], m["line"], m["kind"]) for m in report["missing"]] == [
+        ("torch.nn.Foo", 4, "name"), ("torch.linalg.not_a_function", 5, "name"), ("torch.nope.thing", 6, "name")]
     assert "torch.eye" in report["used"] and report["files"] == [bad]
     assert "statically" in report["note"]
 

@@ -5,13 +5,15 @@
 The files are parsed, never run. Every name reached from torch is collected: through `import torch`,
 `import torch.nn as nn`, `from torch import nn, optim`, `from torch.utils.data import DataLoader`, and
 attribute chains on those (`nn.functional.relu`, `torch.cuda.amp.GradScaler`). Each one is looked up on
-mytorch (attributes, then submodules). Methods called on tensors (`x.view(...)`) and other values can't
+mytorch (attributes, then submodules), and keyword arguments in calls to them are checked against the mytorch
+signature. Methods called on tensors (`x.view(...)`) and other values can't
 be resolved without running the program, so they are not checked. Exit status: 0 when everything
 resolves, 1 when something is missing, 2 when a file can't be read or parsed.
 """
 import argparse
 import ast
 import importlib
+import inspect
 import json
 import sys
 import types
@@ -27,6 +29,7 @@ class _Collector(ast.NodeVisitor):
         self.aliases = {}  # local name -> dotted torch path
         self.uses = []  # (dotted torch path, line, col)
         self.star_imports = []  # lines with `from torch... import *`
+        self.keywords = []  # (dotted torch path, keyword names, line, col) of calls with keyword arguments
 
     # imports bind names ------------------------------------------------------------------
     def visit_Import(self, node):
@@ -53,15 +56,27 @@ class _Collector(ast.NodeVisitor):
             self.uses.append((path, node.lineno, node.col_offset))
 
     # uses: the longest attribute chain on a torch name ------------------------------------
-    def visit_Attribute(self, node):
+    def _torch_path(self, node):
         parts, base = [], node
         while isinstance(base, ast.Attribute):
             parts.append(base.attr)
             base = base.value
         if isinstance(base, ast.Name) and base.id in self.aliases:
-            path = ".".join([self.aliases[base.id]] + parts[::-1])
+            return ".".join([self.aliases[base.id]] + parts[::-1])
+        return None
+
+    def visit_Attribute(self, node):
+        path = self._torch_path(node)
+        if path is not None:
             self.uses.append((path, node.lineno, node.col_offset))
             return  # the inner chain is a prefix of this one
+        self.generic_visit(node)
+
+    def visit_Call(self, node):
+        path = self._torch_path(node.func)
+        names = [k.arg for k in node.keywords if k.arg is not None]  # (**kwargs unpacking can't be checked)
+        if path is not None and names:
+            self.keywords.append((path, names, node.lineno, node.col_offset))
         self.generic_visit(node)
 
     def visit_Name(self, node):
@@ -92,8 +107,35 @@ def resolve(path):
     return None
 
 
+def lookup(path):
+    """The mytorch object for a torch path (None when it is missing)."""
+    import mytorch
+
+    obj = mytorch
+    for part in path.split(".")[1:]:
+        found = getattr(obj, part, None)
+        if found is None and isinstance(obj, types.ModuleType):
+            found = importlib.import_module(f"{obj.__name__}.{part}")
+        obj = found
+    return obj
+
+
+def unknown_keywords(path, names):
+    """The keyword names mytorch's `path` would reject (none when its signature can't be read or takes **kwargs)."""
+    try:
+        sig = inspect.signature(lookup(path))
+    except (TypeError, ValueError):
+        return []
+    params = sig.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return []
+    accepted = {p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+    return [n for n in names if n not in accepted]
+
+
 def check_source(source, filename="<string>"):
-    """{'used': sorted torch names, 'missing': [{'file', 'line', 'col', 'name', 'reason'}], 'star_imports': [...]}"""
+    """{'used': sorted torch names, 'missing': [{'file', 'line', 'col', 'name', 'kind', 'reason'}], 'star_imports':
+    [...]}; kind is 'name' (mytorch lacks it) or 'keyword' (a keyword argument mytorch's callable rejects)."""
     collector = _Collector()
     collector.visit(ast.parse(source, filename=filename))
     missing, seen, cache = [], set(), {}
@@ -102,7 +144,16 @@ def check_source(source, filename="<string>"):
             cache[path] = resolve(path)
         if cache[path] is not None and (path, line) not in seen:
             seen.add((path, line))
-            missing.append({"file": filename, "line": line, "col": col, "name": path, "reason": cache[path]})
+            missing.append({"file": filename, "line": line, "col": col, "name": path, "kind": "name",
+                            "reason": cache[path]})
+    for path, names, line, col in collector.keywords:
+        if cache.get(path, "missing") is not None:
+            continue  # the name itself is missing (reported above) or was never looked up
+        for name in unknown_keywords(path, names):
+            missing.append({"file": filename, "line": line, "col": col, "name": f"{path}({name}=...)",
+                            "kind": "keyword",
+                            "reason": f"mytorch's {path[len('torch.'):]} takes no keyword argument '{name}'"})
+    missing.sort(key=lambda m: (m["line"], m["col"]))
     return {"used": sorted(cache), "missing": missing, "star_imports": collector.star_imports}
 
 
@@ -139,11 +190,21 @@ def main(argv=None):
     else:
         for e in report["errors"]:
             print(f"{e['file']}: {e['error']}", file=sys.stderr)
+        groups = {}  # one line per file and name; later uses listed by line number
         for m in report["missing"]:
-            print(f"{m['file']}:{m['line']}:{m['col'] + 1}: {m['name']} is missing in mytorch ({m['reason']})")
-        names = {m["name"] for m in report["missing"]}
+            groups.setdefault((m["file"], m["name"]), []).append(m)
+        for (file, name), ms in groups.items():
+            m, more = ms[0], sorted({x["line"] for x in ms[1:]} - {ms[0]["line"]})
+            where = f"{file}:{m['line']}:{m['col'] + 1}"
+            text = f"{name}: {m['reason']}" if m["kind"] == "keyword" else \
+                f"{name} is missing in mytorch ({m['reason']})"
+            print(f"{where}: {text}" + (f" [also line{'s' * (len(more) > 1)} {', '.join(map(str, more))}]"
+                                        if more else ""))
+        names = {m["name"] for m in report["missing"] if m["kind"] == "name"}
+        keywords = sum(m["kind"] == "keyword" for m in report["missing"])
         print(f"{len(report['used'])} torch names used, {len(report['used']) - len(names)} found in mytorch, "
-              f"{len(names)} missing. Not checked: {TENSOR_METHODS_NOTE}.")
+              f"{len(names)} missing; {keywords} keyword argument(s) mytorch doesn't take. "
+              f"Not checked: {TENSOR_METHODS_NOTE}.")
     if unreadable:
         return 2
     return 1 if report["missing"] else 0
