@@ -220,3 +220,25 @@ def test_trailing_sums(reduce):
     got, want = reduce(mytorch.tensor(a)), reduce(torch.tensor(a, dtype=torch.float64))
     assert got.dtype == mytorch.float32 and tuple(got.shape) == tuple(want.shape)
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6 * a.size)
+
+
+def test_adamw_step_is_bit_identical_to_the_numpy_body(monkeypatch):
+    """Same parameters after 3 AdamW steps with the compiled update and with numpy's; and PyTorch's."""
+    rng = np.random.default_rng(0)
+    w0, grads = rng.standard_normal((5, 7)).astype(np.float32), rng.standard_normal((3, 5, 7)).astype(np.float32)
+    results = []
+    for on in (True, False):
+        monkeypatch.setitem(cpu_kernels._state, "available", on)
+        w = mytorch.nn.Parameter(mytorch.tensor(w0))
+        opt = mytorch.optim.AdamW([w], lr=0.01, weight_decay=0.1, betas=(0.9, 0.99))
+        for g in grads:
+            w.grad = mytorch.tensor(g)
+            opt.step()
+        results.append(w.detach().numpy())
+    np.testing.assert_array_equal(results[0], results[1])
+    w = torch.nn.Parameter(torch.tensor(w0))
+    opt = torch.optim.AdamW([w], lr=0.01, weight_decay=0.1, betas=(0.9, 0.99))
+    for g in grads:
+        w.grad = torch.tensor(g)
+        opt.step()
+    np.testing.assert_allclose(results[0], w.detach().numpy(), rtol=1e-6, atol=1e-7)

@@ -49,12 +49,21 @@ def use(*arrays):
     return all(a is None or (type(a) is np.ndarray and a.dtype == _F32 and a.flags.c_contiguous) for a in arrays)
 
 
+def use_small(*arrays):
+    """As use(), for bodies that pay off at any size (one compiled call in place of many numpy calls)."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or not available():
+        return False
+    return all(type(a) is np.ndarray and a.dtype == _F32 and a.flags.c_contiguous and a.shape == first.shape
+               for a in arrays)
+
+
 def warm_up():
     """Compile (or load from numba's on-disk cache) every body now instead of at first use: moves the
     one-time JIT cost (seconds cold, ~60 MB of LLVM code) out of the first training step."""
     if not available():
         return
-    from . import activations, layer_norm, scatter, softmax
+    from . import activations, adam, layer_norm, scatter, softmax
 
     x = np.zeros((4, 8), np.float32)
     for name in activations.NAMES:
@@ -65,6 +74,7 @@ def warm_up():
         layer_norm.backward(x, x, w, mean, rstd, True, True, False)
     for log in (False, True):
         softmax.backward(x, softmax.forward(x, 1.0, 4, log), 1.0, log)
+    adam.step(x, x, x, x, 0.9, 0.999, 1e-3, 1.0, 1e-8)
     for dtype in (np.float32, np.float64):
         scatter.add_rows(np.zeros((4, 8), dtype), np.arange(4), np.zeros((4, 8), dtype))
 

@@ -1,5 +1,7 @@
 """Array pieces shared by the optimizers' updates (in place on raw numpy/cupy arrays, torch's order)."""
 
+from .. import cpu_kernels
+
 __all__ = []
 
 
@@ -39,6 +41,11 @@ def _adam_update(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, be
     p += -step_size * m / (sqrt(v_hat) / bias_correction2_sqrt + eps), v_hat = running max of v with amsgrad.
     scratch, scratch2: optional arrays of grad's shape to compute in (no temporaries). param None: only the
     moments; returns the update term (in scratch2) for the caller to add."""
+    if param is not None and max_exp_avg_sq is None and cpu_kernels.use_small(param, grad, exp_avg, exp_avg_sq):
+        from ..cpu_kernels import adam  # one compiled pass, bit-identical to the numpy steps below
+
+        adam.step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bias_correction2_sqrt, eps)
+        return None
     scratch = _update_moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2, scratch)
     if max_exp_avg_sq is not None:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
