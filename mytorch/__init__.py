@@ -26,6 +26,7 @@ from .tensor import Size, Tensor
 half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
 cfloat, cdouble, chalf = complex64, complex128, complex32
+from math import e, inf, nan, pi  # noqa: E402,F401  (torch.inf, torch.nan, torch.pi, torch.e)
 
 from . import ops  # noqa: E402  (attaches Tensor methods)
 from .ops._registry import PUBLIC_OPS as _PUBLIC_OPS  # noqa: E402

@@ -516,6 +516,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if dtype is not None:
         A = A.to(dtype)
+    if A.dtype.is_complex and ord not in ("nuc", 2, -2):  # these norms see only the magnitudes
+        A = A.abs()
     A = _float("matrix_norm", A)
     d0, d1 = (wrap_dim(d, A.ndim) for d in dim)
     if ord == "fro":

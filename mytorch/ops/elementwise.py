@@ -662,7 +662,7 @@ def _is(fn_name):
     def op(input):
         data = input._data
         xp = xp_of(data)
-        if data.dtype.kind != "f":
+        if data.dtype.kind not in "fc":
             return Tensor._make(xp.zeros(data.shape, bool) if fn_name != "isfinite" else xp.ones(data.shape, bool))
         return Tensor._make(getattr(xp, fn_name)(data))
 

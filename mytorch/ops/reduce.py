@@ -760,6 +760,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
                            f"{_type_name(input)}")
     if isinstance(dim, (int, np.integer)):
         dim = (dim,)
+    if input._data.dtype.kind == "c" and p != "nuc":  # a norm of the magnitudes (abs carries the gradient)
+        input = input.abs()
     if p == "nuc":
         axes = _axes(input.ndim, dim)
         if len(axes) != 2:

@@ -130,6 +130,9 @@ CASES = [
     ("sigmoid", lambda m, z: m.sigmoid(z) * z, [Z]),
     ("addmm", lambda m, c, z, w: m.addmm(c[:, :2], z, w, beta=0.5 - 1j, alpha=2j), [W, Z, ZM]),
     ("cumprod", lambda m, z: z.cumprod(1), [Z]),
+    ("norm", lambda m, z: z.norm() + z.norm(p=1, dim=0).sum(), [Z]),
+    ("matrix_norm", lambda m, z: m.linalg.matrix_norm(z) + m.linalg.matrix_norm(z, ord=m.inf), [Z]),
+    ("isinf", lambda m, z: m.isinf(z * float("inf")) ^ m.isfinite(z) ^ m.isnan(z / 0), [Z]),
 ]
 COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
 
