@@ -1,4 +1,6 @@
 """optim.LBFGS against torch.optim.LBFGS: the same iterates, losses and evaluation counts on the same problems."""
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -109,7 +111,10 @@ def test_state_dict_round_trip_continues_the_same_run(line_search_fn):
         for p, q in zip(params2, params):
             p.copy_(q)
     opt2 = mytorch.optim.LBFGS(params2, **kwargs)
-    opt2.load_state_dict(saved)
+    buffer = io.BytesIO()  # through a checkpoint file, as a training script would
+    mytorch.save(saved, buffer)
+    buffer.seek(0)
+    opt2.load_state_dict(mytorch.load(buffer))
     assert opt2.state[params2[0]]["d"] is not opt.state[params[0]]["d"]  # copied, not shared
 
     def closure():
