@@ -6,7 +6,9 @@ Each op is written once as `fn(lib, T)` with `lib` = mytorch or torch and `T` a 
   torch    PyTorch eager (and torch.compile with --compile).
 Memory-bound ops report GB/s (bytes read + written once), matmul/attention/conv TFLOP/s. The same run checks
 correctness: fused vs unfused vs torch (outputs and input grads), and on a GPU vs the CPU numpy path.
-Any error above tolerance -> exit code 1. Results: <out>/kernels.md (kernels_smoke.md) and kernels_<op>.png.
+Any error above tolerance -> exit code 1. Results: <out>/kernels.md and kernels_<op>.png, by default in
+benchmarks/results/ on a GPU; smoke runs write kernels_smoke.md to benchmarks/results/smoke/ (not tracked by
+git), so a smoke run leaves the checkout clean.
 
     python benchmarks/bench_kernels.py                 # GPU: a size sweep (cupy, device="cuda")
     python benchmarks/bench_kernels.py --smoke         # tiny sizes on the CPU Triton interpreter
@@ -338,8 +340,12 @@ def main():
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to warm up)")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--dtype", default="float32", choices=("float32", "float16"))
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    ap.add_argument("--out", default=None, help="results folder (default: benchmarks/results, smoke runs "
+                                                "benchmarks/results/smoke)")
     args = ap.parse_args()
+    if args.out is None:
+        results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+        args.out = os.path.join(results, "smoke") if SMOKE else results
     unknown = set(args.ops.split(",")) - set(OPS)
     if unknown:
         ap.error(f"unknown ops {sorted(unknown)}; choose from {', '.join(OPS)}")
