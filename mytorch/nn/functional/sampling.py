@@ -146,14 +146,16 @@ def _flat_index(xp, idx, sizes):
     return flat, valid
 
 
-def _scatter_add(out, index, values):
-    """out[index] += values for a flat out, repeats accumulating; bincount beats np.add.at on the CPU."""
+def _scatter_planes(out, row, values):
+    """out[:, c][row] += values[:, c] for out (C, rows) and values (C, taps), repeats accumulating; on the CPU one
+    bincount per channel beats np.add.at by far."""
     if type(out) is np.ndarray:
-        out += np.bincount(index, values, minlength=out.size).astype(out.dtype, copy=False)
+        for c in range(out.shape[0]):
+            out[c] += np.bincount(row, values[c], minlength=out.shape[1])
     else:
         from ...ops.index import add_at
 
-        add_at(out, index, values)
+        add_at(out, (slice(None), row), values)
 
 
 class _GridSampler(Function):
@@ -190,12 +192,11 @@ class _GridSampler(Function):
         k = grid.shape[-1]
         gt = xp.moveaxis(gout.reshape(N, C, -1), 1, 2)  # (N, points, C)
         dgrid = xp.zeros(gt.shape[:2] + (k,), dtype=grid.dtype) if ctx.needs_input_grad[1] else None
-        channel = xp.arange(C)
-        drows = xp.zeros(rows.size, dtype=x.dtype) if ctx.needs_input_grad[0] else None
+        gc = xp.moveaxis(gout.reshape(N, C, -1), 1, 0)  # (C, N, points)
+        dplanes = xp.zeros((C, rows.shape[0]), dtype=x.dtype) if ctx.needs_input_grad[0] else None
         for row, valid, weight, dweight in saved:
-            if drows is not None:
-                at = (row * C)[..., None] + channel  # position of (row, c) in the channel-last rows
-                _scatter_add(drows, at.reshape(-1), (gt * (weight * valid)[..., None]).reshape(-1))
+            if dplanes is not None:
+                _scatter_planes(dplanes, row.reshape(-1), (gc * (weight * valid)).reshape(C, -1))
             if dgrid is not None and mode != 1:
                 dot = (gt * rows.take(row, axis=0)).sum(-1) * valid  # d out / d weight, summed over channels
                 for a in range(k):
@@ -203,8 +204,8 @@ class _GridSampler(Function):
         if dgrid is not None:
             dgrid = (dgrid * xp.stack(factors, -1)).reshape(grid.shape)
         dx = None
-        if drows is not None:
-            dx = xp.ascontiguousarray(xp.moveaxis(drows.reshape(N, -1, C), 2, 1)).reshape(x.shape)
+        if dplanes is not None:  # (C, N * pixels) -> (N, C, *spatial)
+            dx = xp.ascontiguousarray(xp.moveaxis(dplanes.reshape(C, N, -1), 0, 1)).reshape(x.shape)
         return dx, dgrid, None, None, None
 
 
