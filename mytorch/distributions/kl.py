@@ -14,7 +14,7 @@ from .binomial import Binomial
 from .categorical import Categorical
 from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
-from .distribution import Distribution
+from .distribution import Distribution, ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
 from .gumbel import Gumbel
@@ -28,6 +28,7 @@ from .poisson import Poisson
 from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
 from .utils import batch_mahalanobis, euler_constant, softplus, sum_rightmost
+from .wishart import Wishart, _mvdigamma
 
 _KL_REGISTRY = {}  # (type_p, type_q) -> fn, as registered
 _KL_MEMOIZE = {}  # (type_p, type_q) -> fn, after resolving base classes
@@ -262,6 +263,34 @@ def _kl_transformed_transformed(p, q):
     if p.event_shape != q.event_shape:
         raise NotImplementedError
     return kl_divergence(p.base_dist, q.base_dist)
+
+
+@register_kl(Wishart, Wishart)
+def _kl_wishart_wishart(p, q):
+    # (n_q / 2)(log|V_q| - log|V_p|) + (n_p / 2)(tr(V_q^-1 V_p) - d) + log G_d(n_q / 2) - log G_d(n_p / 2)
+    #   + ((n_p - n_q) / 2) psi_d(n_p / 2), with G_d / psi_d the multivariate gamma / digamma
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Wisharts with different event shapes cannot be computed")
+    d = p.event_shape[-1]
+    Lp, Lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    batch = mytorch.broadcast_shapes(Lp.shape[:-2], Lq.shape[:-2])
+    trace = mytorch.linalg.solve_triangular(Lq.expand(batch + (d, d)), Lp.expand(batch + (d, d)),
+                                            upper=False).pow(2).sum((-2, -1))
+    log_det_p = 2 * Lp.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    log_det_q = 2 * Lq.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    n_p, n_q = p.df, q.df
+    return (n_q / 2 * (log_det_q - log_det_p) + n_p / 2 * (trace - d) + mytorch.mvlgamma(n_q / 2, d)
+            - mytorch.mvlgamma(n_p / 2, d) + (n_p - n_q) / 2 * _mvdigamma(n_p / 2, d))
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    # what PyTorch answers for two exponential families with no closed form registered
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential families cannot be "
+                                  "computed using Bregman divergences")
+    raise NotImplementedError(f"No KL(p || q) is implemented for p type {p.__class__.__name__} and q type "
+                              f"{q.__class__.__name__}")
 
 
 # across families ---------------------------------------------------------------------------------
