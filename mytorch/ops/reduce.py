@@ -573,7 +573,7 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         xp = xp_of(x)
-        m = _stable_max(x, axes)
+        m = _stable_max(x.real if x.dtype.kind == "c" else x, axes)  # complex: shift by the real parts (PyTorch)
         with np.errstate(divide="ignore"):
             out_keep = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         out = out_keep if keepdim else out_keep.squeeze(axes)
@@ -586,7 +586,10 @@ class LogSumExp(Function):
         x, out = ctx.saved_tensors
         axes, keepdim = ctx.meta
         out_keep = _keep(out, axes, keepdim)
-        return _keep(grad, axes, keepdim) * xp_of(x).exp(x - out_keep), None, None
+        softmax = xp_of(x).exp(x - out_keep)
+        if softmax.dtype.kind == "c":  # holomorphic: grad * conj(derivative)
+            softmax = softmax.conj()
+        return _keep(grad, axes, keepdim) * softmax, None, None
 
 
 class Softmax(Function):

@@ -133,6 +133,7 @@ CASES = [
     ("norm", lambda m, z: z.norm() + z.norm(p=1, dim=0).sum(), [Z]),
     ("matrix_norm", lambda m, z: m.linalg.matrix_norm(z) + m.linalg.matrix_norm(z, ord=m.inf), [Z]),
     ("isinf", lambda m, z: m.isinf(z * float("inf")) ^ m.isfinite(z) ^ m.isnan(z / 0), [Z]),
+    ("logsumexp", lambda m, z: m.logsumexp(z * 3, 1), [Z]),
 ]
 COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
 
