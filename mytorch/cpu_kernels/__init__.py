@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from . import _parallel
+
 MIN_SIZE = 1 << 15  # below this numpy's per-call cost is already small
 _F32 = np.dtype(np.float32)
 _state = {"available": None}
@@ -82,11 +84,17 @@ def warm_up():
 def contiguous_copy(a):
     """A C-contiguous copy of numpy array a; transposed float views of MIN_SIZE or more elements are
     copied tile by tile (mytorch.cpu_kernels.copy), everything else by numpy."""
-    if (type(a) is np.ndarray and a.size >= MIN_SIZE and a.dtype.char in "fd" and available()):
+    if type(a) is not np.ndarray:
+        return a.copy()
+    if a.size >= MIN_SIZE and a.dtype.char in "fd" and available():
         from . import copy
 
         if copy.is_transposed(a):
             out = copy.copy_c(a)
             if out is not None:
                 return out
-    return np.array(a, order="C") if type(a) is np.ndarray else a.copy()
+    if a.ndim and a.size >= _parallel.PAR_MIN:  # rows copied by several threads (numpy's copy drops the GIL)
+        out = np.empty(a.shape, a.dtype)
+        _parallel.run(np.copyto, (out, a))
+        return out
+    return np.array(a, order="C")

@@ -60,7 +60,7 @@ def _keep(arr, axes, keepdim):
 
 def _unreduce(grad, axes, keepdim, shape):
     """Broadcast a reduction's gradient back to the input shape."""
-    return xp_of(grad).broadcast_to(_keep(grad, axes, keepdim), shape).copy()
+    return cpu_kernels.contiguous_copy(xp_of(grad).broadcast_to(_keep(grad, axes, keepdim), shape))
 
 
 def _acc_dtype(x):
