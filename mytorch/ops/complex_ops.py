@@ -293,6 +293,18 @@ def isreal(input):
     return Tensor._make(input._data.imag == 0)
 
 
+def _no_complex_inplace(name, method):
+    """abs_ and the like would write a real result into complex storage: PyTorch refuses."""
+
+    def inplace(self, *args, **kwargs):
+        if self._data.dtype.kind == "c":
+            raise RuntimeError(f"In-place {name} is not supported for complex tensors.")
+        return method(self, *args, **kwargs)
+
+    inplace.__name__ = inplace.__qualname__ = method.__name__
+    return inplace
+
+
 def _cast(dtype):
     def cast(self, memory_format=None):
         return self.to(dtype)
@@ -300,6 +312,7 @@ def _cast(dtype):
     return cast
 
 
+tensor_methods(abs_=_no_complex_inplace("abs", Tensor.abs_))
 tensor_methods(real=property(real, _set_part("real")), imag=property(imag, _set_part("imag")),
                conj=conj, conj_physical=conj_physical, conj_physical_=conj_physical_, resolve_conj=resolve_conj,
                resolve_neg=resolve_neg, is_conj=is_conj, is_neg=is_neg, angle=angle, is_complex=is_complex,

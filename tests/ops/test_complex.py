@@ -276,6 +276,7 @@ def test_llama_rope_trains_like_torch():
     ("lib.polar(lib.ones(2), lib.ones(3))", RuntimeError, "The size of tensor a (2) must match the size of tensor b (3)"),
     ("(lib.ones(2, requires_grad=True) * 1j).sum().backward()", RuntimeError,
      "grad can be implicitly created only for real scalar outputs but got"),
+    ("lib.tensor([3 + 4j]).abs_()", RuntimeError, "In-place abs is not supported for complex tensors."),
 ])
 def test_errors_match_torch(expr, exc, msg):
     for lib in (mytorch, torch):
