@@ -311,7 +311,7 @@ def _wrap_user_outputs(cls, ctx, args, result, record):
         ctx._out_meta = tuple((o._data.shape, o._data.dtype) if isinstance(o, Tensor) else None for o in wrapped)
         ctx._materialize_grads = ctx.__dict__.get("_materialize_grads", True)
         for nr, o in enumerate(wrapped):
-            if isinstance(o, Tensor) and id(o) not in non_diff and o.dtype.is_floating_point:
+            if isinstance(o, Tensor) and id(o) not in non_diff and (o.dtype.is_floating_point or o.dtype.is_complex):
                 o._requires_grad = True
                 o.grad_fn = ctx
                 o._output_nr = nr

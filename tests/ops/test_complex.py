@@ -468,3 +468,25 @@ def test_complex_and_fft_on_the_fake_gpu_match_the_cpu():
     run = subprocess.run([sys.executable, "-c", _FAKE_GPU_SCRIPT], env=env, cwd=root, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0 and "same on cuda" in run.stdout, run.stderr[-3000:]
+
+
+def test_user_autograd_function_with_complex_output():
+    grads = []
+    for lib in (mytorch, torch):
+        class Square(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, z):
+                ctx.save_for_backward(z)
+                return z * z
+
+            @staticmethod
+            def backward(ctx, grad):
+                z, = ctx.saved_tensors
+                return grad * (2 * z).conj()
+
+        z = lib.tensor([1 + 2j, -0.5j], requires_grad=True)
+        out = Square.apply(z)
+        assert out.requires_grad
+        out.abs().sum().backward()
+        grads.append(z.grad)
+    _close(*grads)
