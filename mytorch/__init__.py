@@ -66,6 +66,9 @@ def typename(obj):
     return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
 
 
+from ._legacy_tensors import CPU_TYPES as _LEGACY_TYPES  # noqa: E402  (torch.FloatTensor, torch.LongTensor, ...)
+
+globals().update(_LEGACY_TYPES)
 from ._torch_alias import install as _install_torch_alias  # noqa: E402
 
 _install_torch_alias()  # `import torch.nn` -> mytorch.nn when sys.modules["torch"] is mytorch

@@ -130,3 +130,12 @@ def empty_cache():
 
 def is_bf16_supported():
     return False  # cupy has no bfloat16 arrays
+
+
+def _legacy_types():
+    from ._legacy_tensors import CUDA_TYPES
+
+    return CUDA_TYPES
+
+
+globals().update(_legacy_types())  # torch.cuda.FloatTensor, ...: constructors that put data on the GPU

@@ -207,6 +207,11 @@ class Tensor:
                      "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
             prefix = "torch.cuda." if self.device.type == "cuda" else "torch."
             return f"{prefix}{names[self.dtype.name]}Tensor"
+        if isinstance(dtype, (str, type)):  # 'torch.cuda.FloatTensor' or torch.FloatTensor: dtype and device
+            from ._legacy_tensors import resolve
+
+            dtype, device = resolve(dtype)
+            return self.to(device=device, dtype=dtype)
         return self.to(dtype)
 
     # .data: the same storage, detached from the graph ------------------------------------------

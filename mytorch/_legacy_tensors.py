@@ -1,0 +1,68 @@
+"""PyTorch's legacy typed tensor constructors: torch.FloatTensor, torch.LongTensor, ... and their
+torch.cuda counterparts. They still appear in real code as constructors (`torch.LongTensor([1, 2])`,
+`torch.FloatTensor(3, 4)`: uninitialised), in isinstance checks and type annotations
+(`input_ids: torch.LongTensor`), and as targets of `x.type(torch.FloatTensor)`.
+"""
+from . import _dtype
+from .tensor import Size, Tensor
+
+# legacy name -> dtype name
+NAMES = {"Float": "float32", "Double": "float64", "Half": "float16", "BFloat16": "bfloat16", "Long": "int64",
+         "Int": "int32", "Short": "int16", "Char": "int8", "Byte": "uint8", "Bool": "bool"}
+
+
+class _LegacyType(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and obj.device.type == cls.device_type
+
+    def __repr__(cls):
+        return f"<class '{cls.__module__}.{cls.__name__}'>"
+
+
+class _LegacyTensor(metaclass=_LegacyType):
+    dtype = None
+    device_type = "cpu"
+
+    def __new__(cls, *args, device=None):
+        from .ops import factory
+
+        device = cls.device_type if device is None else device
+        if len(args) == 1 and isinstance(args[0], Size):
+            args = tuple(args[0])
+        if all(isinstance(a, int) and not isinstance(a, bool) for a in args):  # sizes (or nothing): uninitialised
+            return factory.empty(*args, dtype=cls.dtype, device=device) if args else \
+                factory.empty(0, dtype=cls.dtype, device=device)
+        if len(args) != 1:
+            raise TypeError(f"new(): invalid arguments for {cls.__name__}: expected sizes or one sequence of data, "
+                            f"got {tuple(type(a).__name__ for a in args)}")
+        data = args[0]
+        if isinstance(data, Tensor):
+            if not isinstance(data, cls):
+                raise TypeError(f"expected {cls.__module__}.{cls.__name__} (got {data.type()})")
+            return data
+        return factory.tensor(data, dtype=cls.dtype, device=device)
+
+
+def _make(prefix, device_type):
+    out = {}
+    for legacy, name in NAMES.items():
+        cls_name = legacy + "Tensor"
+        dtype = getattr(_dtype, "bool_" if name == "bool" else name)
+        out[cls_name] = _LegacyType(cls_name, (_LegacyTensor,), {"dtype": dtype, "device_type": device_type,
+                                                                  "__module__": prefix, "__qualname__": cls_name})
+    return out
+
+
+CPU_TYPES = _make("torch", "cpu")
+CUDA_TYPES = _make("torch.cuda", "cuda")
+
+
+def resolve(spec):
+    """A legacy class or its name ('torch.FloatTensor', 'torch.cuda.LongTensor') -> (dtype, device type)."""
+    if isinstance(spec, str):
+        prefix, _, name = spec.rpartition(".")
+        table = CUDA_TYPES if prefix == "torch.cuda" else CPU_TYPES if prefix == "torch" else None
+        if table is None or name not in table:
+            raise ValueError(f"invalid type: '{spec}'")
+        spec = table[name]
+    return spec.dtype, spec.device_type
