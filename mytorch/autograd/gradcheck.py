@@ -24,7 +24,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     if not diff_inputs:
         raise ValueError("gradcheck expects at least one input tensor to require gradient")
     for x in diff_inputs:
-        if x.dtype.name != "float64":
+        if x.dtype.name not in ("float64", "complex128"):
             import warnings
 
             warnings.warn(f"Input #{_position(inputs, x)} requires gradient and is not a double precision floating "
@@ -34,29 +34,36 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         out = func(*args)
         return out if isinstance(out, tuple) else (out,)
 
+    # complex tensors count as their (real, imaginary) pairs: an input element is two real parameters, an
+    # output element two real outputs; with PyTorch's convention a gradient g holds (d/dRe + i d/dIm), and the
+    # seeds 1 and 1j pick the real and imaginary part of a complex output
     outs = [o for o in outputs_of(*inputs) if isinstance(o, Tensor) and o.requires_grad]
     for oi, out in enumerate(outs):
-        numel = out.numel()
-        analytic = [np.zeros((x.numel(), numel)) for x in diff_inputs]
+        complex_out = out._data.dtype.kind == "c"
+        seeds = (1, 1j) if complex_out else (1,)
+        numel = out.numel() * len(seeds)
+        analytic = [np.zeros((_real_numel(x), numel)) for x in diff_inputs]
         for j in range(numel):
             seed = np.zeros(out.shape, out._data.dtype)
-            seed.reshape(-1)[j] = 1
+            seed.reshape(-1)[j // len(seeds)] = seeds[j % len(seeds)]
             out_j = [o for o in outputs_of(*inputs) if isinstance(o, Tensor) and o.requires_grad][oi]
             gs = autograd_grad(out_j, diff_inputs, grad_outputs=Tensor._make(seed), allow_unused=True)
             for k, g in enumerate(gs):
                 if g is not None:
-                    analytic[k][:, j] = np.asarray(g._data, dtype=np.float64).reshape(-1)
+                    analytic[k][:, j] = _as_reals(g._data)
         for k, x in enumerate(diff_inputs):
             flat = x._data.reshape(-1)
-            numeric = np.zeros((x.numel(), numel))
+            steps = (eps, eps * 1j) if flat.dtype.kind == "c" else (eps,)
+            numeric = np.zeros((_real_numel(x), numel))
             with no_grad():
-                for i in range(x.numel()):
-                    orig = flat[i].item()
-                    flat[i] = orig + eps
-                    plus = np.asarray(outputs_of(*inputs)[oi]._data, dtype=np.float64).reshape(-1)
-                    flat[i] = orig - eps
-                    minus = np.asarray(outputs_of(*inputs)[oi]._data, dtype=np.float64).reshape(-1)
-                    flat[i] = orig
+                for i in range(x.numel() * len(steps)):
+                    pos, step = i // len(steps), steps[i % len(steps)]
+                    orig = flat[pos].item()
+                    flat[pos] = orig + step
+                    plus = _as_reals(outputs_of(*inputs)[oi]._data)
+                    flat[pos] = orig - step
+                    minus = _as_reals(outputs_of(*inputs)[oi]._data)
+                    flat[pos] = orig
                     numeric[i] = (plus - minus) / (2 * eps)
             if not np.allclose(analytic[k], numeric, rtol=rtol, atol=atol):
                 bad = np.unravel_index(np.argmax(np.abs(analytic[k] - numeric)), numeric.shape)
@@ -67,6 +74,18 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                     raise RuntimeError(msg)
                 return False
     return True
+
+
+def _real_numel(x):
+    return x.numel() * (2 if x._data.dtype.kind == "c" else 1)
+
+
+def _as_reals(arr):
+    """An array as float64 values, a complex one as its interleaved (real, imaginary) pairs."""
+    arr = np.asarray(arr.get() if hasattr(arr, "get") else arr)
+    if arr.dtype.kind == "c":
+        return np.stack([arr.real, arr.imag], -1).astype(np.float64).reshape(-1)
+    return arr.astype(np.float64).reshape(-1)
 
 
 def gradgradcheck(*args, **kwargs):

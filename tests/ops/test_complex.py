@@ -490,3 +490,25 @@ def test_user_autograd_function_with_complex_output():
         out.abs().sum().backward()
         grads.append(z.grad)
     _close(*grads)
+
+
+def test_gradcheck_takes_complex_tensors():
+    z = mytorch.tensor(Z[0, :3], requires_grad=True)
+    x = mytorch.tensor(np.abs(X[0, :3]) + 0.5, requires_grad=True)
+    gradcheck = mytorch.autograd.gradcheck
+    assert gradcheck(lambda z, x: z * z * x + z.conj() / x, (z, x))
+    assert gradcheck(lambda z: z.abs() ** 2 + z.angle() + mytorch.sgn(z).real, (z,))
+    assert gradcheck(lambda r, t: mytorch.view_as_real(mytorch.polar(r, t)), (x, x.detach().clone().requires_grad_()))
+
+    class MissingConj(mytorch.autograd.Function):  # z * z with grad * 2z instead of grad * conj(2z)
+        @staticmethod
+        def forward(ctx, z):
+            ctx.save_for_backward(z)
+            return z * z
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2 * ctx.saved_tensors[0]
+
+    with pytest.raises(RuntimeError, match="Jacobian mismatch"):
+        gradcheck(MissingConj.apply, (z,))

@@ -224,3 +224,15 @@ def test_out_arguments_are_filled():
     out3 = mytorch.empty(2, dtype=mytorch.complex128)
     mytorch.linalg.eigvals(mytorch.eye(2, dtype=mytorch.float64) * 3, out=out3)
     np.testing.assert_allclose(out3.numpy(), [3, 3])
+
+
+@pytest.mark.parametrize("name,kwargs,real_input", [
+    ("fft", dict(n=3), False), ("ifft", dict(norm="ortho"), False), ("rfft", dict(n=5), True),
+    ("irfft", dict(n=4), False), ("hfft", dict(n=3, norm="forward"), False), ("ihfft", {}, True),
+    ("fft2", dict(s=(2, 3)), False), ("rfftn", {}, True), ("irfftn", dict(s=(3, 4)), False), ("hfftn", {}, False),
+])
+def test_finite_difference_gradcheck(name, kwargs, real_input):
+    """The analytic Jacobians against central differences (complex inputs/outputs as real pairs)."""
+    x0 = REAL[0, :2, :3] if real_input else CPLX[0, :2, :3]
+    x = mytorch.tensor(x0, requires_grad=True)
+    assert mytorch.autograd.gradcheck(lambda t: getattr(mytorch.fft, name)(t, **kwargs), (x,))
