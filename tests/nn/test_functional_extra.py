@@ -425,6 +425,7 @@ ERROR_CASES = [
         L.tensor([[0, 1]]), L.tensor(_x(3, 2)), mode="mean", per_sample_weights=L.ones(1, 2, dtype=L.float64))),
     ("embedding_bag 2-D with offsets", lambda L: L.nn.functional.embedding_bag(
         L.tensor([[0, 1]]), L.tensor(_x(3, 2)), L.tensor([0]))),
+    ("embedding_bag index range", lambda L: L.nn.functional.embedding_bag(L.tensor([[0, 5]]), L.tensor(_x(3, 2)))),
     ("embedding_bag no offsets", lambda L: L.nn.functional.embedding_bag(L.tensor([0, 1]), L.tensor(_x(3, 2)))),
     ("grid_sample mode", lambda L: L.nn.functional.grid_sample(L.tensor(_x(1, 1, 3, 3)), L.tensor(_x(1, 2, 2, 2)),
                                                                mode="linear", align_corners=False)),

@@ -140,8 +140,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
                            f"{list(log_probs.shape)}")
     if not log_probs.is_floating_point():
         raise RuntimeError(f"ctc_loss: expected floating point log_probs, got {log_probs.dtype}")
-    if targets._data.dtype.kind not in "iu":
-        raise RuntimeError(f"ctc_loss: expected targets to be an integer tensor (Long or Int), got {targets.dtype}")
+    if targets._data.dtype.kind not in "iuf":
+        raise RuntimeError(f"ctc_loss: expected targets to hold class indices, got {targets.dtype}")
     unbatched = log_probs.ndim == 2
     lp = log_probs.unsqueeze(1) if unbatched else log_probs
     T, N, C = lp.shape
@@ -155,7 +155,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
                            f"(while checking arguments for ctc_loss_cpu)")
     if (in_len < 0).any() or (tgt_len < 0).any():
         raise RuntimeError("ctc_loss: input_lengths and target_lengths must be non-negative")
-    t = targets._data.astype(np.int64)
+    t = targets._data.astype(np.int64)  # float targets are read as class indices, as PyTorch does
     L = int(tgt_len.max()) if N else 0
     if unbatched:
         t = t.reshape(1, -1)

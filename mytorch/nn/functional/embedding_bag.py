@@ -136,8 +136,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         padding_idx %= num
     with on_device(input.device):
         flat, bag_of, n_bags = _bags(input, offsets, include_last_offset)
-        if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= num):
-            raise IndexError("index out of range in self")
+        bad = (flat < 0) | (flat >= num)
+        if bool(bad.any()):
+            i = int(bad.argmax())
+            raise RuntimeError(f"Index {i} of input takes value {int(flat[i])} which is not in the valid range "
+                               f"[0, {num})")
         keep = flat != padding_idx if padding_idx is not None else xp_of(flat).ones(len(flat), dtype=bool)
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
