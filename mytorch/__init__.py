@@ -66,6 +66,8 @@ def typename(obj):
     return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
 
 
+from ._finfo import finfo, iinfo  # noqa: E402
+from . import jit  # noqa: E402
 from ._legacy_tensors import CPU_TYPES as _LEGACY_TYPES  # noqa: E402  (torch.FloatTensor, torch.LongTensor, ...)
 
 globals().update(_LEGACY_TYPES)
