@@ -733,7 +733,19 @@ class Clamp(Function):
         return g, glo, ghi
 
 
+class ClampMin(Clamp):  # Clamp under PyTorch's grad_fn names for clamp_min / clamp_max
+    pass
+
+
+class ClampMax(Clamp):
+    pass
+
+
 def clamp(input, min=None, max=None):
+    return _clamp(input, min, max, Clamp)
+
+
+def _clamp(input, min, max, fn):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     x = input
@@ -748,15 +760,15 @@ def clamp(input, min=None, max=None):
         x = x.to(_dtype.get_default_dtype())
     elif x._data.dtype == np.bool_ and any(isinstance(v, int) and not isinstance(v, bool) for v in (min, max)):
         x = x.to(_dtype.int64)  # bool clamped by integers counts in int64, as in PyTorch
-    return Clamp.apply(x, min, max)
+    return fn.apply(x, min, max)
 
 
 def clamp_min(input, min):
-    return clamp(input, min=min)
+    return _clamp(input, min, None, ClampMin)
 
 
 def clamp_max(input, max):
-    return clamp(input, max=max)
+    return _clamp(input, None, max, ClampMax)
 
 
 clip = clamp
