@@ -994,3 +994,16 @@ def test_wishart_kl_gradient_in_p_by_finite_differences():
     df = mytorch.tensor([4.5], dtype=mytorch.float64, requires_grad=True)
     L = mytorch.tensor(tril(1), requires_grad=True)
     assert mytorch.autograd.gradcheck(kl, (df, L))
+
+
+def test_distributions_pickle():
+    import pickle
+
+    for d in (mD.Normal(mytorch.zeros(2), 1.0), mD.Gumbel(0.0, 1.0), mD.LogNormal(0.0, 1.0),
+              mD.TransformedDistribution(mD.Normal(0.0, 1.0), [mD.transforms.ExpTransform().inv.inv,
+                                                               mD.transforms.TanhTransform()]),
+              mD.MultivariateNormal(mytorch.zeros(2), mytorch.eye(2)), mD.Categorical(logits=mytorch.zeros(3))):
+        copy = pickle.loads(pickle.dumps(d))
+        assert repr(copy) == repr(d)
+        value = d.sample()
+        assert_close(copy.log_prob(value), d.log_prob(value))

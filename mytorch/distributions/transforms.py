@@ -34,6 +34,11 @@ class Transform:
         self._inv = None
         self._cached_x_y = None, None
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_inv"] = None  # a weak reference can't be pickled; the inverse is rebuilt on demand
+        return state
+
     @property
     def event_dim(self):
         if self.domain.event_dim == self.codomain.event_dim:
@@ -109,7 +114,10 @@ class Transform:
 class _InverseTransform(Transform):
     def __init__(self, transform):
         super().__init__(cache_size=transform._cache_size)
-        self._inv = transform
+        self._inv = transform  # a strong reference: the inverse owns its forward transform
+
+    def __getstate__(self):
+        return self.__dict__.copy()
 
     @property
     def domain(self):
