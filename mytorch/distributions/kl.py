@@ -95,10 +95,6 @@ def kl_divergence(p, q):
     return fun(p, q)
 
 
-def _infinite_like(t):
-    return mytorch.full_like(t, math.inf)
-
-
 # same family -----------------------------------------------------------------------------------
 @register_kl(Normal, Normal)
 def _kl_normal_normal(p, q):
