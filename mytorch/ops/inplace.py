@@ -277,7 +277,14 @@ def _random_inplace(draw):
         rng = rng_for(self.device, generator)
         check_no_overlap(self._data)
         with grad_mode.no_grad():
-            vals = draw(rng, self._data.shape, *args, **kwargs)
+            if self._data.dtype.kind == "c" and draw in (_uniform, _normal):  # both parts drawn, as PyTorch
+                pairs = draw(rng, self._data.shape + (2,), *args, **kwargs)
+                if draw is _normal:  # each part N(mean, std^2 / 2): E|z - mean|^2 = std^2
+                    mean = args[0] if args else kwargs.get("mean", 0.0)
+                    pairs = (pairs - mean) * 0.5 ** 0.5 + mean
+                vals = pairs[..., 0] + 1j * pairs[..., 1]
+            else:
+                vals = draw(rng, self._data.shape, *args, **kwargs)
             self._data[...] = vals
         self._version.value += 1
         return self

@@ -512,3 +512,36 @@ def test_gradcheck_takes_complex_tensors():
 
     with pytest.raises(RuntimeError, match="Jacobian mismatch"):
         gradcheck(MissingConj.apply, (z,))
+
+
+def test_complex_random_fills_and_module_conversion():
+    mytorch.manual_seed(0)
+    x = mytorch.empty(40000, dtype=mytorch.cfloat).normal_(5, 2)  # each part N(5, 2 / sqrt(2)), as PyTorch
+    assert abs(float(x.imag.mean()) - 5) < 0.05 and abs(float(x.real.std()) - 2 ** 0.5) < 0.05
+    u = mytorch.empty(1000, dtype=mytorch.cfloat).uniform_(2, 3)
+    assert 2 <= float(u.imag.min()) and float(u.imag.max()) < 3 and 2 <= float(u.real.min())
+    layer = mytorch.nn.Linear(3, 2).to(mytorch.cfloat)
+    assert layer.weight.dtype is mytorch.complex64 and layer.bias.dtype is mytorch.complex64
+
+
+def test_complex_linear_layer_trains_like_torch():
+    w0, b0 = ZM.T[:, :4].copy(), W[0, :2].copy()
+    x0, y0 = Z[:, :4], W[:, :2]
+    results = []
+    for lib in (mytorch, torch):
+        layer = lib.nn.Linear(4, 2, dtype=lib.complex128)
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor(w0))
+            layer.bias.copy_(lib.tensor(b0))
+        opt = lib.optim.Adam(layer.parameters(), lr=0.05)
+        losses = []
+        for _ in range(3):
+            loss = (layer(lib.tensor(x0)) - lib.tensor(y0)).abs().pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        results.append((losses, layer.weight, layer.bias))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-10)
+    _close(results[0][1], results[1][1])
+    _close(results[0][2], results[1][2])

@@ -471,14 +471,14 @@ class Module:
         device, dtype, _ = parse_to_args(args, kwargs)
         if dtype is not None:
             dtype = _dtype.to_dtype(dtype)
-            if not dtype.is_floating_point:
+            if not (dtype.is_floating_point or dtype.is_complex):
                 raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
                                 f"dtype={dtype}")
         if device is not None:
             device = to_device(device)
 
         def convert(t):
-            return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+            return t.to(device=device, dtype=dtype if t.is_floating_point() or t.is_complex() else None)
 
         return self._apply(convert)
 
