@@ -43,10 +43,17 @@ def _check_float(name, A):
         raise RuntimeError(f"linalg.{name}: Expected a floating point tensor as input. Got {A.dtype.name.capitalize()}")
 
 
-def _float(name, A):
+def _mH(a):
+    """The conjugate transpose (the transpose for real arrays): complex gradients use A^H where real ones use A^T."""
+    return _mT(a).conj() if a.dtype.kind == "c" else _mT(a)
+
+
+def _float(name, A, complex_ok=False):
+    if A.dtype.is_complex and complex_ok:
+        return A
     if A.dtype.is_complex:  # casting would silently drop the imaginary part
         raise NotImplementedError(f"linalg.{name}: complex inputs are not supported here (got {A.dtype}); "
-                                  "linalg.eig and linalg.eigvals take them")
+                                  "linalg.det, inv, solve, eig, eigvals and the norms take them")
     A = A if A.dtype.is_floating_point else A.to(_dtype.get_default_dtype())
     _check_float(name, A)
     return A
@@ -77,8 +84,10 @@ class Det(Function):
     def backward(ctx, grad):
         A, d = ctx.saved_tensors
         xp = xp_of(A)
-        # d det / dA = det * A^{-T}; the pseudo-inverse keeps it finite for singular A
-        return (grad * d)[..., None, None] * _mT(xp.linalg.pinv(A))
+        # d det / dA = det * A^{-T} (complex: grad * conj(det) * A^{-H}); the pseudo-inverse keeps it finite for
+        # singular A
+        d = xp.conj(d) if A.dtype.kind == "c" else d
+        return (grad * d)[..., None, None] * _mH(xp.linalg.pinv(A))
 
 
 class SlogDet(Function):
@@ -112,11 +121,11 @@ class Inv(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return -_mT(out) @ grad @ _mT(out)
+        return -_mH(out) @ grad @ _mH(out)
 
 
 class Solve(Function):
-    """X = A^{-1} B (B a batch of matrices); gB = A^{-T} g, gA = -gB X^T."""
+    """X = A^{-1} B (B a batch of matrices); gB = A^{-T} g, gA = -gB X^T (complex: A^{-H}, X^H)."""
 
     @staticmethod
     def forward(ctx, A, B):
@@ -131,14 +140,14 @@ class Solve(Function):
     @staticmethod
     def backward(ctx, grad):
         A, X = ctx.saved_tensors
-        gB = xp_of(A).linalg.solve(_mT(A), grad)
-        gA = -gB @ _mT(X) if ctx.needs_input_grad[0] else None
+        gB = xp_of(A).linalg.solve(_mH(A), grad)
+        gA = -gB @ _mH(X) if ctx.needs_input_grad[0] else None
         return gA, gB
 
 
 def det(A):
     _check_square("det", A)
-    return Det.apply(_float("det", A))
+    return Det.apply(_float("det", A, complex_ok=True))
 
 
 def slogdet(A):
@@ -156,7 +165,7 @@ def logdet(A):
 
 def inv(A):
     _check_square("inv", A)
-    return Inv.apply(_float("inv", A))
+    return Inv.apply(_float("inv", A, complex_ok=True))
 
 
 def inv_ex(A, *, check_errors=False):
@@ -174,7 +183,11 @@ def _solve_matrix(A, B):
 
 def solve(A, B, *, left=True):
     _check_square("solve", A)
-    A = _float("solve", A)
+    A = _float("solve", A, complex_ok=True)
+    if B.dtype.is_complex != A.dtype.is_complex:  # casting B would drop (or invent) imaginary parts
+        names = [t.type().rsplit(".", 1)[-1][:-len("Tensor")] for t in (A, B)]
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type {names[0]} "
+                           f"and B of type {names[1]} instead")
     B = B.to(A.dtype)
     if not left:  # X A = B  <=>  A^T X^T = B^T
         return _solve_matrix(A.mT, B.mT).mT

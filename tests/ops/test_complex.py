@@ -134,6 +134,9 @@ CASES = [
     ("matrix_norm", lambda m, z: m.linalg.matrix_norm(z) + m.linalg.matrix_norm(z, ord=m.inf), [Z]),
     ("isinf", lambda m, z: m.isinf(z * float("inf")) ^ m.isfinite(z) ^ m.isnan(z / 0), [Z]),
     ("logsumexp", lambda m, z: m.logsumexp(z * 3, 1), [Z]),
+    ("det", lambda m, z: m.linalg.det(z[:, :3]) + m.det(z[:, 1:]), [Z]),
+    ("inv", lambda m, z: m.linalg.inv(z[:, :3]) @ z[:, 1:], [Z]),
+    ("solve", lambda m, z, w: m.linalg.solve(z[:, :3], w[:3]) + m.linalg.solve(z[:, 1:], w[1:, 0]).sum(), [Z, ZM]),
 ]
 COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
 
