@@ -67,6 +67,11 @@ def typename(obj):
 
 
 from ._finfo import finfo, iinfo  # noqa: E402
+
+detach, detach_ = Tensor.detach, Tensor.detach_  # torch.detach(x) is x.detach()
+from ._determinism import (are_deterministic_algorithms_enabled, get_deterministic_debug_mode,  # noqa: E402
+                           is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
+                           use_deterministic_algorithms)
 from . import jit  # noqa: E402
 from ._legacy_tensors import CPU_TYPES as _LEGACY_TYPES  # noqa: E402  (torch.FloatTensor, torch.LongTensor, ...)
 
@@ -97,7 +102,7 @@ def __getattr__(name):
         return getattr(_lazy("serialization"), name)
     raise AttributeError(f"module 'mytorch' has no attribute '{name}'")
 from ._layout import (channels_last, channels_last_3d, contiguous_format, layout, memory_format,  # noqa: E402
-                      preserve_format, strided)
+                      legacy_contiguous_format, preserve_format, strided)
 
 _getattr_core = __getattr__
 

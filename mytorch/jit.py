@@ -18,6 +18,10 @@ def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inpu
     return func
 
 
+def script_if_tracing(fn):
+    return fn
+
+
 def is_scripting():
     return False
 

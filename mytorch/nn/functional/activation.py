@@ -22,7 +22,7 @@ from .linear import _use_fused
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "silu", "sigmoid", "tanh", "softmax",
            "log_softmax", "elu", "elu_", "selu", "selu_", "celu", "celu_", "softplus", "mish", "glu", "hardtanh",
            "hardtanh_", "hardsigmoid", "hardswish", "softsign", "tanhshrink", "threshold", "threshold_", "prelu",
-           "logsigmoid", "hardshrink", "softshrink"]
+           "logsigmoid", "hardshrink", "softshrink", "gumbel_softmax"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -388,3 +388,18 @@ def _softmax(input, dim, dtype, log, fused=False):
         dim = _softmax_dim(input.dim())
     name = "log_softmax" if log else "softmax"
     return _reduce._softmax(name, input, dim, dtype, log, _use_fused("softmax", fused))
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + g) / tau) with g ~ Gumbel(0, 1) drawn from mytorch's generator. hard=True returns
+    one-hot vectors whose gradient is the soft sample's (the straight-through estimator). eps is unused,
+    as in PyTorch (kept for compatibility)."""
+    from ...ops import factory
+
+    gumbels = -factory.empty_like(logits, memory_format=None).exponential_().log()
+    y_soft = _softmax((logits + gumbels) / tau, dim, None, False)
+    if not hard:
+        return y_soft
+    index = y_soft.argmax(dim, keepdim=True)
+    y_hard = factory.zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft

@@ -1,7 +1,7 @@
 """linear, bilinear, embedding, one_hot and the dropout family."""
 import numpy as np
 
-from ... import _dtype, cpu_kernels
+from ... import _determinism, _dtype, cpu_kernels
 from ..._array import CPU, device_of_array, on_device, xp_of
 from ...autograd.function import Function, autocast
 from ...ops.inplace import apply_inplace
@@ -63,6 +63,9 @@ class Linear(Function):
         return grad_x, grad_w, grad_b, None
 
 
+_ATOMIC_KERNELS = {"embedding", "flash_attention"}  # backward kernels that accumulate with tl.atomic_add
+
+
 def _use_fused(op, fused, *tensors):
     """The Triton kernel runs when asked (the module's `fused` flag or the global switch), the op's flag in
     mytorch.backends.fused is on, kernels can run here, and every float tensor is float16/float32."""
@@ -72,6 +75,8 @@ def _use_fused(op, fused, *tensors):
     flags = backends.fused
     if not ((fused or flags.enabled) and getattr(flags, op)) or not is_available():
         return False
+    if op in _ATOMIC_KERNELS and _determinism.are_deterministic_algorithms_enabled():
+        return False  # their float atomic adds sum in a varying order: take the deterministic path
     return all(t is None or t._data.dtype in (np.float16, np.float32) for t in tensors)
 
 

@@ -1,0 +1,73 @@
+"""Smaller PyTorch APIs that real programs reach for: gumbel_softmax, nn.attention.sdpa_kernel, the
+deterministic-algorithms switches, torch.detach, legacy names."""
+import numpy as np
+import pytest
+import torch
+
+import mytorch
+
+F = mytorch.nn.functional
+
+
+def test_gumbel_softmax_matches_its_definition():
+    logits = mytorch.tensor([[1.0, -0.5, 2.0, 0.3]], requires_grad=True)
+    mytorch.manual_seed(3)
+    y = F.gumbel_softmax(logits, tau=0.7)
+    mytorch.manual_seed(3)
+    g = -mytorch.empty_like(logits).exponential_().log()  # the same Gumbel noise
+    ref_logits = torch.tensor(logits.detach().numpy(), requires_grad=True)
+    ref = torch.softmax((ref_logits + torch.tensor(g.numpy())) / 0.7, -1)
+    np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=1e-6)
+    w = np.array([[0.3, -1.0, 2.0, 0.5]], np.float32)
+    (y * mytorch.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(logits.grad.numpy(), ref_logits.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_gumbel_softmax_hard_samples_follow_the_softmax():
+    logits = mytorch.tensor([0.0, 1.0, 2.0]).log_softmax(-1).expand(20000, 3)
+    mytorch.manual_seed(0)
+    y = F.gumbel_softmax(logits, tau=1.0, hard=True)
+    assert set(np.unique(y.numpy())) <= {0.0, 1.0} and np.all(y.numpy().sum(-1) == 1)
+    freq = y.numpy().mean(0)
+    np.testing.assert_allclose(freq, torch.softmax(torch.tensor([0.0, 1.0, 2.0]), -1).numpy(), atol=0.015)
+
+
+def test_sdpa_kernel_context():
+    from mytorch.nn.attention import SDPBackend, sdpa_kernel
+
+    assert [b.name for b in SDPBackend] == list(torch.nn.attention.SDPBackend.__members__)
+    q = mytorch.randn(1, 2, 4, 8)
+    with mytorch.backends.fused.flags(enabled=True, flash_attention=True):
+        with sdpa_kernel(SDPBackend.MATH):
+            assert not mytorch.backends.fused.flash_attention
+            out = F.scaled_dot_product_attention(q, q, q)
+        assert mytorch.backends.fused.flash_attention
+    assert out.shape == q.shape
+    with pytest.raises(TypeError):
+        with sdpa_kernel(["math"]):
+            pass
+
+
+def test_deterministic_switches_match_torch():
+    for lib in (mytorch, torch):
+        assert not lib.are_deterministic_algorithms_enabled()
+        lib.use_deterministic_algorithms(True, warn_only=True)
+        assert lib.are_deterministic_algorithms_enabled() and lib.is_deterministic_algorithms_warn_only_enabled()
+        assert lib.get_deterministic_debug_mode() == 1
+        lib.set_deterministic_debug_mode("error")
+        assert lib.get_deterministic_debug_mode() == 2
+        lib.use_deterministic_algorithms(False)
+        assert lib.get_deterministic_debug_mode() == 0
+    with pytest.raises(RuntimeError):
+        mytorch.set_deterministic_debug_mode("loud")
+
+
+def test_small_names():
+    x = mytorch.ones(2, requires_grad=True)
+    assert not mytorch.detach(x).requires_grad
+    assert mytorch.legacy_contiguous_format is mytorch.contiguous_format
+    from mytorch.nn.modules.batchnorm import _BatchNorm
+
+    assert isinstance(mytorch.nn.BatchNorm1d(3), _BatchNorm)
+    assert mytorch.jit.script_if_tracing(len) is len
