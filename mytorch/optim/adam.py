@@ -82,8 +82,6 @@ class _FlatStates:
                 state[name]._data = view
                 views.append(view)
             self.flat[name], self.views[name] = flat, views
-        self.flat_grad, self.update = xp.empty(total, dtype), xp.empty(total, dtype)
-        self.scratch = xp.empty(total, dtype)
 
     def matches(self, params, states):
         return (len(params) == len(self.params) and all(p is q for p, q in zip(params, self.params))
@@ -94,7 +92,7 @@ class _FlatStates:
 def _flat_update(xp):
     """Update a group on flat buffers (GPU arrays: each array call is a kernel launch), or tensor by
     tensor (numpy: the update is bound by arithmetic and cache bandwidth, not by calls; per tensor the
-    arrays stay in cache, and benchmarks/bench_adamw.py measured the flat update 10% slower on a CPU)."""
+    arrays stay in cache, and benchmarks/bench_adamw.py measured the flat update ~30% slower on a CPU)."""
     return xp is not np or _FLAT_ON_CPU
 
 
@@ -163,19 +161,20 @@ class Adam(Optimizer):
         flat = cache.get(key)
         if flat is None or not flat.matches(params, states):
             flat = cache[key] = _FlatStates(xp, params, states, names)
-        grad, update = flat.flat_grad, flat.update
-        xp.concatenate([p.grad._data.reshape(-1) for p in params], out=grad)
+        # scratch buffers live for this step only (as torch's foreach intermediates): no 3 extra model copies
+        grad = xp.concatenate([p.grad._data.reshape(-1) for p in params])
+        update, scratch = xp.empty_like(grad), xp.empty_like(grad)
         if group["maximize"]:
             xp.negative(grad, out=grad)
         weight_decay = group["weight_decay"]
         decoupled = group.get("decoupled_weight_decay", False)
         if weight_decay != 0 and not decoupled:  # L2: grad + weight_decay * param
             for p, (a, b) in zip(params, flat.spans):
-                grad[a:b] += xp.multiply(p._data.reshape(-1), weight_decay, out=flat.scratch[a:b])
+                grad[a:b] += xp.multiply(p._data.reshape(-1), weight_decay, out=scratch[a:b])
         # the update term (-step_size * m / denom) goes to a flat buffer, added to each parameter at the end
         _adam_update(xp, None, grad, flat.flat["exp_avg"], flat.flat["exp_avg_sq"], flat.flat.get("max_exp_avg_sq"),
                      beta1, beta2, lr / (1 - beta1 ** step), math.sqrt(1 - beta2 ** step), group["eps"],
-                     flat.scratch, update)
+                     scratch, update)
         shrink = 1 - lr * weight_decay if weight_decay != 0 and decoupled else None
         for p, (a, b) in zip(params, flat.spans):
             if shrink is not None:
