@@ -321,7 +321,7 @@ class Eigh(Function):
         xp = xp_of(A)
         w, V = xp.linalg.eigh(A, UPLO=uplo)
         ctx.save_for_backward(w, V)
-        return w.astype(A.dtype, copy=False), V.astype(A.dtype, copy=False)
+        return w.astype(A.real.dtype, copy=False), V.astype(A.dtype, copy=False)  # real eigenvalues
 
     @staticmethod
     def backward(ctx, gw, gV):
@@ -332,16 +332,17 @@ class Eigh(Function):
             E = w[..., None, :] - w[..., :, None]
             idx = xp.arange(w.shape[-1])
             E[..., idx, idx] = 1
-            inner = (_mT(V) @ gV) / E
+            VhgV = _mH(V) @ gV
+            inner = 0.5 * (VhgV - _mH(VhgV)) / E  # PyTorch's projection onto skew-Hermitian matrices
             inner[..., idx, idx] = 0
         if gw is not None:
             inner = inner + xp.eye(w.shape[-1], dtype=V.dtype) * gw[..., None, :]
-        return V @ inner @ _mT(V), None
+        return V @ inner @ _mH(V), None
 
 
 def eigh(A, UPLO="L"):
     _check_square("eigh", A)
-    w, V = Eigh.apply(_float("eigh", A), UPLO)
+    w, V = Eigh.apply(_float("eigh", A, complex_ok=True), UPLO)
     return EighResult(w, V)
 
 

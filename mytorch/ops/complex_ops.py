@@ -305,6 +305,15 @@ def _no_complex_inplace(name, method):
     return inplace
 
 
+def adjoint(input):
+    """The conjugate transpose of the last two dims (Tensor.mH)."""
+    return conj(input.mT)
+
+
+def _conj_T(self):
+    return conj(self.T)
+
+
 def _cast(dtype):
     def cast(self, memory_format=None):
         return self.to(dtype)
@@ -312,11 +321,12 @@ def _cast(dtype):
     return cast
 
 
-tensor_methods(abs_=_no_complex_inplace("abs", Tensor.abs_))
+tensor_methods(abs_=_no_complex_inplace("abs", Tensor.abs_), mH=property(adjoint), H=property(_conj_T),
+               adjoint=adjoint)
 tensor_methods(real=property(real, _set_part("real")), imag=property(imag, _set_part("imag")),
                conj=conj, conj_physical=conj_physical, conj_physical_=conj_physical_, resolve_conj=resolve_conj,
                resolve_neg=resolve_neg, is_conj=is_conj, is_neg=is_neg, angle=angle, is_complex=is_complex,
                isreal=isreal, sgn=sgn, cfloat=_cast(_dtype.complex64), cdouble=_cast(_dtype.complex128),
                chalf=_cast(_dtype.complex32))
 public(complex, polar, view_as_real, view_as_complex, real, imag, conj, conj_physical, conj_physical_,
-       resolve_conj, resolve_neg, is_conj, is_neg, angle, is_complex, isreal, sgn)
+       resolve_conj, resolve_neg, is_conj, is_neg, angle, is_complex, isreal, sgn, adjoint)

@@ -137,7 +137,15 @@ CASES = [
     ("det", lambda m, z: m.linalg.det(z[:, :3]) + m.det(z[:, 1:]), [Z]),
     ("inv", lambda m, z: m.linalg.inv(z[:, :3]) @ z[:, 1:], [Z]),
     ("solve", lambda m, z, w: m.linalg.solve(z[:, :3], w[:3]) + m.linalg.solve(z[:, 1:], w[1:, 0]).sum(), [Z, ZM]),
+    ("adjoint", lambda m, z: z.mH @ z + m.adjoint(z).sum() + z[:, :3].H.sum(), [Z]),
+    ("eigh", lambda m, z: _eigh_phase_free(m, z[:, :3] + z[:, :3].mH), [Z]),
 ]
+def _eigh_phase_free(lib, A):
+    """eigh through outputs that don't depend on each eigenvector's phase."""
+    w, V = lib.linalg.eigh(A)
+    return w * lib.arange(1.0, 4.0, dtype=w.dtype) + (V.abs() ** 2).sum(0) + lib.linalg.eigvalsh(A)
+
+
 COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
 
 
