@@ -262,8 +262,46 @@ def cholesky(A, *, upper=False):
     return L.mT if upper else L
 
 
+def _cholesky_info(a):
+    """LAPACK potrf's info for each matrix of a batch (numpy, float): 0 when positive-definite, else the
+    order of the first leading minor that is not."""
+    batch = a.reshape((-1,) + a.shape[-2:])
+    info = np.zeros(len(batch), np.int32)
+    for b, m in enumerate(batch):
+        try:
+            np.linalg.cholesky(m)
+        except np.linalg.LinAlgError:
+            info[b] = next(k for k in range(1, len(m) + 1) if not _is_pd(m[:k, :k]))
+    return info.reshape(a.shape[:-2])
+
+
+def _is_pd(m):
+    try:
+        np.linalg.cholesky(m)
+        return True
+    except np.linalg.LinAlgError:
+        return False
+
+
 def cholesky_ex(A, *, upper=False, check_errors=False):
-    return CholeskyExResult(cholesky(A, upper=upper), _m().zeros(A.shape[:-2], dtype=_dtype.int32))
+    """(L, info) as PyTorch: info is 0 for a positive-definite matrix, else the order of the first leading
+    minor that is not (its L is then not a factorization). check_errors=True raises instead."""
+    if check_errors:
+        return CholeskyExResult(cholesky(A, upper=upper), _m().zeros(A.shape[:-2], dtype=_dtype.int32))
+    _check_square("cholesky", A)
+    a = A._data
+    host = a if isinstance(a, np.ndarray) else xp_of(a).asnumpy(a)
+    info = _cholesky_info(host.astype(np.float64) if host.dtype.kind == "f" else host) if host.size else \
+        np.zeros(host.shape[:-2], np.int32)
+    if not info.any():
+        return CholeskyExResult(cholesky(A, upper=upper), _m().tensor(info, device=A.device))
+    # the failed matrices are factored as identities (their L is not a factorization, as in PyTorch); the
+    # others keep their gradient
+    torch = _m()
+    bad = torch.tensor(info != 0, device=A.device)[..., None, None]
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    L = cholesky(torch.where(bad, eye, A), upper=upper)
+    return CholeskyExResult(L, _m().tensor(info, device=A.device))
 
 
 def _copyltu(xp, M):

@@ -762,7 +762,12 @@ class DiagEmbed1D(Function):
         return _diag_view(grad, ctx.offset, 0, 1).copy(), None
 
 
-def flip(input, dims):
+def flip(input, *args, dims=None):
+    """torch.flip(input, dims) / Tensor.flip(*dims): reverse the order along dims."""
+    if dims is None:
+        if not args:
+            raise TypeError("flip() missing required argument 'dims'")
+        dims = args[0] if len(args) == 1 else args
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     dims = tuple(wrap_dim(d, input.ndim) for d in dims)
     for i, d in enumerate(dims):
