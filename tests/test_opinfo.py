@@ -1,8 +1,9 @@
 """PyTorch's own OpInfo database as a conformance check: every entry's first few CPU sample inputs run
-through torch and mytorch side by side; values (float32) and input gradients (float64) must agree.
+through torch and mytorch side by side; values (float32, or complex64 for complex-only entries) and input
+gradients (float64 / complex128) must agree.
 
 An entry passes when all of its judged samples pass. Entries that can't apply to mytorch (sparse layouts,
-complex-only ops, private `torch._*` / aten entries, ...) are skipped with a reason. `opinfo_passing.txt`
+complex32/float8-only ops, private `torch._*` / aten entries, ...) are skipped with a reason. `opinfo_passing.txt`
 is a ratchet: every entry listed there must keep passing. To add newly passing entries (the file only
 grows) run with MYTORCH_OPINFO_UPDATE=1; MYTORCH_OPINFO_REPORT=path writes every entry's status;
 MYTORCH_OPINFO_SAMPLES=n judges n samples per entry instead of 10.
@@ -102,7 +103,7 @@ def _resolve(op):
 # torch <-> mytorch conversion
 # ---------------------------------------------------------------------------------------------------------
 class Unsupported(Exception):
-    """The sample uses something outside mytorch's scope (sparse/complex tensors, ...)."""
+    """The sample uses something outside mytorch's scope (sparse tensors, complex32, ...)."""
 
 
 def _mt_dtype(d):
@@ -329,7 +330,7 @@ def run_entry(op):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     if judged == 0:
-        return "skip", "no sample applies (sparse/complex inputs or torch rejects them)"
+        return "skip", "no sample applies (sparse/complex32 inputs or torch rejects them)"
     return "pass", ""
 
 
