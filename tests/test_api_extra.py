@@ -71,3 +71,19 @@ def test_small_names():
 
     assert isinstance(mytorch.nn.BatchNorm1d(3), _BatchNorm)
     assert mytorch.jit.script_if_tracing(len) is len
+
+
+def test_cholesky_ex_reports_info_like_torch():
+    A = np.stack([[[4.0, 2.0], [2.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]], [[-1.0, 0.0], [0.0, 1.0]]])
+    mine, ref = mytorch.linalg.cholesky_ex(mytorch.tensor(A)), torch.linalg.cholesky_ex(torch.tensor(A))
+    np.testing.assert_array_equal(mine.info.numpy(), ref.info.numpy())
+    np.testing.assert_allclose(mine.L[0].numpy(), ref.L[0].numpy())
+    with pytest.raises(RuntimeError, match="positive-definite"):
+        mytorch.linalg.cholesky_ex(mytorch.tensor(A), check_errors=True)
+
+
+def test_flip_spellings():
+    x = mytorch.arange(6.0).reshape(2, 3)
+    t = torch.arange(6.0).reshape(2, 3)
+    assert x.flip(0, 1).tolist() == t.flip(0, 1).tolist()
+    assert mytorch.flip(x, dims=[1]).tolist() == torch.flip(t, dims=[1]).tolist()
