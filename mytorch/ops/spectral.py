@@ -1,6 +1,5 @@
 """torch.stft / torch.istft, composed from differentiable ops: padding by index, frames by unfold, an FFT
 per frame (mytorch.fft), and overlap-add by index_add; autograd comes from those pieces."""
-import math
 import warnings
 
 import numpy as np

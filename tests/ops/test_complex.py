@@ -185,7 +185,8 @@ def test_construction_and_promotion(expr):
 def test_dtype_attributes_and_predicates():
     for name in ("complex64", "cfloat", "complex128", "cdouble"):
         d = getattr(mytorch, name)
-        assert d.is_complex and not d.is_floating_point and str(d).split(".")[-1] == str(getattr(torch, name)).split(".")[-1]
+        assert d.is_complex and not d.is_floating_point
+        assert str(d).split(".")[-1] == str(getattr(torch, name)).split(".")[-1]
     assert mytorch.complex64.to_real() is mytorch.float32 and mytorch.float64.to_complex() is mytorch.complex128
     z = mytorch.tensor([1 + 2j])
     assert z.is_complex() and mytorch.is_complex(z) and not mytorch.is_complex(mytorch.ones(1))
@@ -202,13 +203,14 @@ def test_dtype_attributes_and_predicates():
 
 @pytest.mark.parametrize("expr", [
     "lib.tensor([1 + 2j, 3.5 - 4j])", "lib.tensor([1 + 2j], dtype=lib.complex128)", "lib.tensor(1 + 1j)",
-    "lib.tensor([[1e-5 + 2j, 100 - 1j]])", "lib.tensor([-0.5 - 0.25j, 1j, 0])", "lib.arange(12.).reshape(3, 4) * (1 - 2j)",
+    "lib.tensor([[1e-5 + 2j, 100 - 1j]])", "lib.tensor([-0.5 - 0.25j, 1j, 0])",
+    "lib.arange(12.).reshape(3, 4) * (1 - 2j)",
     "lib.tensor([1 + 1j], requires_grad=True) * 2", "lib.zeros(0, dtype=lib.complex64)",
     "lib.linspace(0, 1, 2000) * 1j",
 ])
 def test_repr(expr):
     mine, ref = eval(expr, {"lib": mytorch}), eval(expr, {"lib": torch})
-    expected = repr(ref).replace("torch.", "mytorch.").replace("MulBackward0", "MulBackward0")
+    expected = repr(ref).replace("torch.", "mytorch.")
     assert repr(mine) == expected
 
 
@@ -284,7 +286,8 @@ def test_llama_rope_trains_like_torch():
      "Expected object of scalar type Float but got scalar type Double for second argument"),
     ("lib.complex(lib.ones(2, dtype=lib.int64), lib.ones(2, dtype=lib.int64))", RuntimeError,
      "Expected both inputs to be Half, Float or Double tensors but got Long and Long"),
-    ("lib.polar(lib.ones(2), lib.ones(3))", RuntimeError, "The size of tensor a (2) must match the size of tensor b (3)"),
+    ("lib.polar(lib.ones(2), lib.ones(3))", RuntimeError,
+     "The size of tensor a (2) must match the size of tensor b (3)"),
     ("(lib.ones(2, requires_grad=True) * 1j).sum().backward()", RuntimeError,
      "grad can be implicitly created only for real scalar outputs but got"),
     ("lib.tensor([3 + 4j]).abs_()", RuntimeError, "In-place abs is not supported for complex tensors."),
