@@ -87,3 +87,12 @@ def test_flip_spellings():
     t = torch.arange(6.0).reshape(2, 3)
     assert x.flip(0, 1).tolist() == t.flip(0, 1).tolist()
     assert mytorch.flip(x, dims=[1]).tolist() == torch.flip(t, dims=[1]).tolist()
+
+
+@pytest.mark.parametrize("name", ["igamma", "igammac"])
+def test_undefined_partial_derivatives_raise_like_torch(name):
+    for lib in (mytorch, torch):
+        a = lib.tensor([1.5], dtype=lib.float64, requires_grad=True)
+        x = lib.tensor([0.7], dtype=lib.float64, requires_grad=True)
+        with pytest.raises(NotImplementedError, match=f"derivative for '{name}: input'"):
+            getattr(lib, name)(a, x).sum().backward()

@@ -211,6 +211,13 @@ class BinaryTable(Function):
         return gx, gy
 
 
+def _no_derivative(what):
+    """A partial derivative PyTorch doesn't define: backward raises its NotImplementedError."""
+    def raise_(xp, x, y, o):
+        raise NotImplementedError(f"the derivative for '{what}' is not implemented.")
+    return raise_
+
+
 def _logaddexp_grads(base):
     """d/dx log(b^x + b^y) = b^(x - out): each input's share of the sum."""
 
@@ -243,11 +250,11 @@ BINARY = {
              lambda xp, x, y, o: 1 - _fmax_w(xp, x, y)),
     "fmin": (lambda xp, x, y: xp.fmin(x, y), lambda xp, x, y, o: _fmin_w(xp, x, y),
              lambda xp, x, y, o: 1 - _fmin_w(xp, x, y)),
-    "special_zeta": (lambda xp, x, y: special_module(xp).zeta(x, y), lambda xp, x, y, o: xp.nan * x,
+    "special_zeta": (lambda xp, x, y: special_module(xp).zeta(x, y), _no_derivative("zeta"),
                      lambda xp, x, y, o: -x * special_module(xp).zeta(x + 1, y)),
-    "igamma": (lambda xp, x, y: special_module(xp).gammainc(x, y), lambda xp, x, y, o: xp.nan * x,
+    "igamma": (lambda xp, x, y: special_module(xp).gammainc(x, y), _no_derivative("igamma: input"),
                lambda xp, x, y, o: xp.exp((x - 1) * xp.log(y) - y - special_module(xp).gammaln(x))),
-    "igammac": (lambda xp, x, y: special_module(xp).gammaincc(x, y), lambda xp, x, y, o: xp.nan * x,
+    "igammac": (lambda xp, x, y: special_module(xp).gammaincc(x, y), _no_derivative("igammac: input"),
                 lambda xp, x, y, o: -xp.exp((x - 1) * xp.log(y) - y - special_module(xp).gammaln(x))),
 }
 
