@@ -244,6 +244,16 @@ def _call(op, fn, s, args):
     return (post if fn is op.op else _mytorch_version(post))(out)
 
 
+def _uses_dropout(op, s):
+    """A sample of a deterministic op run with dropout (sdpa's dropout_p, multi_head_attention_forward in
+    training): its mask comes from the library's own generator, so only shapes and dtypes can agree."""
+    if s.kwargs.get("dropout_p", 0) > 0:
+        return True
+    if op.name == "nn.functional.multi_head_attention_forward":  # dropout_p is its 11th positional argument
+        return s.kwargs.get("training", True) and len(s.args) > 9 and s.args[9] > 0
+    return False
+
+
 def _check_values(op, fn, dtype):
     judged = 0
     for s in _samples(op, dtype, requires_grad=False):
@@ -256,7 +266,7 @@ def _check_values(op, fn, dtype):
         except Exception:  # torch itself rejects this sample (error-input style): nothing to compare
             continue
         mine = _call(op, fn, s, m_args)
-        _compare(mine, ref, rtol=1e-4, atol=1e-5, shape_only=op.name in RANDOM)
+        _compare(mine, ref, rtol=1e-4, atol=1e-5, shape_only=op.name in RANDOM or _uses_dropout(op, s))
         judged += 1
     return judged
 
@@ -264,6 +274,8 @@ def _check_values(op, fn, dtype):
 def _check_grads(op, fn, dtype):
     judged = 0
     for s in _samples(op, dtype, requires_grad=True):
+        if _uses_dropout(op, s):
+            continue
         leaves = []
         try:
             m_args = to_mytorch([s.input, s.args, s.kwargs], leaves)
