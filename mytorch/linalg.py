@@ -305,9 +305,10 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
 
 
 def _copyltu(xp, M):
-    """The symmetric matrix with M's lower triangle."""
+    """The symmetric (complex: Hermitian) matrix with M's lower triangle."""
     low = xp.tril(M, -1)
-    return low + _mT(low) + xp.tril(xp.triu(M))
+    diag = xp.tril(xp.triu(M))
+    return low + _mH(low) + (diag.real if M.dtype.kind == "c" else diag)
 
 
 class QR(Function):
@@ -333,11 +334,11 @@ class QR(Function):
         R1, gR1 = R[..., :, :k], gR[..., :, :k]
         if n > k:  # wide: R2 = Q^T A2 adds A2 gR2^T to Q's gradient and gives A2 the gradient Q gR2
             R2, gR2 = R[..., :, k:], gR[..., :, k:]
-            gQ = gQ + (Q @ R2) @ _mT(gR2)
-        # gA1 = (gQ + Q copyltu(M)) R1^{-T},  M = R1 gR1^T - gQ^T Q
-        M = R1 @ _mT(gR1) - _mT(gQ) @ Q
+            gQ = gQ + (Q @ R2) @ _mH(gR2)
+        # gA1 = (gQ + Q copyltu(M)) R1^{-T},  M = R1 gR1^T - gQ^T Q  (complex: ^H for ^T)
+        M = R1 @ _mH(gR1) - _mH(gQ) @ Q
         rhs = gQ + Q @ _copyltu(xp, M)
-        gA = _mT(xp.linalg.solve(R1, _mT(rhs)))
+        gA = _mH(xp.linalg.solve(R1, _mH(rhs)))
         if n > k:
             gA = xp.concatenate([gA, Q @ gR2], axis=-1)
         return gA, None
@@ -347,7 +348,7 @@ def qr(A, mode="reduced"):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
                            f"or 'complete'")
-    Q, R = QR.apply(_float("qr", A), "complete" if mode == "complete" else "reduced")
+    Q, R = QR.apply(_float("qr", A, complex_ok=True), "complete" if mode == "complete" else "reduced")
     if mode == "r":
         return QRResult(_m().empty(0, dtype=A.dtype), R)
     return QRResult(Q, R)
