@@ -53,7 +53,7 @@ def _float(name, A, complex_ok=False):
         return A
     if A.dtype.is_complex:  # casting would silently drop the imaginary part
         raise NotImplementedError(f"linalg.{name}: complex inputs are not supported here (got {A.dtype}); "
-                                  "linalg.det, inv, solve, eig, eigvals and the norms take them")
+                                  "linalg.det, inv, solve, cholesky, qr, eigh, eig, eigvals and the norms take them")
     A = A if A.dtype.is_floating_point else A.to(_dtype.get_default_dtype())
     _check_float(name, A)
     return A
@@ -249,6 +249,10 @@ class Cholesky(Function):
     def backward(ctx, grad):
         (L,) = ctx.saved_tensors
         xp = xp_of(L)
+        if L.dtype.kind == "c":  # PyTorch's form: gA = L^{-H} (X + tril(X, -1)^H) / 2 L^{-1},  X = tril(L^H gL)
+            X = xp.tril(_mH(L) @ xp.tril(grad))
+            L_inv = xp.linalg.inv(L)
+            return _mH(L_inv) @ (0.5 * (X + _mH(xp.tril(X, -1)))) @ L_inv
         # S = L^{-T} phi(L^T gL) L^{-1}; gA = (S + S^T) / 2
         P = _phi(xp, _mT(L) @ xp.tril(grad))
         L_inv = xp.linalg.inv(L)
@@ -258,8 +262,8 @@ class Cholesky(Function):
 
 def cholesky(A, *, upper=False):
     _check_square("cholesky", A)
-    L = Cholesky.apply(_float("cholesky", A))
-    return L.mT if upper else L
+    L = Cholesky.apply(_float("cholesky", A, complex_ok=True))
+    return L.mH if upper else L  # U = L^H
 
 
 def _cholesky_info(a):

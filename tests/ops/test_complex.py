@@ -142,6 +142,8 @@ CASES = [
     ("eigh", lambda m, z: _eigh_phase_free(m, z[:, :3] + z[:, :3].mH), [Z]),
     ("qr", lambda m, z: m.linalg.qr(z), [Z]),
     ("qr", lambda m, z: m.linalg.qr(z.mT)[0] * 2, [Z]),
+    ("cholesky", lambda m, z: m.linalg.cholesky(z[:, :3].mH @ z[:, :3] + 2 * m.eye(3)), [Z]),
+    ("cholesky", lambda m, z: m.linalg.cholesky(z[:, :3].mH @ z[:, :3] + 2 * m.eye(3), upper=True), [Z]),
 ]
 def _eigh_phase_free(lib, A):
     """eigh through outputs that don't depend on each eigenvector's phase."""
