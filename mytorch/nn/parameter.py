@@ -2,7 +2,7 @@
 from ..ops.factory import empty
 from ..tensor import Tensor, _as_array
 
-__all__ = ["Parameter", "Buffer", "UninitializedParameter"]
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]
 
 
 class Parameter(Tensor):
@@ -66,3 +66,48 @@ def _rebuild_parameter(data, requires_grad, dev):
     if dev != "cpu":
         t = t.to(dev)
     return Parameter(t, requires_grad)
+
+
+class _Uninitialized:
+    """Shared by UninitializedParameter / UninitializedBuffer: no storage until `materialize(shape)`."""
+
+    cls_to_become = None
+
+    def materialize(self, shape, device=None, dtype=None):
+        """Allocate the (uninitialized) storage in place: the object keeps its identity (optimizers and
+        modules holding it see the new data) and becomes a plain Parameter / Tensor."""
+        from ..ops.factory import empty as _empty
+
+        device = self.device if device is None else device
+        dtype = self.dtype if dtype is None else dtype
+        self._data = _empty(tuple(shape) if not isinstance(shape, int) else (shape,), device=device, dtype=dtype)._data
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(_Uninitialized, Parameter):
+    """A Parameter whose shape is not known yet (lazy modules fill it in at their first forward)."""
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        return Parameter.__new__(cls, empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
+
+
+class UninitializedBuffer(_Uninitialized, Tensor):
+    """A buffer whose shape is not known yet."""
+
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None, persistent=True):
+        t = cls._make(empty(0, device=device, dtype=dtype)._data)
+        t.persistent = persistent
+        return t
+
+    def __init__(self, requires_grad=False, device=None, dtype=None, persistent=True):
+        pass

@@ -18,3 +18,5 @@ from . import (batchnorm, distance, dropout, flatten, fold, instancenorm, paddin
 from .sparse import EmbeddingBag  # noqa: F401,E402
 from .channelshuffle import ChannelShuffle  # noqa: F401,E402
 from . import upsampling  # noqa: F401,E402
+from .lazy import *  # noqa: F401,F403,E402
+from . import lazy  # noqa: F401,E402
