@@ -53,7 +53,8 @@ def _float(name, A, complex_ok=False):
         return A
     if A.dtype.is_complex:  # casting would silently drop the imaginary part
         raise NotImplementedError(f"linalg.{name}: complex inputs are not supported here (got {A.dtype}); "
-                                  "linalg.det, inv, solve, cholesky, qr, eigh, eig, eigvals and the norms take them")
+                                  "linalg.det, inv, solve, cholesky, qr, eigh, svd, eig, eigvals and the norms take "
+                                  "them")
     A = A if A.dtype.is_floating_point else A.to(_dtype.get_default_dtype())
     _check_float(name, A)
     return A
@@ -400,7 +401,8 @@ class SVD(Function):
         U, S, Vh = xp.linalg.svd(A, full_matrices=full_matrices)
         ctx.save_for_backward(U, S, Vh)
         ctx.full = full_matrices
-        return U.astype(A.dtype, copy=False), S.astype(A.dtype, copy=False), Vh.astype(A.dtype, copy=False)
+        return (U.astype(A.dtype, copy=False), S.astype(A.real.dtype, copy=False),  # real singular values
+                Vh.astype(A.dtype, copy=False))
 
     @staticmethod
     def backward(ctx, gU, gS, gVh):
@@ -411,7 +413,7 @@ class SVD(Function):
         U, Vh = U[..., :k], Vh[..., :k, :]
         gU = None if gU is None else gU[..., :k]
         gVh = None if gVh is None else gVh[..., :k, :]
-        V = _mT(Vh)
+        V = _mH(Vh)
         eye = xp.eye(k, dtype=S.dtype)
         gA = 0
         if gS is not None:
@@ -424,27 +426,34 @@ class SVD(Function):
         F = xp.where(eye.astype(bool), 0, 1 / xp.where(eye.astype(bool), 1, denom))
         Sd = S[..., None, :] * eye  # diag(S)
         J = 0
+        phase = 0  # complex: the phase of each singular pair (fixed only up to e^{i phi}) takes Im diag(U^H gU)
         if gU is not None:
-            UtgU = _mT(U) @ gU
-            J = F * (UtgU - _mT(UtgU))
+            UtgU = _mH(U) @ gU
+            J = F * (UtgU - _mH(UtgU))
+            if UtgU.dtype.kind == "c":
+                phase = phase + UtgU.diagonal(0, -2, -1).imag
         K = 0
         if gVh is not None:
-            gV = _mT(gVh)
-            VtgV = _mT(V) @ gV
-            K = F * (VtgV - _mT(VtgV))
+            gV = _mH(gVh)
+            VtgV = _mH(V) @ gV
+            K = F * (VtgV - _mH(VtgV))
+            if VtgV.dtype.kind == "c":
+                phase = phase - VtgV.diagonal(0, -2, -1).imag
         inner = (J @ Sd if gU is not None else 0) + (Sd @ K if gVh is not None else 0)
+        if not np.isscalar(phase):
+            inner = inner + 1j * eye * (phase / (2 * S))[..., None, :]
         gA = gA + U @ inner @ Vh
         S_inv = 1 / S
         if gU is not None and m > k:
-            gA = gA + ((gU - U @ (_mT(U) @ gU)) * S_inv[..., None, :]) @ Vh
+            gA = gA + ((gU - U @ (_mH(U) @ gU)) * S_inv[..., None, :]) @ Vh
         if gVh is not None and n > k:
-            gV = _mT(gVh)
-            gA = gA + U @ _mT((gV - V @ (_mT(V) @ gV)) * S_inv[..., None, :])
+            gV = _mH(gVh)
+            gA = gA + U @ _mH((gV - V @ (_mH(V) @ gV)) * S_inv[..., None, :])
         return gA, None
 
 
 def svd(A, full_matrices=True, *, driver=None):
-    U, S, Vh = SVD.apply(_float("svd", A), full_matrices)
+    U, S, Vh = SVD.apply(_float("svd", A, complex_ok=True), full_matrices)
     return SVDResult(U, S, Vh)
 
 
@@ -454,7 +463,7 @@ class SVDVals(Function):
         xp = xp_of(A)
         U, S, Vh = xp.linalg.svd(A, full_matrices=False)
         ctx.save_for_backward(U, Vh)
-        return S.astype(A.dtype, copy=False)
+        return S.astype(A.real.dtype, copy=False)  # real singular values
 
     @staticmethod
     def backward(ctx, grad):
@@ -463,7 +472,7 @@ class SVDVals(Function):
 
 
 def svdvals(A, *, driver=None):
-    return SVDVals.apply(_float("svdvals", A))
+    return SVDVals.apply(_float("svdvals", A, complex_ok=True))
 
 
 class PInv(Function):
@@ -575,7 +584,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         A = A.to(dtype)
     if A.dtype.is_complex and ord not in ("nuc", 2, -2):  # these norms see only the magnitudes
         A = A.abs()
-    A = _float("matrix_norm", A)
+    A = _float("matrix_norm", A, complex_ok=True)
     d0, d1 = (wrap_dim(d, A.ndim) for d in dim)
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)

@@ -144,11 +144,22 @@ CASES = [
     ("qr", lambda m, z: m.linalg.qr(z.mT)[0] * 2, [Z]),
     ("cholesky", lambda m, z: m.linalg.cholesky(z[:, :3].mH @ z[:, :3] + 2 * m.eye(3)), [Z]),
     ("cholesky", lambda m, z: m.linalg.cholesky(z[:, :3].mH @ z[:, :3] + 2 * m.eye(3), upper=True), [Z]),
+    ("svd", lambda m, z: _svd_phase_free(m, z, False), [Z]),
+    ("svd", lambda m, z: _svd_phase_free(m, z.mT, True), [Z]),
+    ("svdvals", lambda m, z: m.linalg.svdvals(z) + m.linalg.matrix_norm(z, ord=2) + m.linalg.matrix_norm(z, "nuc"), [Z]),
 ]
 def _eigh_phase_free(lib, A):
     """eigh through outputs that don't depend on each eigenvector's phase."""
     w, V = lib.linalg.eigh(A)
     return w * lib.arange(1.0, 4.0, dtype=w.dtype) + (V.abs() ** 2).sum(0) + lib.linalg.eigvalsh(A)
+
+
+def _svd_phase_free(lib, A, full_matrices):
+    """svd through outputs that don't depend on the phase of each singular pair."""
+    U, S, Vh = lib.linalg.svd(A, full_matrices=full_matrices)
+    k = S.shape[-1]
+    U, Vh = U[..., :k], Vh[..., :k, :]
+    return (U.abs() ** 2).sum(0) + (Vh.abs() ** 2).sum(1) * 2 + S, U @ Vh
 
 
 COVERED = {name for name, _, _ in CASES} | {"is_complex", "is_conj", "is_neg", "conj_physical_", "imag"}
