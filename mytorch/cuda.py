@@ -139,3 +139,24 @@ def _legacy_types():
 
 
 globals().update(_legacy_types())  # torch.cuda.FloatTensor, ...: constructors that put data on the GPU
+
+
+class device:
+    """`with mytorch.cuda.device(i):` makes GPU i current inside the block (PyTorch's context manager);
+    -1 or None changes nothing."""
+
+    def __init__(self, device):
+        self.idx = -1 if device is None else (_index(device) if not isinstance(device, int) else device)
+        self._guard = None
+
+    def __enter__(self):
+        if self.idx >= 0:
+            self._guard = _require().cuda.Device(self.idx)
+            self._guard.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._guard is not None:
+            self._guard.__exit__(*exc)
+            self._guard = None
+        return False

@@ -5,4 +5,5 @@ utils = __import__("sys").modules[__name__ + ".utils"]  # the star import above 
 from .modules import Module  # noqa: F401
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter  # noqa: F401
 from . import parallel  # noqa: F401,E402  (nn.parallel.DistributedDataParallel)
+from .parallel import DataParallel  # noqa: F401,E402
 from . import attention  # noqa: F401,E402  (nn.attention.sdpa_kernel, not the modules.attention file)
