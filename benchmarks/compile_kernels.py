@@ -4,6 +4,7 @@ tests/kernels/test_compile.py reuses by key).
 
     python benchmarks/compile_kernels.py            # the configs the launchers pick by default
     python benchmarks/compile_kernels.py --all      # + every other config they can choose (about an hour)
+    python benchmarks/compile_kernels.py --all --only adamw_multi_kernel   # one kernel's configs (others kept)
 """
 import argparse
 import json
@@ -16,12 +17,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def compile_rows(all_configs, jobs, cache_path):
+def compile_rows(all_configs, jobs, cache_path, only=None):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     out = RESULTS / "kernels_compile.tmp.json"
     cmd = [sys.executable, "-m", "mytorch.kernels.aot", "--json", str(out), "--jobs", str(jobs), "--cache", str(cache_path)]
-    subprocess.run(cmd + (["--all"] if all_configs else []), cwd=ROOT, env=env, check=True)
+    cmd += (["--all"] if all_configs else []) + (["--only", ",".join(sorted(only))] if only else [])
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     data = json.loads(out.read_text())
     out.unlink()
     return data
@@ -79,14 +81,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--all", action="store_true", help="also every non-default config (slow)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--only", help="comma-separated kernel names to compile; the other kernels' rows are kept")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     cache_path = RESULTS / "kernels_compile.json"
     old = json.loads(cache_path.read_text())["rows"] if cache_path.exists() else []
-    data = compile_rows(args.all, args.jobs, cache_path)
+    data = compile_rows(args.all, args.jobs, cache_path, only)
     rows = data["rows"]
-    if not args.all:  # keep the sweep rows of an earlier --all run (their keys still say if they are current)
-        keys = {r["key"] for r in rows}
-        rows = rows + [r for r in old if not r["default"] and r["key"] not in keys]
+    keys = {r["key"] for r in rows}
+
+    def keep(row):
+        """An earlier row this run did not produce: another kernel's (under --only), or a sweep row of an
+        earlier --all run (its key still says whether it is current)."""
+        if row["key"] in keys:
+            return False
+        if only and row["kernel"] not in only:
+            return True
+        return not args.all and not row["default"]
+
+    rows = rows + [r for r in old if keep(r)]
     for r in rows:
         r.pop("cached", None)
     import triton

@@ -230,23 +230,25 @@ def _dropout_keep_kernel(KEEP, H, Lq, Lk, dropout_p, seed, BLOCK_M: tl.constexpr
         tl.store(ptr, keep.to(tl.int8), mask=(rows[:, None] < Lq) & (cols[None, :] < Lk))
 
 
-def _tiles(dtype, block_d):
+def _tiles(dtype, block_d, masked=False):
     """(forward, dK/dV, dQ, dK/dV with dQ by atomics or None) launch configs {BLOCK_M, BLOCK_N, num_warps,
     num_stages} on a GPU, chosen so the compiled kernels do not spill on sm_80/sm_90 at head dims up to 128
     (benchmarks/results/kernels_compile.md); fp32 runs three-pass TF32 products, whose operand tiles take
     three times the registers: smaller tiles, and at head dim 128 no room for the dQ accumulation (None: a
-    separate dQ kernel). The interpreter runs 16x16 tiles (fast on CPU, still several tiles per test case)."""
+    separate dQ kernel). An attn_mask tile (masked) takes registers too: shorter dK/dV query tiles.
+    The interpreter runs 16x16 tiles (fast on CPU, still several tiles per test case)."""
     tile = lambda m, n, warps, stages: {"BLOCK_M": m, "BLOCK_N": n, "num_warps": warps, "num_stages": stages}
     if interpreting():
         small = {"BLOCK_M": 16, "BLOCK_N": 16}
         return small, small, small, small
     if np.dtype(dtype) == np.float32:
         if block_d <= 64:
-            return tile(32, 32, 8, 2), tile(32, 32, 8, 1), tile(32, 32, 8, 1), tile(16, 32, 8, 1)
+            dkdv_m = 16 if masked or block_d <= 32 else 32  # (BLOCK_D 32 lays out tf32x3 operands worse than 64)
+            return tile(32, 32, 8, 2), tile(dkdv_m, 32, 8, 1), tile(32, 32, 8, 1), tile(16, 32, 8, 1)
         return tile(32, 16, 8, 2), tile(16, 16, 8, 1), tile(16, 16, 8, 1), None
     if block_d <= 64:
-        return tile(64, 64, 4, 2), tile(64, 64, 8, 1), tile(64, 64, 8, 2), tile(32, 64, 8, 1)
-    return tile(64, 64, 8, 2), tile(32, 64, 8, 1), tile(32, 64, 8, 1), tile(32, 64, 8, 1)
+        return tile(64, 64, 4, 2), tile(32 if masked else 64, 64, 8, 1), tile(64, 64, 8, 2), tile(32, 64, 8, 1)
+    return tile(64, 64, 8, 2), tile(32, 64, 8, 1), tile(32, 64, 8, 1), tile(16 if masked else 32, 64, 8, 1)
 
 
 def _with_blocks(config, block_m, block_n):
@@ -289,7 +291,7 @@ class _Launch:
             self.mask = m
             self.mask_strides = tuple(0 if n == 1 else s for n, s in zip(m.shape, elem_strides(m)))
         self.block_d = max(16, next_pow2(self.D))
-        fwd, dkdv, dq, dkdv_dq = _tiles(q.dtype, self.block_d)
+        fwd, dkdv, dq, dkdv_dq = _tiles(q.dtype, self.block_d, masked=self.mask_kind != 0)
         self.fwd, self.dkdv, self.dq = (_with_blocks(t, block_m, block_n) for t in (fwd, dkdv, dq))
         self.dkdv_dq = _with_blocks(dkdv_dq, block_m, block_n) if dkdv_dq is not None else None
         if allow_tf32 is None:
