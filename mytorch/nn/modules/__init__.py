@@ -20,3 +20,4 @@ from .channelshuffle import ChannelShuffle  # noqa: F401,E402
 from . import upsampling  # noqa: F401,E402
 from .lazy import *  # noqa: F401,F403,E402
 from . import lazy  # noqa: F401,E402
+from .sync_batchnorm import SyncBatchNorm  # noqa: F401,E402
