@@ -147,6 +147,10 @@ CASES = [
     ("svd", lambda m, z: _svd_phase_free(m, z, False), [Z]),
     ("svd", lambda m, z: _svd_phase_free(m, z.mT, True), [Z]),
     ("svdvals", lambda m, z: m.linalg.svdvals(z) + m.linalg.matrix_norm(z, ord=2) + m.linalg.matrix_norm(z, "nuc"), [Z]),
+    ("conv1d", lambda m, z, w: m.nn.functional.conv1d(z[None], w.reshape(-1)[:6].reshape(2, 3, 1).repeat(1, 1, 2),
+                                                      w.reshape(-1)[6:], padding=1), [Z, ZM]),
+    ("conv2d", lambda m, z, w: m.nn.functional.conv2d(z[None, None], w.reshape(-1)[:4].reshape(1, 1, 2, 2),
+                                                      stride=(1, 2)), [Z, ZM]),
 ]
 def _eigh_phase_free(lib, A):
     """eigh through outputs that don't depend on each eigenvector's phase."""

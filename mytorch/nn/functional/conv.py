@@ -16,6 +16,7 @@ import numpy as np
 
 from ..._array import xp_of
 from ...autograd.function import Function, autocast
+from ...ops.complex_ops import complex as _make_complex
 from ...ops.linalg import _matmul, acc_dtype
 from ...tensor import Tensor
 from .linear import _use_fused
@@ -372,8 +373,21 @@ def _check_geometry(stride, padding, dilation, output_padding=()):
         raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
 
 
+def _complex_conv(fn, d, conv, input, weight, bias):
+    """A complex convolution as four real ones: (a + ib) * (c + id) = (a*c - b*d) + i(a*d + b*c)."""
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.dtype != input.dtype:
+            raise RuntimeError(f"{fn}: Input type ({input.dtype}) and {name} type ({p.dtype}) should be the same")
+    a, b, c, w_imag = input.real, input.imag, weight.real, weight.imag
+    out = _make_complex(conv(a, c) - conv(b, w_imag), conv(a, w_imag) + conv(b, c))
+    return out if bias is None else out + bias.reshape(-1, *([1] * d))
+
+
 def _conv(fn, d, input, weight, bias, stride, padding, dilation, groups, fused=None):
     """F.conv1d/2d/3d; fused: nn.Conv2d's kernel request (None: the global switch decides)."""
+    if isinstance(input, Tensor) and input.is_complex() and isinstance(weight, Tensor) and weight.is_complex():
+        return _complex_conv(fn, d, lambda x, w: _conv(fn, d, x, w, None, stride, padding, dilation, groups),
+                             input, weight, bias)
     if autocast.enabled:
         input, weight, bias = autocast.cast(fn, input, weight, bias)
     x, unbatched = _batched(fn, input, d)
