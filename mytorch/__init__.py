@@ -67,6 +67,7 @@ def typename(obj):
 
 
 from ._finfo import finfo, iinfo  # noqa: E402
+from ._precision import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402
 
 detach, detach_ = Tensor.detach, Tensor.detach_  # torch.detach(x) is x.detach()
 from ._determinism import (are_deterministic_algorithms_enabled, get_deterministic_debug_mode,  # noqa: E402
@@ -108,7 +109,7 @@ _getattr_core = __getattr__
 
 
 def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal / masked load on first use too)
-    if name in ("linalg", "special", "fft", "signal", "masked", "distributions"):
+    if name in ("linalg", "special", "fft", "signal", "masked", "distributions", "testing"):
         return _lazy(name)
     if name in _NN_FUNCTIONAL_AT_TOP:  # torch.pdist, torch.grid_sampler_2d, ...: the same functions as in F
         return getattr(_lazy("nn").functional, name)

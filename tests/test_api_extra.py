@@ -96,3 +96,14 @@ def test_undefined_partial_derivatives_raise_like_torch(name):
         x = lib.tensor([0.7], dtype=lib.float64, requires_grad=True)
         with pytest.raises(NotImplementedError, match=f"derivative for '{name}: input'"):
             getattr(lib, name)(a, x).sum().backward()
+
+
+def test_float32_matmul_precision_like_torch():
+    for lib in (mytorch, torch):
+        assert lib.get_float32_matmul_precision() == "highest"
+        lib.set_float32_matmul_precision("high")
+        assert lib.backends.cuda.matmul.allow_tf32 and lib.get_float32_matmul_precision() == "high"
+        lib.set_float32_matmul_precision("highest")
+        assert not lib.backends.cuda.matmul.allow_tf32
+        with pytest.warns(UserWarning):
+            lib.set_float32_matmul_precision("low")

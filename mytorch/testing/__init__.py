@@ -10,3 +10,5 @@ DEVICE_TEST_FILES = ("tests/test_fake_cuda.py",) + SMOKE_DEVICE_TEST_FILES
 # (or check CPU-only behaviour), so they would fail for a reason that is no device bug
 DEVICE_TEST_SELECT = ("not test_where and not test_device_mismatch_message and not test_max_unpool "
                       "and not running_stats_functional and not functional_running_stats")
+
+from ._comparison import assert_allclose, assert_close  # noqa: E402,F401  (torch.testing's comparisons)
