@@ -151,6 +151,8 @@ CASES = [
                                                       w.reshape(-1)[6:], padding=1), [Z, ZM]),
     ("conv2d", lambda m, z, w: m.nn.functional.conv2d(z[None, None], w.reshape(-1)[:4].reshape(1, 1, 2, 2),
                                                       stride=(1, 2)), [Z, ZM]),
+    ("conv_transpose1d", lambda m, z, w: m.nn.functional.conv_transpose1d(
+        z[None], w.reshape(-1)[:6].reshape(3, 1, 2), w.reshape(-1)[6:7], stride=2), [Z, ZM]),
 ]
 def _eigh_phase_free(lib, A):
     """eigh through outputs that don't depend on each eigenvector's phase."""

@@ -439,6 +439,9 @@ def _transpose_output_size(in_size, kernel, stride, padding, output_padding, dil
 
 
 def _conv_transpose(fn, d, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    if isinstance(input, Tensor) and input.is_complex() and isinstance(weight, Tensor) and weight.is_complex():
+        return _complex_conv(fn, d, lambda x, w: _conv_transpose(fn, d, x, w, None, stride, padding, output_padding,
+                                                                 groups, dilation), input, weight, bias)
     if autocast.enabled:
         input, weight, bias = autocast.cast(fn, input, weight, bias)
     x, unbatched = _batched(fn, input, d)
