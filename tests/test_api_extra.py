@@ -107,3 +107,29 @@ def test_float32_matmul_precision_like_torch():
         assert not lib.backends.cuda.matmul.allow_tf32
         with pytest.warns(UserWarning):
             lib.set_float32_matmul_precision("low")
+
+
+def test_detect_anomaly_names_the_function_like_torch():
+    messages = []
+    for lib in (mytorch, torch):
+        x = lib.tensor([-1.0, 4.0], requires_grad=True)
+        with lib.autograd.detect_anomaly():
+            assert lib.is_anomaly_enabled()
+            y = lib.sqrt(x)
+            with pytest.raises(RuntimeError) as err, pytest.warns(UserWarning) if lib is torch else _nothing():
+                (y * 0).sum().backward()
+        messages.append(str(err.value).splitlines()[0])
+        assert not lib.is_anomaly_enabled()
+        y = lib.sqrt(x)
+        y.sum().backward()  # off again: NaN gradients flow silently
+        assert np.isnan(x.grad.numpy()[0])
+    assert messages[0] == messages[1] == "Function 'SqrtBackward0' returned nan values in its 0th output."
+    with mytorch.autograd.set_detect_anomaly(True):
+        assert mytorch.is_anomaly_enabled()
+    assert not mytorch.is_anomaly_enabled()
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()

@@ -1,12 +1,13 @@
 """Automatic differentiation: backward, grad, Function, grad modes, gradcheck."""
-from . import grad_mode
+from . import anomaly, grad_mode
+from .anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .engine import run_backward
 from .function import Function as _Function
 from .function import Node, UserFunction as Function
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
 __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_grad_enabled", "gradcheck", "Node"]
+           "is_grad_enabled", "gradcheck", "Node", "detect_anomaly", "set_detect_anomaly"]
 
 
 def _make_grads(outputs, grad_outputs):

@@ -7,7 +7,7 @@ No recursion, so a graph 100,000 ops deep is fine.
 """
 import numpy as np
 
-from . import grad_mode
+from . import anomaly, grad_mode
 from .. import cpu_kernels
 from .._array import gpu_guard, move_array
 from .function import AccumulateGrad
@@ -109,6 +109,8 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
                         if res is not None:
                             grads = list(res)
                 in_grads = node._run_backward(grads)
+                if anomaly.check_nan:
+                    anomaly.check(node, in_grads)
                 post = node.__dict__.get("_post_hooks")
                 if post:
                     for hook in post:

@@ -25,7 +25,7 @@ import weakref
 
 import numpy as np
 
-from . import grad_mode
+from . import anomaly, grad_mode
 from .._array import gpu_guard, scalars_to_gpu
 
 Tensor = None  # set by mytorch.tensor once the class exists (avoids an import cycle on the hot path)
@@ -252,6 +252,8 @@ def _edge(t):
 
 
 def _link(ctx, args, tensors, non_diff, out_arrays):
+    if anomaly._state["enabled"]:
+        ctx._anomaly_trace = anomaly.forward_trace()
     edges = []
     for a in args:
         if isinstance(a, Tensor) and a._requires_grad:
