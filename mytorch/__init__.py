@@ -110,8 +110,10 @@ _getattr_core = __getattr__
 
 
 def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal / masked load on first use too)
-    if name in ("linalg", "special", "fft", "signal", "masked", "distributions", "testing"):
+    if name in ("linalg", "special", "fft", "signal", "masked", "distributions", "testing", "func"):
         return _lazy(name)
+    if name == "vmap":
+        return _lazy("func").vmap
     if name in _NN_FUNCTIONAL_AT_TOP:  # torch.pdist, torch.grid_sampler_2d, ...: the same functions as in F
         return getattr(_lazy("nn").functional, name)
     return _getattr_core(name)

@@ -5,3 +5,4 @@ from .convert_parameters import parameters_to_vector, vector_to_parameters  # no
 from . import rnn  # noqa: F401,E402  (pack_padded_sequence, pad_packed_sequence, pad_sequence, PackedSequence)
 from . import parametrize, parametrizations  # noqa: F401,E402
 from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401,E402
+from . import stateless  # noqa: F401,E402
