@@ -41,7 +41,8 @@ def _adam_update(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, be
     p += -step_size * m / (sqrt(v_hat) / bias_correction2_sqrt + eps), v_hat = running max of v with amsgrad.
     scratch, scratch2: optional arrays of grad's shape to compute in (no temporaries). param None: only the
     moments; returns the update term (in scratch2) for the caller to add."""
-    if param is not None and max_exp_avg_sq is None and cpu_kernels.use_small(param, grad, exp_avg, exp_avg_sq):
+    if (param is not None and param.size and max_exp_avg_sq is None  # (the compiled pass fails on 0 elements)
+            and cpu_kernels.use_small(param, grad, exp_avg, exp_avg_sq)):
         from ..cpu_kernels import adam  # one compiled pass, bit-identical to the numpy steps below
 
         adam.step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bias_correction2_sqrt, eps)
