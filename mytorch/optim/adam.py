@@ -92,7 +92,8 @@ class _FlatStates:
 def _flat_update(xp):
     """Update a group on flat buffers (GPU arrays: each array call is a kernel launch), or tensor by
     tensor (numpy: the update is bound by arithmetic and cache bandwidth, not by calls; per tensor the
-    arrays stay in cache, and benchmarks/bench_adamw.py measured the flat update ~30% slower on a CPU)."""
+    arrays stay in cache, and a compiled pass does the whole update; the flat update measured 1.3-2x slower on a
+    CPU, benchmarks/results/adamw_cpu.txt)."""
     return xp is not np or _FLAT_ON_CPU
 
 
