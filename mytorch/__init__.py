@@ -11,7 +11,7 @@ _tune_malloc()
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"mytorch(\.|$)")
 
 from . import _dtype  # noqa: E402
-from ._array import device
+from ._array import device, get_default_device, set_default_device
 from ._dtype import (bfloat16, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
                      promote_types, set_default_dtype, uint8)
 from ._dtype import bool_ as bool  # noqa: A001  (mytorch.bool, like torch.bool)

@@ -84,9 +84,40 @@ class device:
     def __reduce__(self):
         return (device, (str(self),))
 
+    # `with mytorch.device("cuda"):` makes it the factories' default device inside the block
+    def __enter__(self):
+        _DEFAULT_STACK.append(_DEFAULT["device"])
+        _DEFAULT["device"] = self
+        return self
+
+    def __exit__(self, *exc):
+        _DEFAULT["device"] = _DEFAULT_STACK.pop()
+        return False
+
 
 _DEVICES = {}
 CPU = device("cpu")
+_DEFAULT = {"device": None}  # set_default_device's device; None: the CPU
+_DEFAULT_STACK = []
+
+
+def set_default_device(spec):
+    """The device factories (zeros, randn, tensor of Python data, nn layers' parameters) use when given none."""
+    _DEFAULT["device"] = None if spec is None else device(spec)
+
+
+def get_default_device():
+    d = _DEFAULT["device"]
+    if d is None:
+        return CPU
+    return to_device(d) if d.type == "cuda" else d
+
+
+def factory_device(spec):
+    """A factory's device argument: as given, else the default device."""
+    if spec is None:
+        spec = _DEFAULT["device"]
+    return to_device(spec)
 
 
 def to_device(spec):

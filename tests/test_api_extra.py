@@ -133,3 +133,32 @@ def _nothing():
     import contextlib
 
     return contextlib.nullcontext()
+
+
+DEFAULT_DEVICE = """
+import mytorch as torch
+assert str(torch.get_default_device()) == "cpu"
+with torch.device("cuda"):
+    assert str(torch.get_default_device()) == "cuda:0"
+    assert {str(t.device) for t in (torch.zeros(2), torch.tensor([1, 2]), torch.nn.Linear(2, 2).weight,
+                                      torch.randn(3), torch.arange(3))} == {"cuda:0"}
+    assert str(torch.zeros_like(torch.zeros(2, device="cpu")).device) == "cpu"  # *_like keep their input's
+assert str(torch.zeros(2).device) == "cpu"
+torch.set_default_device("cuda:1")
+assert str(torch.ones(1).device) == "cuda:1"
+torch.set_default_device(None)
+assert str(torch.ones(1).device) == "cpu"
+print("ok")
+"""
+
+
+def test_default_device_on_two_fake_gpus():
+    import os
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", DEFAULT_DEVICE], env=dict(os.environ, MYTORCH_FAKE_CUDA="1"),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
+    with mytorch.device("cpu"):
+        assert mytorch.get_default_device() == mytorch.device("cpu")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .. import _dtype
-from .._array import CPU, array_module, device_of_array, move_array, on_device, to_device, xp_of
+from .._array import CPU, array_module, device_of_array, factory_device, move_array, on_device, to_device, xp_of
 from ..random import rng_for
 from ..tensor import Tensor
 from ._registry import public, tensor_methods
@@ -81,6 +81,8 @@ def _to_numpy_nested(data):
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor holding a copy of `data` (a number, nested sequence, numpy array or tensor)."""
     dev = to_device(device) if device is not None else None
+    if dev is None and not isinstance(data, Tensor):
+        dev = factory_device(None)
     np_dtype = None if dtype is None else _np_dtype(dtype)
     if isinstance(data, Tensor):
         arr = data._data
@@ -147,7 +149,7 @@ def from_dlpack(ext_tensor):
 def _factory(fill):
     def make(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False,
              memory_format=None):
-        dev = to_device(device)
+        dev = factory_device(device)
         with on_device(dev):
             arr = fill(array_module(dev), _size(size), _np_dtype(dtype))
         t = _finish(arr, requires_grad)
@@ -169,7 +171,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     np_dtype = _np_dtype(dtype, _dtype.dtype_of_scalar(fill_value))
-    dev = to_device(device)
+    dev = factory_device(device)
     with on_device(dev):
         arr = array_module(dev).full(_size((size,)) if not isinstance(size, int) else (size,), fill_value, np_dtype)
     return _finish(arr, requires_grad)
@@ -192,7 +194,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         raise RuntimeError(f"upper bound and larger bound inconsistent with step sign")
     is_int = builtins.all(isinstance(v, (int, np.integer)) for v in vals)
     np_dtype = _np_dtype(dtype, _dtype.int64 if is_int else None)
-    dev = to_device(device)
+    dev = factory_device(device)
     xp = array_module(dev)
     n = int(math.ceil((end - start) / step))
     with on_device(dev):
@@ -210,14 +212,14 @@ def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    dev = to_device(device)
+    dev = factory_device(device)
     with on_device(dev):
         arr = array_module(dev).linspace(start, end, steps).astype(_np_dtype(dtype))
     return _finish(arr, requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
-    dev = to_device(device)
+    dev = factory_device(device)
     with on_device(dev):
         arr = array_module(dev).logspace(start, end, steps, base=base).astype(_np_dtype(dtype))
     return _finish(arr, requires_grad)
@@ -226,7 +228,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"{'n' if n < 0 else 'm'} must be greater or equal to 0, got {n if n < 0 else m}")
-    dev = to_device(device)
+    dev = factory_device(device)
     with on_device(dev):
         arr = array_module(dev).eye(n, n if m is None else m, dtype=_np_dtype(dtype))
     return _finish(arr, requires_grad)
@@ -236,7 +238,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
 def _random(draw):
     def make(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
              pin_memory=False):
-        dev = to_device(device)
+        dev = factory_device(device)
         np_dtype = _np_dtype(dtype)
         if np_dtype.kind not in "fc":
             raise RuntimeError(f"\"{draw.__name__}\" not implemented for '{_dtype.from_numpy_dtype(np_dtype)}'")
@@ -283,14 +285,14 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise TypeError("randint() missing required argument 'size'")
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    dev = to_device(device)
+    dev = factory_device(device)
     with on_device(dev):
         arr = rng_for(dev, generator).integers(low, high, size=_size((size,)) if not isinstance(size, int) else (size,))
     return _finish(arr.astype(_np_dtype(dtype, _dtype.int64)), requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    dev = to_device(device)
+    dev = factory_device(device)
     rng = rng_for(dev, generator)
     with on_device(dev):  # cupy's Generator has no permutation(): sort uniform draws instead
         arr = rng.permutation(n) if dev.type == "cpu" else rng.random(n).argsort()
