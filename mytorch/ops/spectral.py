@@ -73,6 +73,9 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         return_complex = True
     if input.ndim not in (1, 2):
         raise RuntimeError(f"stft: expected a 1D or 2D tensor, got {input.ndim}D")
+    if align_to_window:
+        raise RuntimeError("stft: align_to_window=True is not supported here (frames start at multiples of "
+                           "hop_length)")
     hop_length = n_fft // 4 if hop_length is None else hop_length
     win_length = n_fft if win_length is None else win_length
     x = input if input.is_floating_point() or input.is_complex() else input.float()
