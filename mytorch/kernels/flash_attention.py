@@ -329,8 +329,10 @@ def flash_attention_fwd(q, k, v, attn_mask=None, causal=False, window=None, scal
 
 @launcher
 def flash_attention_bwd(dout, q, k, v, out, lse, attn_mask=None, causal=False, window=None, scale=None,
-                        dropout_p=0.0, seed=0, block_m=None, block_n=None, allow_tf32=None):
-    """Returns (dq, dk, dv), contiguous, shaped and typed like q, k, v. Same options as the forward."""
+                        dropout_p=0.0, seed=0, block_m=None, block_n=None, allow_tf32=None, deterministic=None):
+    """Returns (dq, dk, dv), contiguous, shaped and typed like q, k, v. Same options as the forward.
+    deterministic: no atomics (with dropout, dQ then gets its own kernel); default
+    mytorch.use_deterministic_algorithms' setting."""
     c = _Launch(q, k, v, attn_mask, causal, window, scale, block_m, block_n, allow_tf32)
     xp = xp_of(q)
     dq, dk, dv = xp.empty(q.shape, q.dtype), xp.empty(k.shape, k.dtype), xp.empty(v.shape, v.dtype)
@@ -348,7 +350,11 @@ def flash_attention_bwd(dout, q, k, v, out, lse, attn_mask=None, causal=False, w
     strides = (*elem_strides(q), *elem_strides(k), *elem_strides(v), *elem_strides(dout), *c.mask_strides)
     # with dropout, dQ is accumulated (fp32 atomics) by the dK/dV programs: each tile's scores and dropout
     # mask are then computed once in the backward instead of twice (once more for the dQ kernel)
-    dq_atomic = dropout_p > 0 and c.dkdv_dq is not None
+    if deterministic is None:
+        from .._determinism import are_deterministic_algorithms_enabled
+
+        deterministic = are_deterministic_algorithms_enabled()
+    dq_atomic = dropout_p > 0 and c.dkdv_dq is not None and not deterministic
     dq32 = (dq if q.dtype == np.float32 else xp.empty(q.shape, np.float32)) if dq_atomic else None
     if dq_atomic:
         dq32[...] = 0

@@ -117,3 +117,18 @@ def test_not_available_with_cupy_but_a_cpu_only_torch(monkeypatch):
     assert kernels.is_available()
     monkeypatch.setattr(kernels, "_gpu_ready", None)
 
+
+
+@pytest.mark.parametrize("deterministic,dq_kernel", [(False, False), (True, True)])
+def test_flash_attention_dropout_dq_by_atomics_unless_deterministic(monkeypatch, deterministic, dq_kernel):
+    # with dropout the dK/dV programs accumulate dQ with atomics (no dQ kernel), except in deterministic mode
+    q = np.zeros((1, 2, 8, 16), np.float16)
+    out, lse = fa.flash_attention_fwd(q, q, q, dropout_p=0.1)
+    dkdv, dq = record(monkeypatch, fa, "_attn_bwd_dkdv_kernel", "_attn_bwd_dq_kernel")
+    mytorch.use_deterministic_algorithms(deterministic)
+    try:
+        fa.flash_attention_bwd(out, q, q, q, out, lse, dropout_p=0.1)
+    finally:
+        mytorch.use_deterministic_algorithms(False)
+    assert dkdv.calls[0][2]["DQ_ATOMIC"] is (not deterministic)
+    assert bool(dq.calls) is dq_kernel
