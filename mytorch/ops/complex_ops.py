@@ -314,6 +314,55 @@ def _conj_T(self):
     return conj(self.T)
 
 
+# ops PyTorch refuses for complex tensors (no order, no rounding), with its exception type and message;
+# numpy would answer them (ordering complex numbers lexicographically)
+_NO_COMPLEX = {
+    "max": (NotImplementedError, '"max_all" not implemented for \'{t}\''),
+    "min": (NotImplementedError, '"min_all" not implemented for \'{t}\''),
+    "amax": (NotImplementedError, '"max_values_cpu" not implemented for \'{t}\''),
+    "amin": (NotImplementedError, '"min_values_cpu" not implemented for \'{t}\''),
+    "aminmax": (NotImplementedError, '"aminmax_cpu" not implemented for \'{t}\''),
+    "argmax": (RuntimeError, "argmax(): does not support complex input"),
+    "argmin": (RuntimeError, "argmin(): does not support complex input"),
+    "sort": (RuntimeError, "Sort does not support complex dtypes on CPU"),
+    "argsort": (RuntimeError, "Sort does not support complex dtypes on CPU"),
+    "msort": (RuntimeError, "Sort does not support complex dtypes on CPU"),
+    "topk": (RuntimeError, "topk does not support complex dtypes on CPU"),
+    "kthvalue": (NotImplementedError, '"kthvalue_cpu" not implemented for \'{t}\''),
+    "median": (NotImplementedError, '"median_cpu" not implemented for \'{t}\''),
+    "cummax": (NotImplementedError, '"cummax_cpu" not implemented for \'{t}\''),
+    "cummin": (NotImplementedError, '"cummin_cpu" not implemented for \'{t}\''),
+    "clamp": (NotImplementedError, "clamp is not supported for complex types"),
+    "clip": (NotImplementedError, "clamp is not supported for complex types"),
+    "relu": (NotImplementedError, "clamp is not supported for complex types"),
+    "maximum": (RuntimeError, "maximum not implemented for complex tensors."),
+    "minimum": (RuntimeError, "minimum not implemented for complex tensors."),
+    "floor": (NotImplementedError, "floor is not supported for complex inputs"),
+    "ceil": (NotImplementedError, "ceil is not supported for complex inputs"),
+    "trunc": (NotImplementedError, "trunc is not supported for complex inputs"),
+    "round": (NotImplementedError, '"round_vml_cpu" not implemented for \'{t}\''),
+    "sign": (NotImplementedError, "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use "
+                                  "torch.sgn instead."),
+    "fmod": (NotImplementedError, '"fmod_cpu" not implemented for \'{t}\''),
+    "remainder": (NotImplementedError, '"remainder_cpu" not implemented for \'{t}\''),
+    "frac": (NotImplementedError, '"frac_cpu" not implemented for \'{t}\''),
+    "heaviside": (RuntimeError, "heaviside is not yet implemented for complex tensors."),
+}
+
+
+def _refusing_complex(name, fn):
+    exc, message = _NO_COMPLEX[name]
+
+    def op(input, *args, **kwargs):
+        for t in (input, args[0] if args else None):
+            if isinstance(t, Tensor) and t._data.dtype.kind == "c":
+                raise exc(message.format(t=_scalar_name(t)))
+        return fn(input, *args, **kwargs)
+
+    op.__name__, op.__qualname__, op.__doc__ = fn.__name__, getattr(fn, "__qualname__", name), fn.__doc__
+    return op
+
+
 def _cast(dtype):
     def cast(self, memory_format=None):
         return self.to(dtype)
@@ -328,5 +377,12 @@ tensor_methods(real=property(real, _set_part("real")), imag=property(imag, _set_
                resolve_neg=resolve_neg, is_conj=is_conj, is_neg=is_neg, angle=angle, is_complex=is_complex,
                isreal=isreal, sgn=sgn, cfloat=_cast(_dtype.complex64), cdouble=_cast(_dtype.complex128),
                chalf=_cast(_dtype.complex32))
+from ._registry import PUBLIC_OPS as _PUBLIC_OPS  # noqa: E402
+
+for _name in _NO_COMPLEX:
+    if _name in _PUBLIC_OPS:
+        _PUBLIC_OPS[_name] = _refusing_complex(_name, _PUBLIC_OPS[_name])
+    if callable(getattr(Tensor, _name, None)):
+        tensor_methods(**{_name: _refusing_complex(_name, getattr(Tensor, _name))})
 public(complex, polar, view_as_real, view_as_complex, real, imag, conj, conj_physical, conj_physical_,
        resolve_conj, resolve_neg, is_conj, is_neg, angle, is_complex, isreal, sgn, adjoint)

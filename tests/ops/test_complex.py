@@ -581,3 +581,19 @@ def test_complex_linear_layer_trains_like_torch():
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-10)
     _close(results[0][1], results[1][1])
     _close(results[0][2], results[1][2])
+
+
+@pytest.mark.parametrize("name,args", [("max", ()), ("amax", (0,)), ("argmax", ()), ("sort", ()), ("topk", (1,)),
+                                       ("clamp", (0, 1)), ("maximum", "z"), ("median", ()), ("floor", ()),
+                                       ("sign", ()), ("fmod", (1,)), ("cummax", (0,))])
+def test_complex_refusals_match_torch(name, args):
+    """Ops with no meaning for complex numbers (order, rounding) raise PyTorch's error, function and method."""
+    errors = []
+    for lib in (mytorch, torch):
+        z = lib.tensor([1j, 2])
+        call_args = (z,) if args == "z" else args
+        for call in (lambda: getattr(lib, name)(z, *call_args), lambda: getattr(z, name)(*call_args)):
+            with pytest.raises((RuntimeError, NotImplementedError)) as info:
+                call()
+            errors.append((info.type, str(info.value).strip()))
+    assert errors[:2] == errors[2:]
