@@ -34,7 +34,7 @@ if hasattr(os, "register_at_fork"):
 
 def split(n, work_per_item=1):
     """Range bounds dividing n items over the threads worth using for n * work_per_item elements."""
-    threads = min(intra_op_threads(), max(1, (n * work_per_item) // MIN_PER_THREAD), n)
+    threads = max(1, min(intra_op_threads(), (n * work_per_item) // MIN_PER_THREAD, n))
     return [n * i // threads for i in range(threads + 1)]
 
 
