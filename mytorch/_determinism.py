@@ -1,6 +1,7 @@
-"""PyTorch's deterministic-algorithms switches. mytorch's numpy and cupy paths are deterministic; two
-Triton kernels are not (embedding's and flash attention's backward accumulate with float atomic adds, in
-a varying order): with the switch on, those ops take their deterministic cupy path instead."""
+"""PyTorch's deterministic-algorithms switches. mytorch's numpy and cupy paths are deterministic. With the
+switch on, the Triton kernels that accumulate with float atomic adds in a varying order step aside:
+embedding's backward takes the cupy path, and flash attention's backward computes dQ in its own kernel
+instead of by atomics."""
 _state = {"enabled": False, "warn_only": False}
 
 

@@ -63,7 +63,8 @@ class Linear(Function):
         return grad_x, grad_w, grad_b, None
 
 
-_ATOMIC_KERNELS = {"embedding", "flash_attention"}  # backward kernels that accumulate with tl.atomic_add
+# backward kernels that accumulate with tl.atomic_add (flash attention drops its dQ atomics by itself then)
+_ATOMIC_KERNELS = {"embedding"}
 
 
 def _use_fused(op, fused, *tensors):
