@@ -350,14 +350,27 @@ _NO_COMPLEX = {
 }
 
 
+_BINARY_NO_COMPLEX = {"maximum", "minimum", "fmod", "remainder", "heaviside"}
+
+
 def _refusing_complex(name, fn):
     exc, message = _NO_COMPLEX[name]
 
-    def op(input, *args, **kwargs):
-        for t in (input, args[0] if args else None):
-            if isinstance(t, Tensor) and t._data.dtype.kind == "c":
-                raise exc(message.format(t=_scalar_name(t)))
-        return fn(input, *args, **kwargs)
+    def refuse(t):
+        raise exc(message.format(t=_scalar_name(t)))
+
+    if name in _BINARY_NO_COMPLEX:
+        def op(input, *args, **kwargs):
+            if input._data.dtype.kind == "c":
+                refuse(input)
+            if args and isinstance(args[0], Tensor) and args[0]._data.dtype.kind == "c":
+                refuse(args[0])
+            return fn(input, *args, **kwargs)
+    else:
+        def op(input, *args, **kwargs):  # one dtype check on the real path
+            if input._data.dtype.kind == "c":
+                refuse(input)
+            return fn(input, *args, **kwargs)
 
     op.__name__, op.__qualname__, op.__doc__ = fn.__name__, getattr(fn, "__qualname__", name), fn.__doc__
     return op
