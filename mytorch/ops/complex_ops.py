@@ -361,14 +361,14 @@ def _refusing_complex(name, fn):
 
     if name in _BINARY_NO_COMPLEX:
         def op(input, *args, **kwargs):
-            if input._data.dtype.kind == "c":
+            if isinstance(input, Tensor) and input._data.dtype.kind == "c":
                 refuse(input)
             if args and isinstance(args[0], Tensor) and args[0]._data.dtype.kind == "c":
                 refuse(args[0])
             return fn(input, *args, **kwargs)
     else:
         def op(input, *args, **kwargs):  # one dtype check on the real path
-            if input._data.dtype.kind == "c":
+            if isinstance(input, Tensor) and input._data.dtype.kind == "c":
                 refuse(input)
             return fn(input, *args, **kwargs)
 
