@@ -31,8 +31,43 @@ def available():
                 import numba  # noqa: F401
             except ImportError:
                 ok = False
+        if ok:
+            _drop_stale_cache()
         _state["available"] = ok
     return _state["available"]
+
+
+def _drop_stale_cache():
+    """numba's on-disk cache of a function is keyed on its own file only, so a kernel that inlines
+    _math.py's functions would keep stale machine code after _math.py changes. Keep a hash of this
+    package's sources next to the cache and empty the cache when it differs."""
+    import hashlib
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    cache = os.path.join(here, "__pycache__")
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(here)):
+        if name.endswith(".py"):
+            with open(os.path.join(here, name), "rb") as f:
+                digest.update(name.encode() + b"\0" + f.read())
+    stamp = os.path.join(cache, "sources.sha256")
+    try:
+        with open(stamp) as f:
+            if f.read() == digest.hexdigest():
+                return
+    except OSError:
+        pass
+    try:
+        os.makedirs(cache, exist_ok=True)
+        for name in os.listdir(cache):
+            if name.endswith((".nbi", ".nbc")):
+                os.remove(os.path.join(cache, name))
+        tmp = f"{stamp}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(digest.hexdigest())
+        os.replace(tmp, stamp)
+    except OSError:  # a read-only install: numba then caches in its user-wide directory, if anywhere
+        pass
 
 
 def set_enabled(flag):

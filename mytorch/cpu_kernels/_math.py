@@ -87,17 +87,31 @@ def row_sum(a, n):
     return s
 
 
-@nb.njit(inline="never", fastmath=REDUCE, error_model="numpy", cache=True)
+@nb.njit(inline="always", fastmath=FAST, error_model="numpy", cache=True)
+def _lanes(a, n, sign):
+    """max(sign * a[:n]) * sign, kept in 16 independent lanes so that LLVM emits vector max instructions (a
+    running max(m, x) is a serial chain it won't vectorize). NaNs are skipped: callers find them through
+    their sums."""
+    acc = np.full(16, -np.inf, np.float32)
+    full = n - n % 16
+    for j in range(0, full, 16):
+        for k in range(16):
+            v = a[j + k] * sign
+            acc[k] = v if v > acc[k] else acc[k]
+    m = np.float32(-np.inf)
+    for k in range(16):
+        m = acc[k] if acc[k] > m else m
+    for j in range(full, n):
+        v = a[j] * sign
+        m = v if v > m else m
+    return m * sign
+
+
+@nb.njit(inline="never", fastmath=FAST, error_model="numpy", cache=True)
 def row_max(a, n):
-    m = -np.inf
-    for j in range(n):
-        m = max(m, a[j])
-    return m
+    return _lanes(a, n, f32(1.0))
 
 
-@nb.njit(inline="never", fastmath=REDUCE, error_model="numpy", cache=True)
+@nb.njit(inline="never", fastmath=FAST, error_model="numpy", cache=True)
 def row_min(a, n):
-    m = np.inf
-    for j in range(n):
-        m = min(m, a[j])
-    return m
+    return _lanes(a, n, f32(-1.0))
