@@ -59,12 +59,11 @@ def ufunc(f, *args):
     """f(*args) for a numpy ufunc; when the array arguments are large C-contiguous numpy arrays of one
     shape, their rows are split over the threads (numpy releases the GIL inside ufunc loops), writing
     into one output. Values are identical to f(*args): each element is computed by the same loop."""
-    if type(f) is not np.ufunc:  # xp.exp of cupy: not ours to split
+    first = args[0]
+    if type(first) is not np.ndarray or first.size < PAR_MIN or type(f) is not np.ufunc:  # the common case
         return f(*args)
     arrays = [a for a in args if type(a) is np.ndarray]
-    first = arrays[0] if arrays else None
-    if (first is None or first.size < PAR_MIN or first.ndim == 0 or intra_op_threads() == 1
-            or any(a.shape != first.shape or not a.flags.c_contiguous for a in arrays)
+    if (intra_op_threads() == 1 or any(a.shape != first.shape or not a.flags.c_contiguous for a in arrays)
             or any(not (type(a) is np.ndarray or isinstance(a, (int, float))) for a in args)):
         return f(*args)
     out = np.empty(first.shape, np.result_type(*args))

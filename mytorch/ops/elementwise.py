@@ -15,6 +15,8 @@ from ..tensor import Tensor
 from ._registry import public, tensor_methods
 from ._util import float_input, promote
 
+_PAR = _par.PAR_MIN  # elements from which big elementwise work is split over threads
+
 
 class ToCopy(Function):
     """Device and dtype conversion (tensor.to); the gradient goes back to the source device and dtype."""
@@ -46,7 +48,7 @@ class ToCopy(Function):
 class Add(Function):
     @staticmethod
     def forward(ctx, x, y):
-        return _par.ufunc(np.add, x, y) if type(x) is np.ndarray else x + y
+        return _par.ufunc(np.add, x, y) if type(x) is np.ndarray and x.size >= _PAR else x + y
 
     @staticmethod
     def backward(ctx, grad):
@@ -56,7 +58,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, x, y):
-        return _par.ufunc(np.subtract, x, y) if type(x) is np.ndarray else x - y
+        return _par.ufunc(np.subtract, x, y) if type(x) is np.ndarray and x.size >= _PAR else x - y
 
     @staticmethod
     def backward(ctx, grad):
@@ -68,7 +70,7 @@ class Mul(Function):
     def forward(ctx, x, y):
         need_x, need_y = ctx.needs_input_grad
         ctx.save_for_backward(x if need_y else None, y if need_x else None)  # as PyTorch: only what's read
-        return _par.ufunc(np.multiply, x, y) if type(x) is np.ndarray else x * y
+        return _par.ufunc(np.multiply, x, y) if type(x) is np.ndarray and x.size >= _PAR else x * y
 
     @staticmethod
     def backward(ctx, grad):
@@ -76,7 +78,7 @@ class Mul(Function):
         need_x, need_y = ctx.needs_input_grad
         if grad.dtype.kind == "c":  # holomorphic: grad * conj(derivative)
             x, y = (xp_of(x).conj(x) if need_y else x), (xp_of(y).conj(y) if need_x else y)
-        if type(grad) is np.ndarray:  # large same-shape operands: split over threads
+        if type(grad) is np.ndarray and grad.size >= _PAR:  # large same-shape operands: split over threads
             return (_par.ufunc(np.multiply, grad, y) if need_x else None), (
                 _par.ufunc(np.multiply, grad, x) if need_y else None)
         return (grad * y if need_x else None), (grad * x if need_y else None)
@@ -613,7 +615,7 @@ class Unary(Function):
         if grad.dtype.kind == "c":  # a complex result of a holomorphic op: grad * conj(f'(z))
             return grad * xp.conj(cls.deriv(xp, x, out))
         d = cls.deriv(xp, x, out)
-        return _par.ufunc(np.multiply, grad, d) if type(grad) is np.ndarray else grad * d
+        return _par.ufunc(np.multiply, grad, d) if type(grad) is np.ndarray and grad.size >= _PAR else grad * d
 
 
 def _make_unary(name, fwd, deriv, to_float):
