@@ -4,13 +4,17 @@ memory a step needs in each.
     python benchmarks/bench_train_step.py                     # dim 128, 2 layers, batch 16 x 64 tokens
     python benchmarks/bench_train_step.py --dim 256 --batch 8 --ctx 128
     python benchmarks/bench_train_step.py --threads 1         # both libraries on one thread
+    python benchmarks/bench_train_step.py --same-process      # alternate steps in one process instead
     python benchmarks/bench_train_step.py --profile           # cProfile of the mytorch steps
 
 Both libraries get the same thread count (mytorch.set_num_threads / torch.set_num_threads; default:
-numpy's BLAS thread count) and the same batches, and the steps alternate between them, so both see
-the same machine load. The time is the median step. The speed ratio is torch time / mytorch time
-(above 1: mytorch is faster). Peak memory is measured in a fresh process per library: the highest
-resident set size while training minus the resident size just before the first step.
+numpy's BLAS thread count) and the same batches. Each library trains in its own fresh process (so
+neither's idle worker threads get in the other's way), the processes taking turns for --rounds rounds
+so both see the same machine load; the time is the median step over all rounds. The speed ratio is
+torch time / mytorch time (above 1: mytorch is faster). `--same-process` instead alternates the two
+libraries step by step in one process (each library's spinning thread pools then slow the other down,
+PyTorch's more than mytorch's). Peak memory is the highest resident set size during the steps minus
+the resident size just before the first one, in the fresh processes.
 
 The model is benchmarks/train_parity.build_transformer: embeddings, pre-LN blocks with causal
 scaled_dot_product_attention and a GELU MLP, a linear head, cross-entropy loss.
@@ -80,40 +84,51 @@ def _status_bytes(field):
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def peak_memory_child(lib_name, args):
-    """Run in a fresh process: peak RSS growth over the training steps of one library, in bytes."""
+def child(lib_name, args):
+    """Run in a fresh process: (median step seconds, peak RSS growth in bytes) for one library."""
     if lib_name == "torch":
         import torch as lib
-
-        lib.set_num_threads(args.threads)
     else:
         lib = mytorch
-        mytorch.set_num_threads(args.threads)
         mytorch.cpu_kernels.warm_up()  # the compiled code is the library's, like torch's own .so files
+    lib.set_num_threads(args.threads)
     step = make_run(lib, args)
-    batches = list(text_batches(args.steps, batch=args.batch, ctx=args.ctx, vocab=args.vocab))
+    batches = list(text_batches(args.steps + args.warmup, batch=args.batch, ctx=args.ctx, vocab=args.vocab))
     try:  # restart the high-water mark here, so that imports and set-up don't count (Linux >= 4.0)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
     except OSError:
         pass
-    base = _status_bytes("VmRSS")
-    for x, y in batches:
+    base = _status_bytes("VmRSS") if os.path.exists("/proc/self/status") else 0
+    times = []
+    for i, (x, y) in enumerate(batches):
+        start = time.perf_counter()
         step(x, y)
-    return max(_status_bytes("VmHWM") - base, 0)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+    peak = _status_bytes("VmHWM") - base if base else None
+    return statistics.median(times), peak
 
 
-def peak_memory(args):
-    if not os.path.exists("/proc/self/status"):
-        return None
-    out = {}
-    for name in ("mytorch", "torch"):
-        cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", name, "--dim", str(args.dim),
-               "--heads", str(args.heads), "--ctx", str(args.ctx), "--vocab", str(args.vocab), "--batch",
-               str(args.batch), "--steps", str(min(args.steps, 5)), "--threads", str(args.threads), "--gelu", args.gelu]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        out[name] = json.loads(res.stdout.strip().splitlines()[-1])["peak_bytes"]
-    return out
+def separate_processes(args):
+    """Each library in its own fresh processes, taking turns for args.rounds rounds."""
+    times, peaks = {"mytorch": [], "torch": []}, {"mytorch": [], "torch": []}
+    for _ in range(args.rounds):
+        for name in ("mytorch", "torch"):
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--dim", str(args.dim), "--heads",
+                   str(args.heads), "--ctx", str(args.ctx), "--vocab", str(args.vocab), "--batch", str(args.batch),
+                   "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads),
+                   "--gelu", args.gelu]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode:
+                raise RuntimeError(f"{name} benchmark process failed:\n{res.stderr[-3000:]}")
+            out = json.loads(res.stdout.strip().splitlines()[-1])
+            times[name].append(out["step_s"])
+            if out["peak_bytes"] is not None:
+                peaks[name].append(out["peak_bytes"])
+    med = {k: statistics.median(v) for k, v in times.items()}
+    mem = {k: max(v) for k, v in peaks.items()} if all(peaks.values()) else None
+    return med, mem
 
 
 def main(argv=None):
@@ -126,26 +141,30 @@ def main(argv=None):
     parser.add_argument("--gelu", default="tanh", choices=["tanh", "none"], help="GELU approximation")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="turns of fresh processes per library")
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: numpy's BLAS)")
-    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak memory runs")
-    parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--same-process", action="store_true", help="alternate steps in one process")
+    parser.add_argument("--profile", action="store_true", help="cProfile the mytorch steps (--same-process)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is None:
         args.threads = mytorch.get_num_threads()
-    if args.memory_child:
-        print(json.dumps({"peak_bytes": peak_memory_child(args.memory_child, args)}))
+    if args.child:
+        step_s, peak = child(args.child, args)
+        print(json.dumps({"step_s": step_s, "peak_bytes": peak}))
         return None
-    import torch
-
-    mytorch.set_num_threads(args.threads)
-    torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    t = time_both(args, torch)
+    if args.same_process or args.profile:
+        import torch
+
+        mytorch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
+        t, mem, how = time_both(args, torch), None, "same process, alternating steps"
+    else:
+        (t, mem), how = separate_processes(args), f"separate processes, {args.rounds} rounds"
     line = (f"GPT step (dim={args.dim}, batch={args.batch}x{args.ctx}, gelu={args.gelu}, {args.threads} threads each, "
-            f"load {load:.1f}): mytorch {t['mytorch'] * 1e3:.1f} ms, torch {t['torch'] * 1e3:.1f} ms, "
+            f"{how}, load {load:.1f}): mytorch {t['mytorch'] * 1e3:.1f} ms, torch {t['torch'] * 1e3:.1f} ms, "
             f"speed ratio torch/mytorch = {t['torch'] / t['mytorch']:.2f}")
-    mem = peak_memory(args) if args.memory else None
     if mem:
         line += (f"; peak step memory mytorch {mem['mytorch'] / 2**20:.1f} MiB, torch {mem['torch'] / 2**20:.1f} MiB"
                  f" ({mem['mytorch'] / max(mem['torch'], 1):.2f}x)")
