@@ -115,7 +115,8 @@ class Pow(Function):
             neg = xp.where(x == 1, 1, xp.where(x == -1, xp.where(odd, -1, 1), 0))
             out = xp.where(y < 0, neg, xp.power(x, xp.maximum(y, 0))).astype(np.result_type(x, y))
         else:
-            out = xp.power(x, y)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # nan / inf, silently, as PyTorch
+                out = xp.power(x, y)
         ctx.save_for_backward(x, y, None if np.isscalar(y) else out)  # pow(Tensor, Scalar) keeps no result
         return out
 
