@@ -6,7 +6,7 @@ from ..tensor import Size
 from . import constraints
 from ._sampling import uniform
 from .distribution import ExponentialFamily
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import BinaryProbsLogits, broadcast_all
 
 
 def _binary_cross_entropy_with_logits(logits, target):
@@ -14,7 +14,7 @@ def _binary_cross_entropy_with_logits(logits, target):
     return logits.clamp(min=0) - logits * target + (-logits.abs()).exp().log1p()
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(BinaryProbsLogits, ExponentialFamily):
     """Bernoulli(probs=None, logits=None): 1 with probability probs (= sigmoid(logits)), else 0."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
@@ -37,18 +37,6 @@ class Bernoulli(ExponentialFamily):
         new = self._expand_params(Bernoulli, batch_shape, ("probs", "logits"), _instance)
         new._param = new.probs if "probs" in self.__dict__ else new.logits
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     @property
     def mean(self):

@@ -5,14 +5,14 @@ from . import constraints
 from ._sampling import poisson
 from .distribution import Distribution
 from .gamma import Gamma
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits, softplus
+from .utils import BinaryProbsLogits, broadcast_all, softplus
 
 
 def _log_sigmoid(x):
     return -softplus(-x)
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(BinaryProbsLogits, Distribution):
     """NegativeBinomial(total_count, probs=None, logits=None): successes (each with probability probs) before
     total_count failures; sampled as a Poisson whose rate is Gamma distributed."""
 
@@ -36,18 +36,6 @@ class NegativeBinomial(Distribution):
         new = self._expand_params(NegativeBinomial, batch_shape, ("total_count", "probs", "logits"), _instance)
         new._param = new.probs if "probs" in self.__dict__ else new.logits
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     @property
     def mean(self):

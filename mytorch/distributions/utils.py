@@ -82,6 +82,23 @@ class lazy_property:
         return value
 
 
+class BinaryProbsLogits:
+    """Mixin of the two-outcome parameterizations (Bernoulli, Binomial, NegativeBinomial, LogitRelaxedBernoulli):
+    whichever of probs / logits was given, the other is computed on first use; `_param` is the given one."""
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.shape
+
+
 def batch_mv(bmat, bvec):
     """Matrix-vector product over broadcast batch dimensions: (..., n, m) x (..., m) -> (..., n)."""
     return (bmat @ bvec.unsqueeze(-1)).squeeze(-1)
