@@ -26,17 +26,23 @@ def _divisor(reduction, n):
 # ---------------------------------------------------------------------------------------------
 # multi_margin_loss: sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C per row
 # ---------------------------------------------------------------------------------------------
+def _margins(xp, x, target, margin):
+    """Rows of x (N, C): z = margin - x_y + x_i, where it counts (z > 0, i != y), the targets, N and C."""
+    x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
+    N, C = x2.shape
+    rows = xp.arange(N)
+    t = target.reshape(-1)
+    z = margin - x2[rows, t][:, None] + x2
+    active = z > 0
+    active[rows, t] = False
+    return z, active, t, N, C
+
+
 class MultiMarginLoss(Function):
     @staticmethod
     def forward(ctx, x, target, weight, p, margin, reduction, out_shape):
         xp = xp_of(x)
-        x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
-        N, C = x2.shape
-        rows = xp.arange(N)
-        t = target.reshape(-1)
-        z = margin - x2[rows, t][:, None] + x2
-        active = z > 0
-        active[rows, t] = False
+        z, active, t, N, C = _margins(xp, x, target, margin)
         h = xp.where(active, z if p == 1 else z * z, 0)
         w_t = None if weight is None else weight[t][:, None].astype(x.dtype, copy=False)
         if w_t is not None:
@@ -53,13 +59,8 @@ class MultiMarginLoss(Function):
         x, target, weight = ctx.saved_tensors
         p, margin, reduction, out_shape = ctx.meta
         xp = xp_of(g)
-        x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
-        N, C = x2.shape
+        z, active, t, N, C = _margins(xp, x, target, margin)
         rows = xp.arange(N)
-        t = target.reshape(-1)
-        z = margin - x2[rows, t][:, None] + x2
-        active = z > 0
-        active[rows, t] = False
         dz = xp.where(active, 1.0 if p == 1 else 2 * z, 0)
         if weight is not None:
             dz = dz * weight[t][:, None]
