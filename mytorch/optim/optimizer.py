@@ -86,6 +86,13 @@ def _hooked_step(step):
                                        f"but got {result}.")
                 args, kwargs = result
         self._opt_called = True
+        closure = kwargs.get("closure", args[0] if args else None)
+        if closure is not None and self._steps_complex_as_real and any(
+                p._data.dtype.kind == "c" for g in self.param_groups for p in g["params"]):
+            # the closure must see the complex parameters, not the real views the step works on: run it first
+            with grad_mode.enable_grad():
+                loss = closure()
+            args, kwargs = (), dict(kwargs, closure=lambda: loss)
         self._in_step = True
         swapped = _complex_as_real(self) if self._steps_complex_as_real else []
         try:

@@ -105,3 +105,21 @@ def test_update_bn_matches_torch():
     np.testing.assert_allclose(stats[1][0], stats[0][0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(stats[1][1], stats[0][1], rtol=1e-5, atol=1e-6)
     assert stats[1][2:] == stats[0][2:]
+
+
+def test_closure_sees_complex_parameters():
+    """The step works on real views of complex parameters; the closure must still see the complex ones."""
+    results = []
+    for lib in (torch, mytorch):
+        z = lib.nn.Parameter(lib.tensor([1.0 + 2.0j, -0.5 + 0.3j]))
+        opt = lib.optim.SGD([z], lr=0.1, momentum=0.9)
+
+        def closure(z=z, opt=opt, lib=lib):
+            opt.zero_grad()
+            loss = (z * z.conj()).real.sum() + (z.real * 3).sum()
+            loss.backward()
+            return loss
+        losses = [opt.step(closure).item() for _ in range(3)]
+        results.append((losses, z.detach().numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-6)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6)
