@@ -22,8 +22,7 @@ __all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "vmap"]
 @contextlib.contextmanager
 def _swapped(module, tensors, strict):
     """Temporarily put `tensors` (dotted names -> Tensor) into module's parameter / buffer slots."""
-    params = dict(module.named_parameters(remove_duplicate=False)) if _takes_remove(module) else \
-        dict(module.named_parameters())
+    params = dict(module.named_parameters(remove_duplicate=False))
     buffers = dict(module.named_buffers())
     known = set(params) | set(buffers)
     unexpected = [k for k in tensors if k not in known]
@@ -45,12 +44,6 @@ def _swapped(module, tensors, strict):
     finally:
         for store, leaf, old in reversed(saved):
             store[leaf] = old
-
-
-def _takes_remove(module):
-    import inspect
-
-    return "remove_duplicate" in inspect.signature(module.named_parameters).parameters
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):

@@ -267,19 +267,6 @@ def cholesky(A, *, upper=False):
     return L.mH if upper else L  # U = L^H
 
 
-def _cholesky_info(a):
-    """LAPACK potrf's info for each matrix of a batch (numpy, float): 0 when positive-definite, else the
-    order of the first leading minor that is not."""
-    batch = a.reshape((-1,) + a.shape[-2:])
-    info = np.zeros(len(batch), np.int32)
-    for b, m in enumerate(batch):
-        try:
-            np.linalg.cholesky(m)
-        except np.linalg.LinAlgError:
-            info[b] = next(k for k in range(1, len(m) + 1) if not _is_pd(m[:k, :k]))
-    return info.reshape(a.shape[:-2])
-
-
 def _is_pd(m):
     try:
         np.linalg.cholesky(m)
@@ -288,18 +275,29 @@ def _is_pd(m):
         return False
 
 
+def _cholesky_info(a):
+    """LAPACK potrf's info for each matrix of a batch (numpy, float): 0 when positive-definite, else the
+    order of the first leading minor that is not."""
+    batch = a.reshape((-1,) + a.shape[-2:])
+    info = np.zeros(len(batch), np.int32)
+    for b, m in enumerate(batch):
+        if not _is_pd(m):
+            info[b] = next(k for k in range(1, len(m) + 1) if not _is_pd(m[:k, :k]))
+    return info.reshape(a.shape[:-2])
+
+
 def cholesky_ex(A, *, upper=False, check_errors=False):
     """(L, info) as PyTorch: info is 0 for a positive-definite matrix, else the order of the first leading
     minor that is not (its L is then not a factorization). check_errors=True raises instead."""
-    if check_errors:
-        return CholeskyExResult(cholesky(A, upper=upper), _m().zeros(A.shape[:-2], dtype=_dtype.int32))
-    _check_square("cholesky", A)
-    a = A._data
+    try:
+        L = cholesky(A, upper=upper)
+        return CholeskyExResult(L, _m().zeros(A.shape[:-2], dtype=_dtype.int32, device=A.device))
+    except LinAlgError:
+        if check_errors:
+            raise
+    a = A._data  # only when some matrix failed: find which, and at which minor
     host = a if isinstance(a, np.ndarray) else xp_of(a).asnumpy(a)
-    info = _cholesky_info(host.astype(np.float64) if host.dtype.kind == "f" else host) if host.size else \
-        np.zeros(host.shape[:-2], np.int32)
-    if not info.any():
-        return CholeskyExResult(cholesky(A, upper=upper), _m().tensor(info, device=A.device))
+    info = _cholesky_info(host.astype(np.float64) if host.dtype.kind == "f" else host)
     # the failed matrices are factored as identities (their L is not a factorization, as in PyTorch); the
     # others keep their gradient
     torch = _m()

@@ -70,13 +70,6 @@ def _drop_stale_cache():
         pass
 
 
-def set_enabled(flag):
-    """Turn the compiled bodies on or off for this process (on needs numba)."""
-    _state["available"] = None if flag else False
-    if flag and not available():
-        raise RuntimeError("the compiled CPU bodies need numba: pip install numba")
-
-
 def use(*arrays):
     """True when the compiled bodies apply: every array a C-contiguous float32 numpy array, the first one
     with at least MIN_SIZE elements (None entries, e.g. a missing bias, are skipped)."""

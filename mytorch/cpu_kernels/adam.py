@@ -10,7 +10,6 @@ numpy body in mytorch/optim/_functional.py.
 import math
 
 import numba as nb
-import numpy as np
 
 from . import _parallel
 

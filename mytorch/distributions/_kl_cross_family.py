@@ -22,7 +22,6 @@ from .normal import Normal
 from .pareto import Pareto
 from .poisson import Poisson
 from .uniform import Uniform
-from .utils import euler_constant
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 

@@ -1,5 +1,3 @@
-from numbers import Number
-
 import mytorch
 
 from ..tensor import Size
@@ -22,20 +20,10 @@ class Bernoulli(BinaryProbsLogits, ExponentialFamily):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            is_scalar = isinstance(probs, Number)
-            (self.probs,) = broadcast_all(probs)
-        else:
-            is_scalar = isinstance(logits, Number)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        super().__init__(Size() if is_scalar else self._param.shape, validate_args=validate_args)
+        super().__init__(self._set_probs_or_logits(probs, logits), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._expand_params(Bernoulli, batch_shape, ("probs", "logits"), _instance)
-        new._param = new.probs if "probs" in self.__dict__ else new.logits
+        new = self._expand_binary(Bernoulli, batch_shape, ("probs", "logits"), _instance)
         return new
 
     @property

@@ -4,7 +4,7 @@ from ..tensor import Size
 from . import constraints
 from ._sampling import binomial
 from .distribution import Distribution
-from .utils import BinaryProbsLogits, broadcast_all
+from .utils import BinaryProbsLogits
 
 
 def _clamp_by_zero(x):
@@ -20,20 +20,10 @@ class Binomial(BinaryProbsLogits, Distribution):
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
-        super().__init__(self._param.shape, validate_args=validate_args)
+        super().__init__(self._set_probs_or_logits(probs, logits, total_count), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._expand_params(Binomial, batch_shape, ("total_count", "probs", "logits"), _instance)
-        new._param = new.probs if "probs" in self.__dict__ else new.logits
+        new = self._expand_binary(Binomial, batch_shape, ("total_count", "probs", "logits"), _instance)
         return new
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)

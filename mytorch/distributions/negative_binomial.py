@@ -5,7 +5,7 @@ from . import constraints
 from ._sampling import poisson
 from .distribution import Distribution
 from .gamma import Gamma
-from .utils import BinaryProbsLogits, broadcast_all, softplus
+from .utils import BinaryProbsLogits, softplus
 
 
 def _log_sigmoid(x):
@@ -21,20 +21,10 @@ class NegativeBinomial(BinaryProbsLogits, Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
-        super().__init__(self._param.shape, validate_args=validate_args)
+        super().__init__(self._set_probs_or_logits(probs, logits, total_count), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._expand_params(NegativeBinomial, batch_shape, ("total_count", "probs", "logits"), _instance)
-        new._param = new.probs if "probs" in self.__dict__ else new.logits
+        new = self._expand_binary(NegativeBinomial, batch_shape, ("total_count", "probs", "logits"), _instance)
         return new
 
     @property

@@ -98,6 +98,28 @@ class BinaryProbsLogits:
     def param_shape(self):
         return self._param.shape
 
+    def _set_probs_or_logits(self, probs, logits, total_count=None):
+        """Store the given one of probs / logits (exactly one must be) as `_param`, broadcast with total_count
+        when given (which then takes its dtype); returns the batch shape."""
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        name, value = ("probs", probs) if probs is not None else ("logits", logits)
+        if total_count is None:
+            (param,) = broadcast_all(value)
+            shape = mytorch.Size() if isinstance(value, numbers.Number) else param.shape
+        else:
+            count, param = broadcast_all(total_count, value)
+            self.total_count = count.type_as(param)
+            shape = param.shape
+        setattr(self, name, param)
+        self._param = param
+        return shape
+
+    def _expand_binary(self, cls, batch_shape, names, _instance):
+        new = self._expand_params(cls, batch_shape, names, _instance)
+        new._param = new.probs if "probs" in self.__dict__ else new.logits
+        return new
+
 
 def batch_mv(bmat, bvec):
     """Matrix-vector product over broadcast batch dimensions: (..., n, m) x (..., m) -> (..., n)."""
