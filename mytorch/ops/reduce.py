@@ -599,14 +599,13 @@ class Softmax(Function):
     def forward(ctx, x, axis, log, fused=False):
         xp = xp_of(x)
         ctx.fused = fused
+        ctx.meta = (axis, log)
         if fused:
             from ..kernels import softmax as kernel
 
             out = xp.moveaxis(kernel.softmax_fwd(xp.moveaxis(x, axis, -1), log), -1, axis)
             ctx.save_for_backward(out)
-            ctx.meta = (axis, log)
             return out
-        ctx.meta = (axis, log)
         ctx.cpu = axis in (-1, x.ndim - 1) and cpu_kernels.use(x)
         if ctx.cpu:  # the compiled CPU body, one pass per row; None: a row without a finite max
             from ..cpu_kernels import softmax as cpu
@@ -623,7 +622,6 @@ class Softmax(Function):
             xp.exp(out, out=out)
             out /= out.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
-        ctx.meta = (axis, log)
         return out
 
     @staticmethod
