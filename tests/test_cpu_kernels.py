@@ -1,6 +1,6 @@
 """The compiled CPU bodies (mytorch.cpu_kernels, numba) against PyTorch and against mytorch's own numpy
 bodies, which stay the reference. The size threshold is lowered so that small inputs take the compiled
-path, and the per-thread minimum too, so that every call is split over threads."""
+path, and the threading one too, so that every call runs the parallel twin on several threads."""
 import numpy as np
 import pytest
 import torch
@@ -20,7 +20,7 @@ TF = torch.nn.functional
 @pytest.fixture(autouse=True)
 def compiled_everywhere(monkeypatch):
     monkeypatch.setattr(cpu_kernels, "MIN_SIZE", 1)
-    monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1)
+    monkeypatch.setattr(cpu_kernels, "PAR_MIN", 1)
     monkeypatch.setattr(mytorch._threads, "_intra_op", 3)  # three ranges, even on a 2-core machine
     monkeypatch.setitem(cpu_kernels._state, "available", True)
 
@@ -242,3 +242,67 @@ def test_adamw_step_is_bit_identical_to_the_numpy_body(monkeypatch):
         w.grad = torch.tensor(g)
         opt.step()
     np.testing.assert_allclose(results[0], w.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_parallel_twin_runs_where_the_layer_allows():
+    """With the threshold lowered, a large-enough call runs the parallel twin (OpenMP or TBB layer), whose
+    values equal the serial twin's."""
+    x = np.random.default_rng(0).standard_normal((64, 33)).astype(np.float32)
+    assert _parallel.threads(x.size) == (min(2, _parallel.nb.config.NUMBA_NUM_THREADS) if _parallel._layer() else 1)
+    y_par, y_ser = np.empty_like(x), np.empty_like(x)
+    assert cpu_softmax._fwd.run(_parallel.threads(x.size), x, y_par, np.float32(1.0), 0, False) == 0
+    cpu_softmax._fwd.serial(x, y_ser, np.float32(1.0), 0, False)
+    np.testing.assert_array_equal(y_par, y_ser)
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.divide])
+@pytest.mark.parametrize("row", [False, True])
+def test_threaded_arithmetic_is_numpy_bit_for_bit(ufunc, row):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((37, 29)).astype(np.float32)
+    y = rng.standard_normal(29 if row else (37, 29)).astype(np.float32)
+    x[0, :4] = [np.nan, np.inf, -np.inf, 0.0]
+    y[..., :4] = 0.0
+    with np.errstate(all="ignore"):
+        got, want = cpu_kernels.binary(ufunc, x, y), ufunc(x, y)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    mx, my_ = mytorch.tensor(x, requires_grad=True), mytorch.tensor(y, requires_grad=True)
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    if ufunc is not np.divide:
+        op = {np.add: lambda a, b: a + b, np.subtract: lambda a, b: a - b, np.multiply: lambda a, b: a * b}[ufunc]
+        g = rng.standard_normal((37, 29)).astype(np.float32)
+        op(mx, my_).backward(mytorch.tensor(g))
+        op(tx, ty).backward(torch.tensor(g))
+        np.testing.assert_array_equal(mx.grad.numpy(), tx.grad.numpy())
+        np.testing.assert_allclose(my_.grad.numpy(), ty.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_threaded_relu_and_its_gradient():
+    x = np.random.default_rng(0).standard_normal((40, 30)).astype(np.float32)
+    x[0, :3] = [np.nan, -0.0, np.inf]
+    np.testing.assert_array_equal(cpu_kernels.relu(x), np.maximum(x, 0))
+    for relu in (mytorch.relu, F.relu, lambda t: t.relu()):
+        t = mytorch.tensor(x, requires_grad=True)
+        g = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+        relu(t).backward(mytorch.tensor(g))
+        tt = torch.tensor(x, requires_grad=True)
+        torch.relu(tt).backward(torch.tensor(g))
+        np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_forked_child_runs_the_serial_twin():
+    """GNU OpenMP can't be used after fork (numba kills a child that tries): a child of a process that has
+    started the pool must compute with the serial twins."""
+    import os
+
+    x = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)
+    want = cpu_kernels.binary(np.add, x, x)  # starts the pool in this process
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        ok = _parallel.threads(x.size) == 1 and np.array_equal(cpu_kernels.binary(np.add, x, x), want)
+        ok = ok and cpu_softmax.forward(x) is not None
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

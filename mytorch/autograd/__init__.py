@@ -68,7 +68,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for t in inputs:
             g = capture[_edge_of(t)]
             if g is not None:
-                _accumulate(t, g)
+                _accumulate(t, [g])  # capture still holds g: it is copied
         return
     run_backward(roots, grads, retain)
 

@@ -5,6 +5,8 @@
    and deliver each input gradient to the node behind that input's edge.
 No recursion, so a graph 100,000 ops deep is fine.
 """
+import sys
+
 import numpy as np
 
 from . import anomaly, grad_mode
@@ -94,7 +96,8 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
                             capture[(node, nr)] = g
             if isinstance(node, AccumulateGrad):
                 if grads is not None and accumulate and grads[0] is not None:
-                    _accumulate(node.variable, grads[0])
+                    in_grads = g = None  # drop this loop's own references, so that _accumulate can tell
+                    _accumulate(node.variable, grads)  # whether anything else holds the gradient
                     for hook in list(node.variable.__dict__.get("_post_accumulate_hooks", ())):
                         hook(node.variable)
                 continue
@@ -184,15 +187,23 @@ def _call_tensor_hooks(node, grads):
     return grads
 
 
-def _accumulate(leaf, g):
+def _accumulate(leaf, grads):
+    """Add grads[0] (taken out of the list) into leaf.grad."""
     from ..tensor import Tensor
 
+    g = grads[0]
+    grads[0] = None
     if type(g) is not type(leaf._data):  # a CPU scalar tensor that joined a GPU op gets a CPU grad
         g = move_array(g, leaf.device)
     if leaf.grad is None:
-        # copy: the same gradient array may reach several leaves (e.g. a + b), and .grad is
-        # later modified in place (clip_grad_norm_, optimizer.zero_grad(set_to_none=False))
-        leaf._grad = Tensor._make(cpu_kernels.contiguous_copy(g))
+        # .grad is later modified in place (clip_grad_norm_, optimizer.zero_grad(set_to_none=False)), so it
+        # must not share memory with anything: as PyTorch's AccumulateGrad, take the gradient itself when
+        # nothing else refers to it (a fresh array an op's backward made for this leaf alone), else a copy
+        # (the same gradient may reach several leaves, as in a + b, or be a view of another)
+        if not (type(g) is np.ndarray and g.flags.owndata and g.flags.c_contiguous and g.flags.writeable
+                and sys.getrefcount(g) == 2):  # g here and getrefcount's argument
+            g = cpu_kernels.contiguous_copy(g)
+        leaf._grad = Tensor._make(g)
     else:
         gd = leaf.grad._data
         if gd.shape == g.shape:

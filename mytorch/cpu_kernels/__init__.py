@@ -2,22 +2,21 @@
 
 numpy runs an expression such as GELU's derivative as a dozen passes over memory, each writing a
 temporary, on one core. These bodies, compiled with numba, do one pass per row block, keep the
-intermediates in registers, and split the rows over `mytorch.get_num_threads()` threads (plain Python
-threads that sleep while they wait, so a loaded machine slows them down gracefully instead of making
-them spin). They are a second body inside the same autograd Functions as the numpy code, which stays
+intermediates in registers, and split large inputs' rows over `mytorch.get_num_threads()` threads
+(numba's OpenMP pool, see _parallel.py). They are a second body inside the same autograd Functions as the numpy code, which stays
 the reference the tests compare them with.
 
 They are used for contiguous float32 numpy arrays of at least MIN_SIZE elements, when numba is
 installed (`pip install "mytorch[cpu]"`) and MYTORCH_CPU_KERNELS is not "0". Everything else (other
-dtypes, small or strided arrays, cupy arrays, no numba) takes the numpy path.
+dtypes, small or strided arrays, cupy arrays, no numba) takes the numpy path. Large elementwise
+arithmetic (binary, relu, relu_grad below) uses them only to add threads: one thread runs numpy.
 """
 import os
 
 import numpy as np
 
-from . import _parallel
-
 MIN_SIZE = 1 << 15  # below this numpy's per-call cost is already small
+PAR_MIN = 1 << 16  # elements: from here a second thread saves more than the hand-off costs (_parallel)
 _F32 = np.dtype(np.float32)
 _state = {"available": None}
 
@@ -121,8 +120,50 @@ def contiguous_copy(a):
             out = copy.copy_c(a)
             if out is not None:
                 return out
-    if a.ndim and a.size >= _parallel.PAR_MIN:  # rows copied by several threads (numpy's copy drops the GIL)
-        out = np.empty(a.shape, a.dtype)
-        _parallel.run(np.copyto, (out, a))
-        return out
     return np.array(a, order="C")
+
+
+def _threads(x):
+    """Threads for elementwise work on x (1: numpy does it)."""
+    if x.size < PAR_MIN or not available():
+        return 1
+    from . import _parallel
+
+    return _parallel.threads(x.size)
+
+
+def binary(ufunc, x, y):
+    """ufunc(x, y) (np.add, np.subtract, np.multiply or np.divide), split over threads for large C-contiguous
+    float32 operands of one shape, or y a row broadcast over x (a bias). Bit-identical to numpy's."""
+    if (type(x) is np.ndarray and type(y) is np.ndarray and x.size >= PAR_MIN and x.dtype == _F32 == y.dtype
+            and (y.shape == x.shape or (y.ndim == 1 and x.ndim > 1 and y.shape[0] == x.shape[-1]))
+            and x.flags.c_contiguous and y.flags.c_contiguous):
+        n = _threads(x)
+        if n > 1:
+            from . import elementwise
+
+            return elementwise.binary(ufunc, x, y, n)
+    return ufunc(x, y)
+
+
+def relu(x):
+    """max(x, 0) with nan kept, numpy's np.maximum(x, 0) on several threads for large float32 arrays."""
+    if type(x) is np.ndarray and x.size >= PAR_MIN and x.dtype == _F32 and x.flags.c_contiguous:
+        n = _threads(x)
+        if n > 1:
+            from . import elementwise
+
+            return elementwise.relu(x, n)
+    return np.maximum(x, 0).astype(x.dtype, copy=False)
+
+
+def relu_grad(grad, y):
+    """where(y <= 0, 0, grad) for relu's saved output y, as PyTorch's threshold_backward."""
+    if (type(grad) is np.ndarray and type(y) is np.ndarray and grad.size >= PAR_MIN and grad.dtype == _F32 == y.dtype
+            and grad.shape == y.shape and grad.flags.c_contiguous and y.flags.c_contiguous):
+        n = _threads(grad)
+        if n > 1:
+            from . import elementwise
+
+            return elementwise.relu_grad(grad, y, n)
+    return np.where(y <= 0, grad.dtype.type(0), grad)

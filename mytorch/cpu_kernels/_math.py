@@ -87,6 +87,15 @@ def row_sum(a, n):
     return s
 
 
+@nb.njit(inline="never", fastmath=REDUCE, error_model="numpy", cache=True)
+def exp_sum(a, n):
+    """sum(exp(a[:n])) for a[:n] <= 0, accumulated in float64."""
+    s = 0.0
+    for j in range(n):
+        s += exp_neg(a[j])
+    return s
+
+
 @nb.njit(inline="always", fastmath=FAST, error_model="numpy", cache=True)
 def _lanes(a, n, sign):
     """max(sign * a[:n]) * sign, kept in 16 independent lanes so that LLVM emits vector max instructions (a

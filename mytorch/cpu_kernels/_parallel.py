@@ -1,79 +1,94 @@
-"""Split a kernel's work into contiguous ranges, one per thread.
+"""One or several threads for a compiled body.
 
-A kernel is a numba function compiled with nogil=True that takes row blocks of its arrays (the same
-rows of each) followed by shared arguments. The calling thread runs the first range itself; the others go to a
-small pool of plain Python threads, which block (never spin) while idle.
+A body is written once, with `numba.prange` over independent rows (or blocks of elements), and compiled
+twice: serially, and with parallel=True, where numba's threading layer splits the prange loop over
+`mytorch.get_num_threads()` threads. The parallel twin runs only where it pays and is safe:
+    - the first array has at least cpu_kernels.PAR_MIN elements (below that one thread finishes sooner);
+    - the threading layer is OpenMP or TBB, pools that hand work to their threads in microseconds (like
+      PyTorch's own OpenMP pool: after a parallel region the threads spin briefly, then sleep). numba's
+      fallback "workqueue" layer takes ~150 us per hand-off and is not thread-safe, so it isn't used;
+    - this process is not a fork() child of one that started the pool (GNU OpenMP can't be used after a
+      fork: numba kills the child that tries). DataLoader workers and the like run the serial twin.
 """
 import os
-from concurrent.futures import ThreadPoolExecutor
+import types
 
-import numpy as np
+import numba as nb
 
+from .. import cpu_kernels as _package
 from .._threads import intra_op_threads
 
-MIN_PER_THREAD = 1 << 14  # elements: below this a thread hand-off costs more than it saves
-_pool = {"executor": None, "size": 0}
+_state = {"layer": None, "forked": False}  # layer: None (not started), False (unusable) or its name
 
 
-def _executor(n):
-    if _pool["executor"] is None or _pool["size"] < n:
-        if _pool["executor"] is not None:
-            _pool["executor"].shutdown(wait=False)
-        _pool["executor"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="mytorch-cpu")
-        _pool["size"] = n
-    return _pool["executor"]
-
-
-def _forget_pool():  # a forked child has none of the parent's threads
-    _pool["executor"], _pool["size"] = None, 0
+def _forked_child():
+    if _state["layer"]:
+        _state["forked"] = True
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+    os.register_at_fork(after_in_child=_forked_child)
 
 
-def split(n, work_per_item=1):
-    """Range bounds dividing n items over the threads worth using for n * work_per_item elements."""
-    threads = max(1, min(intra_op_threads(), (n * work_per_item) // MIN_PER_THREAD, n))
-    return [n * i // threads for i in range(threads + 1)]
+def _layer():
+    """The name of numba's threading layer, starting it on first use; False when it's one we don't use."""
+    if _state["layer"] is None:
+        name = False
+        try:
+            from numba.np.ufunc import parallel
+
+            parallel._launch_threads()
+            name = nb.threading_layer()
+        except (ImportError, ValueError, RuntimeError, OSError):
+            pass
+        _state["layer"] = name if name in ("omp", "tbb") else False
+    return _state["layer"]
 
 
-def run(kernel, arrays, *args):
-    """kernel(*(a[start:stop] for a in arrays), *args) for row ranges covering every row of the arrays
-    (all with the same first dimension); returns the kernels' results in row order."""
-    n = len(arrays[0])
-    bounds = split(n, arrays[0].size // max(n, 1))
-    if len(bounds) == 2:
-        return [kernel(*arrays, *args)]
-    pool = _executor(len(bounds) - 2)
-    futures = [pool.submit(kernel, *(a[bounds[i]:bounds[i + 1]] for a in arrays), *args)
-               for i in range(1, len(bounds) - 1)]
-    first = kernel(*(a[:bounds[1]] for a in arrays), *args)
-    return [first] + [f.result() for f in futures]
+def threads(size):
+    """The threads a body over `size` elements runs on (1: the serial twin)."""
+    n = intra_op_threads()
+    if n == 1 or size < _package.PAR_MIN or _state["forked"] or not _layer():
+        return 1
+    return min(n, nb.config.NUMBA_NUM_THREADS)
 
 
-PAR_MIN = 1 << 18  # elements: below this one thread is as fast
+def _twin(fn):
+    """A copy of fn under another name, so that numba caches the parallel compilation in its own file."""
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
+                              fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_parallel"
+    twin.__module__ = fn.__module__
+    twin.__doc__ = fn.__doc__
+    return twin
 
 
-def ufunc(f, *args):
-    """f(*args) for a numpy ufunc; when the array arguments are large C-contiguous numpy arrays of one
-    shape, their rows are split over the threads (numpy releases the GIL inside ufunc loops), writing
-    into one output. Values are identical to f(*args): each element is computed by the same loop."""
-    first = args[0]
-    if type(first) is not np.ndarray or first.size < PAR_MIN or type(f) is not np.ufunc:  # the common case
-        return f(*args)
-    arrays = [a for a in args if type(a) is np.ndarray]
-    if (intra_op_threads() == 1 or any(a.shape != first.shape or not a.flags.c_contiguous for a in arrays)
-            or any(not (type(a) is np.ndarray or isinstance(a, (int, float))) for a in args)):
-        return f(*args)
-    out = np.empty(first.shape, np.result_type(*args))
-    positions = [i for i, a in enumerate(args) if type(a) is np.ndarray]
+class Kernel:
+    """A body compiled serially (`.serial`) and in parallel; calling it picks by the first array's size."""
 
-    def part(o, *chunks):
-        call = list(args)
-        for i, c in zip(positions, chunks):
-            call[i] = c
-        f(*call, out=o)
+    def __init__(self, fn, options):
+        options = {"nogil": True, "error_model": "numpy", "cache": True, **options}
+        self.serial = nb.njit(**options)(fn)
+        self.parallel = nb.njit(parallel=True, **options)(_twin(fn))
+        self.__doc__, self.__name__ = fn.__doc__, fn.__name__
 
-    run(part, [out] + [args[i] for i in positions])
-    return out
+    def __call__(self, *args):
+        return self.run(threads(args[0].size), *args)
+
+    def run(self, n, *args):
+        """On n threads (as threads() chose: callers that size per-thread buffers pass the same n)."""
+        if n == 1:
+            return self.serial(*args)
+        if nb.get_num_threads() != n:  # numba's setting is per calling thread
+            nb.set_num_threads(n)
+        return self.parallel(*args)
+
+
+def kernel(**options):
+    """Decorator: a Kernel from a body written with numba.prange; options go to numba.njit."""
+    return lambda fn: Kernel(fn, options)
+
+
+def bounds(n, parts):
+    """Range bounds splitting n items into `parts` nearly equal ranges."""
+    return [n * i // parts for i in range(parts + 1)]

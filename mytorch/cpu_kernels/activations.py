@@ -15,20 +15,20 @@ _K = f32(math.sqrt(2.0 / math.pi))  # tanh form: 0.5 x (1 + tanh(K (x + 0.044715
 _C = f32(0.044715)
 _INV_SQRT2 = f32(1.0 / math.sqrt(2.0))
 _INV_SQRT_2PI = f32(1.0 / math.sqrt(2.0 * math.pi))
-# error_model="numpy": no Python-style ZeroDivisionError checks, which would stop LLVM from vectorizing
-_kernel = nb.njit(nogil=True, fastmath=_math.FAST, error_model="numpy", cache=True)
+# error_model="numpy" (_parallel's default): no ZeroDivisionError checks, which would stop LLVM vectorizing
+_kernel = _parallel.kernel(fastmath=_math.FAST)
 
 
 @_kernel
 def _gelu_tanh_fwd(x, out):
-    for i in range(x.shape[0]):
+    for i in nb.prange(x.shape[0]):
         v = x[i]
         out[i] = f32(0.5) * v * (f32(1.0) + _math.tanh(_K * (v + _C * v * v * v)))
 
 
 @_kernel
 def _gelu_tanh_bwd(x, dy, out):
-    for i in range(x.shape[0]):
+    for i in nb.prange(x.shape[0]):
         v = x[i]
         u = _K * (v + _C * v * v * v)
         t = _math.tanh(u)
@@ -38,14 +38,14 @@ def _gelu_tanh_bwd(x, dy, out):
 
 @_kernel
 def _gelu_fwd(x, out):
-    for i in range(x.shape[0]):
+    for i in nb.prange(x.shape[0]):
         v = x[i]
         out[i] = f32(0.5) * v * (f32(1.0) + _math.erf(v * _INV_SQRT2))
 
 
 @_kernel
 def _gelu_bwd(x, dy, out):
-    for i in range(x.shape[0]):
+    for i in nb.prange(x.shape[0]):
         v = x[i]
         d = f32(0.5) * (f32(1.0) + _math.erf(v * _INV_SQRT2)) + v * _INV_SQRT_2PI * _math.exp_neg(f32(-0.5) * v * v)
         out[i] = dy[i] * d
@@ -53,7 +53,7 @@ def _gelu_bwd(x, dy, out):
 
 @_kernel
 def _silu_fwd(x, out):
-    for i in range(x.shape[0]):
+    for i in nb.prange(x.shape[0]):
         v = x[i]
         e = _math.exp_neg(-abs(v))  # sigmoid from exp(-|x|), no overflow
         s = f32(1.0) / (f32(1.0) + e) if v >= 0 else e / (f32(1.0) + e)
@@ -62,7 +62,7 @@ def _silu_fwd(x, out):
 
 @_kernel
 def _silu_bwd(x, dy, out):
-    for i in range(x.shape[0]):
+    for i in nb.prange(x.shape[0]):
         v = x[i]
         e = _math.exp_neg(-abs(v))
         s = f32(1.0) / (f32(1.0) + e) if v >= 0 else e / (f32(1.0) + e)
@@ -76,11 +76,11 @@ NAMES = frozenset(_FWD)
 
 def forward(name, x):
     out = np.empty_like(x)
-    _parallel.run(_FWD[name], (x.reshape(-1), out.reshape(-1)))
+    _FWD[name](x.reshape(-1), out.reshape(-1))
     return out
 
 
 def backward(name, x, dy):
     out = np.empty_like(x)
-    _parallel.run(_BWD[name], (x.reshape(-1), dy.reshape(-1), out.reshape(-1)))
+    _BWD[name](x.reshape(-1), dy.reshape(-1), out.reshape(-1))
     return out

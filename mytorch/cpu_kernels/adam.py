@@ -14,9 +14,9 @@ import numba as nb
 from . import _parallel
 
 
-@nb.njit(nogil=True, error_model="numpy", cache=True)
+@_parallel.kernel()
 def _step(p, g, m, v, one_m_b1, beta2, one_m_b2, neg_step_size, bc2_sqrt, eps, decay):
-    for i in range(p.shape[0]):
+    for i in nb.prange(p.shape[0]):
         gi = g[i]
         mi = m[i] + (gi - m[i]) * one_m_b1
         vi = v[i] * beta2 + gi * one_m_b2 * gi
@@ -29,5 +29,5 @@ def step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bias_correct
     """In place on C-contiguous float32 arrays of one shape. The scalars are rounded to float32 from
     Python floats exactly as numpy rounds them when it multiplies a float32 array by them."""
     f = param.dtype.type
-    _parallel.run(_step, tuple(a.reshape(-1) for a in (param, grad, exp_avg, exp_avg_sq)), f(1 - beta1), f(beta2),
-                  f(1 - beta2), f(-step_size), f(bias_correction2_sqrt), f(eps), f(decay))
+    _step(*(a.reshape(-1) for a in (param, grad, exp_avg, exp_avg_sq)), f(1 - beta1), f(beta2),
+          f(1 - beta2), f(-step_size), f(bias_correction2_sqrt), f(eps), f(decay))

@@ -9,21 +9,23 @@ import numpy as np
 from . import _parallel
 
 TILE = 32
-_kernel = nb.njit(nogil=True, error_model="numpy", cache=True)
 
 
-@_kernel
+@_parallel.kernel()
 def _copy_tiles(src, dst):
-    """src, dst: (B, M, N) arrays, any strides; dst[...] = src tile by tile."""
+    """src, dst: (B, M, N) arrays, any strides; dst[...] = src tile by tile, the B * (M / TILE) bands of
+    rows shared out over the threads."""
     nb_, m, n = src.shape
-    for b in range(nb_):
-        for i0 in range(0, m, TILE):
-            i1 = min(i0 + TILE, m)
-            for j0 in range(0, n, TILE):
-                j1 = min(j0 + TILE, n)
-                for i in range(i0, i1):
-                    for j in range(j0, j1):
-                        dst[b, i, j] = src[b, i, j]
+    bands = (m + TILE - 1) // TILE
+    for k in nb.prange(nb_ * bands):
+        b = k // bands
+        i0 = (k % bands) * TILE
+        i1 = min(i0 + TILE, m)
+        for j0 in range(0, n, TILE):
+            j1 = min(j0 + TILE, n)
+            for i in range(i0, i1):
+                for j in range(j0, j1):
+                    dst[b, i, j] = src[b, i, j]
 
 
 def is_transposed(a):
@@ -41,8 +43,5 @@ def copy_c(a):
         return None
     out = np.empty(a.shape, a.dtype)
     dst = out.reshape(-1, m, n)
-    if len(src) > 1:
-        _parallel.run(_copy_tiles, (src, dst))
-    else:  # one matrix: split its rows instead
-        _parallel.run(lambda s, d: _copy_tiles(s[None], d[None]), (src[0], dst[0]))
+    _copy_tiles(src, dst)
     return out

@@ -10,27 +10,43 @@ import math
 import numba as nb
 import numpy as np
 
-from . import _parallel
+from . import _math, _parallel
 
 f32 = np.float32
-_kernel = nb.njit(nogil=True, fastmath=True, error_model="numpy", cache=True)
+_kernel = _parallel.kernel(fastmath=_math.FAST)
+# the row sums are separate functions (not inlined): reassociated into SIMD lanes once, so that the serial
+# and parallel twins of a body, compiled apart, still add in the same order and agree bit for bit
+_sum = nb.njit(inline="never", fastmath=_math.REDUCE, error_model="numpy", cache=True)
+
+
+@_sum
+def _sq_dev(row, mu, n):
+    ss = 0.0
+    for j in range(n):
+        d = row[j] - mu
+        ss += d * d
+    return ss
+
+
+@_sum
+def _grad_sums(grow, w, row, mu, rs, has_w, n):
+    """sum(g * xhat), sum(g) for g = dy * w."""
+    c1 = 0.0
+    c2 = 0.0
+    for j in range(n):
+        g = grow[j] * w[j] if has_w else grow[j]
+        c1 += g * ((row[j] - mu) * rs)
+        c2 += g
+    return c1, c2
 
 
 @_kernel
 def _fwd(x, y, mean, rstd, w, b, eps, rms, has_w, has_b):
     n = x.shape[1]
-    for r in range(x.shape[0]):
+    for r in nb.prange(x.shape[0]):
         row = x[r]
-        mu = 0.0
-        if not rms:
-            s = 0.0
-            for j in range(n):
-                s += row[j]
-            mu = s / n
-        ss = 0.0
-        for j in range(n):
-            d = row[j] - mu
-            ss += d * d
+        mu = 0.0 if rms else _math.row_sum(row, n) / n
+        ss = _sq_dev(row, mu, n)
         rs = 1.0 / math.sqrt(ss / n + eps)
         mu32, rs32 = f32(mu), f32(rs)
         out = y[r]
@@ -46,32 +62,28 @@ def _fwd(x, y, mean, rstd, w, b, eps, rms, has_w, has_b):
 
 
 @_kernel
-def _bwd(dy, x, dx, mean, rstd, w, rms, has_w, need_dx, need_dw):
+def _bwd(dy, x, dx, mean, rstd, w, rms, has_w, need_dx, need_dw, dw, db):
+    """dx; and dw[t], db[t]: float64 partial sums over the t-th of len(dw) row blocks (one per thread)."""
     m, n = x.shape
-    dw = np.zeros(n if need_dw else 0, np.float64)
-    db = np.zeros(n if need_dw else 0, np.float64)
-    for r in range(m):
-        mu, rs = mean[r], rstd[r]
-        row, grow = x[r], dy[r]
-        if need_dw:
-            for j in range(n):
-                xh = (row[j] - mu) * rs
-                dw[j] += grow[j] * xh
-                db[j] += grow[j]
-        if need_dx:
-            c1 = 0.0
-            c2 = 0.0
-            for j in range(n):
-                g = grow[j] * w[j] if has_w else grow[j]
-                c1 += g * ((row[j] - mu) * rs)
-                c2 += g
-            c1 = f32(c1 / n)
-            c2 = f32(0.0) if rms else f32(c2 / n)
-            out = dx[r]
-            for j in range(n):
-                g = grow[j] * w[j] if has_w else grow[j]
-                out[j] = rs * (g - (row[j] - mu) * rs * c1 - c2)
-    return dw, db
+    parts = dw.shape[0]
+    for t in nb.prange(parts):
+        for r in range(m * t // parts, m * (t + 1) // parts):
+            mu, rs = mean[r], rstd[r]
+            row, grow = x[r], dy[r]
+            if need_dw:
+                pw, pb = dw[t], db[t]
+                for j in range(n):
+                    xh = (row[j] - mu) * rs
+                    pw[j] += grow[j] * xh
+                    pb[j] += grow[j]
+            if need_dx:
+                c1, c2 = _grad_sums(grow, w, row, mu, rs, has_w, n)
+                c1 = f32(c1 / n)
+                c2 = f32(0.0) if rms else f32(c2 / n)
+                out = dx[r]
+                for j in range(n):
+                    g = grow[j] * w[j] if has_w else grow[j]
+                    out[j] = rs * (g - (row[j] - mu) * rs * c1 - c2)
 
 
 _EMPTY = np.zeros(1, np.float32)  # stands for a missing weight / bias (numba compiles one signature)
@@ -83,18 +95,19 @@ def forward(x, w, b, eps, rms):
     y = np.empty_like(x)
     mean = np.empty(m, np.float32)
     rstd = np.empty(m, np.float32)
-    _parallel.run(_fwd, (x, y, mean, rstd), _EMPTY if w is None else w, _EMPTY if b is None else b,
-                  float(eps), rms, w is not None, b is not None)
+    _fwd(x, y, mean, rstd, _EMPTY if w is None else w, _EMPTY if b is None else b, float(eps), rms,
+         w is not None, b is not None)
     return y, mean, rstd
 
 
 def backward(dy, x, w, mean, rstd, rms, need_dx, need_dw):
     """Returns dx (or None), and the summed dw, db (float32, or None when not needed)."""
     dx = np.empty_like(x) if need_dx else np.empty((len(x), 0), np.float32)
-    parts = _parallel.run(_bwd, (dy, x, dx, mean, rstd), _EMPTY if w is None else w, rms, w is not None,
-                          need_dx, need_dw)
-    dw = db = None
-    if need_dw:
-        dw = sum(p[0] for p in parts).astype(np.float32)
-        db = sum(p[1] for p in parts).astype(np.float32)
-    return (dx if need_dx else None), dw, db
+    threads = _parallel.threads(x.size)
+    parts = max(1, min(threads, len(x)))
+    dw = np.zeros((parts, x.shape[1] if need_dw else 0), np.float64)
+    db = np.zeros_like(dw)
+    _bwd.run(threads, dy, x, dx, mean, rstd, _EMPTY if w is None else w, rms, w is not None, need_dx, need_dw, dw, db)
+    if not need_dw:
+        return (dx if need_dx else None), None, None
+    return (dx if need_dx else None), dw.sum(0).astype(np.float32), db.sum(0).astype(np.float32)

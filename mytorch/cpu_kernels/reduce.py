@@ -8,10 +8,10 @@ from . import _math, _parallel
 BLOCK = 1 << 14  # a full reduction sums blocks of this many elements, then the block sums
 
 
-@nb.njit(nogil=True, fastmath=_math.REDUCE, error_model="numpy", cache=True)
+@_parallel.kernel(fastmath=_math.REDUCE)
 def _row_sums(x, out):
     n = x.shape[1]
-    for r in range(x.shape[0]):
+    for r in nb.prange(x.shape[0]):
         out[r] = _math.row_sum(x[r], n)
 
 
@@ -23,9 +23,9 @@ def trailing_sum(x, k):
         flat = rows[0]
         cut = len(flat) - len(flat) % BLOCK
         parts = np.empty(cut // BLOCK, np.float64)
-        _parallel.run(_row_sums, (flat[:cut].reshape(-1, BLOCK), parts))
+        _row_sums(flat[:cut].reshape(-1, BLOCK), parts)
         total = parts.sum() + _math.row_sum(flat[cut:], len(flat) - cut)
         return np.asarray(total).reshape(lead)
     out = np.empty(len(rows), np.float64)
-    _parallel.run(_row_sums, (rows, out))
+    _row_sums(rows, out)
     return out.reshape(lead)

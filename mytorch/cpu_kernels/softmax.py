@@ -15,54 +15,54 @@ import numpy as np
 from . import _math, _parallel
 
 f32 = np.float32
-_kernel = nb.njit(nogil=True, fastmath=_math.FAST, error_model="numpy", cache=True)
+_kernel = _parallel.kernel(fastmath=_math.FAST)
 
 
 @_kernel
-def _shift(x, row0, y, scale, lq):
-    """y = x * scale - rowmax (hidden keys: -inf). row0: index of x's first row in the whole array (for
-    the causal mask); lq = 0: no mask. False when a row has no finite maximum."""
+def _fwd(x, y, scale, lq, log):
+    """y = softmax (or log_softmax) of x * scale row by row (lq > 0: causal, hidden keys 0 / -inf). Returns
+    the number of rows it could not do: no finite maximum (all -inf, an inf) or a nan sum; numpy has
+    PyTorch's rules for those."""
     n = x.shape[1]
-    for r in range(x.shape[0]):
+    bad = 0
+    for r in nb.prange(x.shape[0]):
         row, out = x[r], y[r]
-        visible = n if lq == 0 else min(n, (row0 + r) % lq + 1)
+        visible = n if lq == 0 else min(n, r % lq + 1)
         m = (_math.row_max(row, visible) if scale >= 0 else _math.row_min(row, visible)) * scale
-        if not (m > -np.inf and m < np.inf):  # all -inf, or an inf: leave the row to numpy
-            return False
-        m32 = f32(m)
-        for j in range(visible):
-            out[j] = row[j] * scale - m32
-        for j in range(visible, n):
-            out[j] = -np.inf
-    return True
-
-
-@_kernel
-def _normalize(e, z, log):
-    """e = exp(z) row by row: softmax e / sum(e) into e, or log_softmax z - log(sum(e)) into z.
-    False when a sum is not >= 1 (a nan: the maximum's own term is exp(0) = 1)."""
-    n = e.shape[1]
-    for r in range(e.shape[0]):
-        s = _math.row_sum(e[r], n)
-        if not s >= 1.0:
-            return False
-        if log:
-            shift = f32(math.log(s))
-            row = z[r]
-            for j in range(n):
-                row[j] -= shift
+        if m > -np.inf and m < np.inf:
+            m32 = f32(m)
+            for j in range(visible):
+                out[j] = row[j] * scale - m32
+            if log:
+                s = _math.exp_sum(out, visible)
+            else:
+                for j in range(visible):
+                    out[j] = _math.exp_neg(out[j])
+                s = _math.row_sum(out, visible)
+            if s >= 1.0:  # the maximum's own term is exp(0) = 1; a nan fails this
+                if log:
+                    shift = f32(math.log(s))
+                    for j in range(visible):
+                        out[j] -= shift
+                    hidden = -np.inf
+                else:
+                    inv = f32(1.0 / s)
+                    for j in range(visible):
+                        out[j] *= inv
+                    hidden = 0.0
+                for j in range(visible, n):
+                    out[j] = hidden
+            else:
+                bad += 1
         else:
-            inv = f32(1.0 / s)
-            row = e[r]
-            for j in range(n):
-                row[j] *= inv
-    return True
+            bad += 1
+    return bad
 
 
 @_kernel
 def _bwd(dy, y, dx, scale, log):
     n = y.shape[1]
-    for r in range(y.shape[0]):
+    for r in nb.prange(y.shape[0]):
         g, p, out = dy[r], y[r], dx[r]
         if log:
             s32 = f32(_math.row_sum(g, n))
@@ -78,20 +78,12 @@ def _bwd(dy, y, dx, scale, log):
 
 def forward(x, scale=1.0, causal_lq=0, log=False):
     """x (R, N) -> y (R, N), or None when some row has no finite maximum or holds a nan (use the numpy
-    path). The exponentials are numpy's (its SIMD exp), between two compiled passes."""
-    z = np.empty_like(x)
-    rows = np.arange(len(x))  # split alongside x so that each block knows its first row
-    ok = _parallel.run(lambda xb, zb, rb: _shift(xb, int(rb[0]) if len(rb) else 0, zb, f32(scale), causal_lq),
-                       (x, z, rows))
-    if not all(ok):
-        return None
-    e = _parallel.ufunc(np.exp, z)
-    if not all(_parallel.run(_normalize, (e, z), log)):
-        return None
-    return z if log else e
+    path)."""
+    y = np.empty_like(x)
+    return None if _fwd(x, y, f32(scale), causal_lq, log) else y
 
 
 def backward(dy, y, scale=1.0, log=False):
     dx = np.empty_like(y)
-    _parallel.run(_bwd, (dy, y, dx), f32(scale), log)
+    _bwd(dy, y, dx, f32(scale), log)
     return dx

@@ -10,12 +10,11 @@ import numpy as np
 from .. import _dtype
 from .._array import device_of_array, move_array, xp_of
 from ..autograd.function import Function
-from ..cpu_kernels import _parallel as _par
+from .. import cpu_kernels
 from ..tensor import Tensor
 from ._registry import public, tensor_methods
 from ._util import float_input, promote
 
-_PAR = _par.PAR_MIN  # elements from which big elementwise work is split over threads
 
 
 class ToCopy(Function):
@@ -48,7 +47,7 @@ class ToCopy(Function):
 class Add(Function):
     @staticmethod
     def forward(ctx, x, y):
-        return _par.ufunc(np.add, x, y) if type(x) is np.ndarray and x.size >= _PAR else x + y
+        return cpu_kernels.binary(np.add, x, y) if type(x) is np.ndarray else x + y
 
     @staticmethod
     def backward(ctx, grad):
@@ -58,7 +57,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, x, y):
-        return _par.ufunc(np.subtract, x, y) if type(x) is np.ndarray and x.size >= _PAR else x - y
+        return cpu_kernels.binary(np.subtract, x, y) if type(x) is np.ndarray else x - y
 
     @staticmethod
     def backward(ctx, grad):
@@ -70,7 +69,7 @@ class Mul(Function):
     def forward(ctx, x, y):
         need_x, need_y = ctx.needs_input_grad
         ctx.save_for_backward(x if need_y else None, y if need_x else None)  # as PyTorch: only what's read
-        return _par.ufunc(np.multiply, x, y) if type(x) is np.ndarray and x.size >= _PAR else x * y
+        return cpu_kernels.binary(np.multiply, x, y) if type(x) is np.ndarray else x * y
 
     @staticmethod
     def backward(ctx, grad):
@@ -78,9 +77,9 @@ class Mul(Function):
         need_x, need_y = ctx.needs_input_grad
         if grad.dtype.kind == "c":  # holomorphic: grad * conj(derivative)
             x, y = (xp_of(x).conj(x) if need_y else x), (xp_of(y).conj(y) if need_x else y)
-        if type(grad) is np.ndarray and grad.size >= _PAR:  # large same-shape operands: split over threads
-            return (_par.ufunc(np.multiply, grad, y) if need_x else None), (
-                _par.ufunc(np.multiply, grad, x) if need_y else None)
+        if type(grad) is np.ndarray and type(x) is type(y) is np.ndarray:  # large ones: split over threads
+            return (cpu_kernels.binary(np.multiply, grad, y) if need_x else None), (
+                cpu_kernels.binary(np.multiply, grad, x) if need_y else None)
         return (grad * y if need_x else None), (grad * x if need_y else None)
 
 
@@ -507,7 +506,7 @@ _SQRT_2_OVER_PI = 2.0 / math.sqrt(math.pi)
 # name: (forward(xp, x), derivative(xp, x, out) -> d out / d x, integer inputs become float)
 UNARY = {
     "neg": (lambda xp, x: _negate(x), lambda xp, x, y: -1, False),
-    "exp": (lambda xp, x: _par.ufunc(xp.exp, x), lambda xp, x, y: y, True),
+    "exp": (lambda xp, x: xp.exp(x), lambda xp, x, y: y, True),
     "exp2": (lambda xp, x: xp.exp2(x), lambda xp, x, y: y * math.log(2), True),
     "expm1": (lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1, True),
     "log": (lambda xp, x: xp.log(x), lambda xp, x, y: 1 / x, True),
@@ -526,12 +525,12 @@ UNARY = {
     "atan": (lambda xp, x: xp.arctan(x), lambda xp, x, y: 1 / (1 + x * x), True),
     "sinh": (lambda xp, x: xp.sinh(x), lambda xp, x, y: xp.cosh(x), True),
     "cosh": (lambda xp, x: xp.cosh(x), lambda xp, x, y: xp.sinh(x), True),
-    "tanh": (lambda xp, x: _par.ufunc(xp.tanh, x), lambda xp, x, y: 1 - y * y, True),
+    "tanh": (lambda xp, x: xp.tanh(x), lambda xp, x, y: 1 - y * y, True),
     "asinh": (lambda xp, x: xp.arcsinh(x), lambda xp, x, y: 1 / xp.sqrt(x * x + 1), True),
     "acosh": (lambda xp, x: xp.arccosh(x), lambda xp, x, y: 1 / xp.sqrt(x * x - 1), True),
     "atanh": (lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x), True),
     "sigmoid": (lambda xp, x: _sigmoid(xp, x), lambda xp, x, y: y * (1 - y), True),
-    "relu": (lambda xp, x: _par.ufunc(xp.maximum, _no_bool_relu(x), 0).astype(x.dtype, copy=False),
+    "relu": (lambda xp, x: cpu_kernels.relu(_no_bool_relu(x)) if xp is np else xp.maximum(x, 0).astype(x.dtype),
              lambda xp, x, y: y > 0, False),
     "erf": (lambda xp, x: _erf(xp, x), lambda xp, x, y: _SQRT_2_OVER_PI * xp.exp(-x * x), True),
     "erfc": (lambda xp, x: 1 - _erf(xp, x), lambda xp, x, y: -_SQRT_2_OVER_PI * xp.exp(-x * x), True),
@@ -615,8 +614,10 @@ class Unary(Function):
         xp = xp_of(grad)
         if grad.dtype.kind == "c":  # a complex result of a holomorphic op: grad * conj(f'(z))
             return grad * xp.conj(cls.deriv(xp, x, out))
+        if cls is _RELU and xp is np:
+            return cpu_kernels.relu_grad(grad, out)
         d = cls.deriv(xp, x, out)
-        return _par.ufunc(np.multiply, grad, d) if type(grad) is np.ndarray and grad.size >= _PAR else grad * d
+        return cpu_kernels.binary(np.multiply, grad, d) if type(d) is np.ndarray else grad * d
 
 
 def _make_unary(name, fwd, deriv, to_float):
@@ -642,6 +643,7 @@ for _name, (_fwd, _deriv, _to_float) in UNARY.items():
     globals()[_cls.__name__] = _cls
     _UNARY_FUNCS[_name] = _op
 globals().update(_UNARY_FUNCS)
+_RELU = Relu  # noqa: F821  (defined above): its gradient has a threaded body (cpu_kernels.relu_grad)
 absolute, arcsin, arccos, arctan, negative = abs, asin, acos, atan, neg  # noqa: F821  (defined above)
 
 

@@ -9,7 +9,6 @@ import math
 import numpy as np
 
 from ... import cpu_kernels
-from ...cpu_kernels import _parallel as _par
 from ..._array import xp_of
 from ...autograd.function import Function
 from ...ops import elementwise as _elementwise
@@ -61,7 +60,8 @@ def _hardswish_grad(xp, x):
 
 
 _TABLE = {
-    "relu": (lambda xp, x: _par.ufunc(xp.maximum, x, 0).astype(x.dtype, copy=False), lambda xp, y: y > 0, "out"),
+    "relu": (lambda xp, x: cpu_kernels.relu(x) if xp is np else xp.maximum(x, 0).astype(x.dtype), lambda xp, y: y > 0,
+             "out"),
     "hardtanh": (lambda xp, x, lo, hi: xp.clip(x, lo, hi), lambda xp, x, lo, hi: (x > lo) & (x < hi), "x"),
     "leaky_relu": (lambda xp, x, slope: xp.where(x > 0, x, x * slope),
                    lambda xp, x, slope: xp.where(x > 0, 1.0, slope), "x"),
@@ -135,6 +135,8 @@ class _Pointwise(Function):
 
             return (cpu.backward(cls.name, saved, grad),) + (None,) * len(ctx.params)
         xp = xp_of(saved)
+        if cls.name == "relu" and xp is np:
+            return (cpu_kernels.relu_grad(grad, saved),)
         if xp is np and acc_dtype(saved) is not None:  # float32, as in forward (the engine rounds to the input's dtype)
             saved, grad = saved.astype(np.float32), grad.astype(np.float32)
         d = cls.deriv(xp, saved, *ctx.params)
@@ -142,7 +144,8 @@ class _Pointwise(Function):
             d = d.astype(grad.dtype)  # where(x > 0, 1.0, slope) etc. come out float64
         if grad.dtype.kind == "c":  # complex input (silu, ...): PyTorch's convention is grad * conj(f'(z))
             d = xp.conj(d)
-        return (_par.ufunc(np.multiply, grad, d) if xp is np else grad * d,) + (None,) * len(ctx.params)
+        return (cpu_kernels.binary(np.multiply, grad, d) if xp is np and type(d) is np.ndarray else grad * d,) + (
+            None,) * len(ctx.params)
 
 
 _OPS = {name: type("".join(w.capitalize() for w in name.split("_")), (_Pointwise,),
