@@ -21,6 +21,7 @@ TF = torch.nn.functional
 def compiled_everywhere(monkeypatch):
     monkeypatch.setattr(cpu_kernels, "MIN_SIZE", 1)
     monkeypatch.setattr(cpu_kernels, "PAR_MIN", 1)
+    monkeypatch.setattr(cpu_kernels, "PAR_MIN_ARITH", 1)
     monkeypatch.setattr(mytorch._threads, "_intra_op", 3)  # three ranges, even on a 2-core machine
     monkeypatch.setitem(cpu_kernels._state, "available", True)
 
@@ -306,3 +307,15 @@ def test_forked_child_runs_the_serial_twin():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.125, 0.35355339])
+def test_causal_softmax_takes_the_compiled_path(scale):
+    """Ordinary score rows (the first causal row sees one key) are done by the compiled body, not handed
+    back to numpy: the row maximum's own term must count as exp(0) whatever the rounding of x * scale."""
+    x = np.random.default_rng(0).standard_normal((4 * 64, 64)).astype(np.float32) * 3
+    y = cpu_softmax.forward(x, scale, 64)
+    assert y is not None
+    ref = torch.softmax(torch.tensor(x, dtype=torch.float64) * scale + torch.triu(
+        torch.full((64, 64), -float("inf"), dtype=torch.float64), 1).repeat(4, 1), -1).numpy()
+    np.testing.assert_allclose(y, ref, atol=2e-6, rtol=2e-6)

@@ -16,7 +16,11 @@ import os
 import numpy as np
 
 MIN_SIZE = 1 << 15  # below this numpy's per-call cost is already small
-PAR_MIN = 1 << 16  # elements: from here a second thread saves more than the hand-off costs (_parallel)
+# elements from which a body runs on several threads (_parallel): a hand-off to sleeping threads costs
+# ~50-100 us, which compute-heavy bodies (GELU, softmax, layer norm, AdamW) recover from PAR_MIN elements
+# and memory-bound arithmetic (one add per element) only from PAR_MIN_ARITH
+PAR_MIN = 1 << 16
+PAR_MIN_ARITH = 1 << 21
 _F32 = np.dtype(np.float32)
 _state = {"available": None}
 
@@ -124,18 +128,18 @@ def contiguous_copy(a):
 
 
 def _threads(x):
-    """Threads for elementwise work on x (1: numpy does it)."""
-    if x.size < PAR_MIN or not available():
+    """Threads for elementwise arithmetic on x (1: numpy does it)."""
+    if x.size < PAR_MIN_ARITH or not available():
         return 1
     from . import _parallel
 
-    return _parallel.threads(x.size)
+    return _parallel.threads(x.size, PAR_MIN_ARITH)
 
 
 def binary(ufunc, x, y):
     """ufunc(x, y) (np.add, np.subtract, np.multiply or np.divide), split over threads for large C-contiguous
     float32 operands of one shape, or y a row broadcast over x (a bias). Bit-identical to numpy's."""
-    if (type(x) is np.ndarray and type(y) is np.ndarray and x.size >= PAR_MIN and x.dtype == _F32 == y.dtype
+    if (type(x) is np.ndarray and type(y) is np.ndarray and x.size >= PAR_MIN_ARITH and x.dtype == _F32 == y.dtype
             and (y.shape == x.shape or (y.ndim == 1 and x.ndim > 1 and y.shape[0] == x.shape[-1]))
             and x.flags.c_contiguous and y.flags.c_contiguous):
         n = _threads(x)
@@ -148,7 +152,7 @@ def binary(ufunc, x, y):
 
 def relu(x):
     """max(x, 0) with nan kept, numpy's np.maximum(x, 0) on several threads for large float32 arrays."""
-    if type(x) is np.ndarray and x.size >= PAR_MIN and x.dtype == _F32 and x.flags.c_contiguous:
+    if type(x) is np.ndarray and x.size >= PAR_MIN_ARITH and x.dtype == _F32 and x.flags.c_contiguous:
         n = _threads(x)
         if n > 1:
             from . import elementwise
@@ -159,7 +163,7 @@ def relu(x):
 
 def relu_grad(grad, y):
     """where(y <= 0, 0, grad) for relu's saved output y, as PyTorch's threshold_backward."""
-    if (type(grad) is np.ndarray and type(y) is np.ndarray and grad.size >= PAR_MIN and grad.dtype == _F32 == y.dtype
+    if (type(grad) is np.ndarray and type(y) is np.ndarray and grad.size >= PAR_MIN_ARITH and grad.dtype == _F32 == y.dtype
             and grad.shape == y.shape and grad.flags.c_contiguous and y.flags.c_contiguous):
         n = _threads(grad)
         if n > 1:

@@ -4,9 +4,12 @@ A body is written once, with `numba.prange` over independent rows (or blocks of 
 twice: serially, and with parallel=True, where numba's threading layer splits the prange loop over
 `mytorch.get_num_threads()` threads. The parallel twin runs only where it pays and is safe:
     - the first array has at least cpu_kernels.PAR_MIN elements (below that one thread finishes sooner);
-    - the threading layer is OpenMP or TBB, pools that hand work to their threads in microseconds (like
-      PyTorch's own OpenMP pool: after a parallel region the threads spin briefly, then sleep). numba's
-      fallback "workqueue" layer takes ~150 us per hand-off and is not thread-safe, so it isn't used;
+    - the threading layer is OpenMP or TBB (numba's fallback "workqueue" layer takes ~150 us per hand-off
+      and is not thread-safe, so it isn't used). GNU OpenMP's threads normally spin for a while after each
+      parallel region; beside numpy's BLAS pool, whose threads spin too, that made a training step 5x
+      slower on two cores. So unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, the pool is started
+      passive: idle threads sleep (if another library already loaded GNU OpenMP, its pool and settings are
+      shared);
     - this process is not a fork() child of one that started the pool (GNU OpenMP can't be used after a
       fork: numba kills the child that tries). DataLoader workers and the like run the serial twin.
 """
@@ -37,7 +40,14 @@ def _layer():
         try:
             from numba.np.ufunc import parallel
 
-            parallel._launch_threads()
+            passive = not ({"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ))
+            if passive:  # read once, when GNU OpenMP loads; no lasting change to this process's environment
+                os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+            try:
+                parallel._launch_threads()
+            finally:
+                if passive:
+                    del os.environ["OMP_WAIT_POLICY"]
             name = nb.threading_layer()
         except (ImportError, ValueError, RuntimeError, OSError):
             pass
@@ -45,10 +55,10 @@ def _layer():
     return _state["layer"]
 
 
-def threads(size):
-    """The threads a body over `size` elements runs on (1: the serial twin)."""
+def threads(size, min_size=None):
+    """The threads a body over `size` elements runs on (1: the serial twin); min_size: PAR_MIN."""
     n = intra_op_threads()
-    if n == 1 or size < _package.PAR_MIN or _state["forked"] or not _layer():
+    if n == 1 or size < (_package.PAR_MIN if min_size is None else min_size) or _state["forked"] or not _layer():
         return 1
     return min(n, nb.config.NUMBA_NUM_THREADS)
 
