@@ -8,8 +8,9 @@ twice: serially, and with parallel=True, where numba's threading layer splits th
       and is not thread-safe, so it isn't used). GNU OpenMP's threads normally spin for a while after each
       parallel region; beside numpy's BLAS pool, whose threads spin too, that made a training step 5x
       slower on two cores. So unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, the pool is started
-      passive: idle threads sleep (if another library already loaded GNU OpenMP, its pool and settings are
-      shared);
+      passive: idle threads sleep. Where another library (PyTorch, say) has already loaded GNU OpenMP, its
+      pool, spinning, would be shared, and with numpy's BLAS beside it a step ran 4.6x slower: the serial
+      twins run then;
     - this process is not a fork() child of one that started the pool (GNU OpenMP can't be used after a
       fork: numba kills the child that tries). DataLoader workers and the like run the serial twin.
 """
@@ -41,6 +42,9 @@ def _layer():
             from numba.np.ufunc import parallel
 
             passive = not ({"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ))
+            if passive and _gomp_loaded():
+                _state["layer"] = False
+                return False
             if passive:  # read once, when GNU OpenMP loads; no lasting change to this process's environment
                 os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
             try:
@@ -53,6 +57,15 @@ def _layer():
             pass
         _state["layer"] = name if name in ("omp", "tbb") else False
     return _state["layer"]
+
+
+def _gomp_loaded():
+    """GNU OpenMP is already mapped into this process (Linux; elsewhere: assume not)."""
+    try:
+        with open("/proc/self/maps") as f:
+            return "libgomp" in f.read()
+    except OSError:
+        return False
 
 
 def threads(size, min_size=None):
