@@ -8,12 +8,17 @@ Small tensors measure per-op Python overhead (dispatch-bound); large ones measur
     python benchmarks/bench_ops.py --device cuda
     python benchmarks/bench_ops.py --markdown benchmarks/results/ops_cpu.md
     python benchmarks/bench_ops.py --threads 1
+    python benchmarks/bench_ops.py --same-process   # both libraries in this process
 
 Both libraries run with the same thread count (mytorch.set_num_threads / torch.set_num_threads;
-default: numpy's BLAS thread count).
+default: numpy's BLAS thread count). By default each library is timed in its own fresh process, as a
+program using one of them runs: in one process PyTorch's OpenMP pool is loaded first, and mytorch then
+keeps its compiled bodies to one thread (mytorch/cpu_kernels/_parallel.py).
 """
 import argparse
+import json
 import os
+import subprocess
 import sys
 import timeit
 
@@ -23,10 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import mytorch  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # pragma: no cover
-    sys.exit("benchmarks compare against PyTorch: pip install torch")
+torch = None  # imported in main(), where this process times PyTorch
 
 SIZES = {"small": (8, 8), "large": (1024, 1024)}
 
@@ -62,19 +64,23 @@ def time_call(fn, repeats):
     return best
 
 
-def bench(device, repeats, names):
+def bench(device, repeats, names, libs=None):
+    """Rows (size, op, pass, mytorch seconds, torch seconds); libs: the libraries timed here (the others'
+    entries are None)."""
+    libs = libs or (mytorch, torch)
     sync = (lambda: None)
     if device == "cuda":
         def sync():
-            torch.cuda.synchronize()
+            if torch is not None:
+                torch.cuda.synchronize()
             mytorch.cuda.synchronize()
     rows = []
     for size_name, shape in SIZES.items():
         for name in names:
             fn, diff = OPS[name]
             for mode in ("forward", "fwd+bwd") if diff else ("forward",):
-                results = {}
-                for lib in (mytorch, torch):
+                results = {"mytorch": None, "torch": None}
+                for lib in libs:
                     a, b = make_inputs(lib, shape, device, mode != "forward")
                     if mode == "forward":
                         def run():
@@ -109,22 +115,50 @@ def report(rows, markdown_path=None, note=""):
             f.write(text + "\n")
 
 
+def _separate_processes(args, threads):
+    """Each library timed in a fresh process of its own; rows merged."""
+    merged = None
+    for name in ("mytorch", "torch"):
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--threads", str(threads),
+               "--device", args.device, "--ops", *args.ops] + (["--quick"] if args.quick else [])
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode:
+            raise RuntimeError(f"{name} benchmark process failed:\n{res.stderr[-3000:]}")
+        rows = json.loads(res.stdout.strip().splitlines()[-1])
+        merged = rows if merged is None else [m[:4] + [r[4]] for m, r in zip(merged, rows)]
+    return [tuple(r) for r in merged]
+
+
 def main(argv=None):
+    global torch
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--ops", nargs="*", default=list(OPS), choices=list(OPS))
     parser.add_argument("--markdown", default=None, help="also write the table to this file")
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: numpy's BLAS)")
+    parser.add_argument("--same-process", action="store_true", help="time both libraries in this process")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.device == "cuda" and not (mytorch.cuda.is_available() and torch.cuda.is_available()):
-        sys.exit("--device cuda needs a GPU with cupy and CUDA-enabled PyTorch")
     threads = args.threads or mytorch.get_num_threads()
+    if args.child != "mytorch":
+        try:
+            import torch
+        except ImportError:  # pragma: no cover
+            sys.exit("benchmarks compare against PyTorch: pip install torch")
+        torch.set_num_threads(threads)
     mytorch.set_num_threads(threads)
-    torch.set_num_threads(threads)
-    rows = bench(args.device, 2 if args.quick else 5, args.ops)
+    repeats = 2 if args.quick else 5
+    if args.child:
+        rows = bench(args.device, repeats, args.ops, [mytorch if args.child == "mytorch" else torch])
+        print(json.dumps(rows))
+        return
+    if args.device == "cuda" and not (mytorch.cuda.is_available() and (torch is None or torch.cuda.is_available())):
+        sys.exit("--device cuda needs a GPU with cupy and CUDA-enabled PyTorch")
+    rows = bench(args.device, repeats, args.ops) if args.same_process else _separate_processes(args, threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    report(rows, args.markdown, f"{threads} threads for both libraries, load average {load:.1f} after the run")
+    mode = "one process" if args.same_process else "each library in its own process"
+    report(rows, args.markdown, f"{threads} threads for both libraries, {mode}, load average {load:.1f} after the run")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import numba as nb
 import numpy as np
 
 from . import _math, _parallel
+from .. import cpu_kernels as _package
 
 BLOCK = 1 << 14  # a full reduction sums blocks of this many elements, then the block sums
 
@@ -23,9 +24,10 @@ def trailing_sum(x, k):
         flat = rows[0]
         cut = len(flat) - len(flat) % BLOCK
         parts = np.empty(cut // BLOCK, np.float64)
-        _row_sums(flat[:cut].reshape(-1, BLOCK), parts)
+        blocks = flat[:cut].reshape(-1, BLOCK)
+        _row_sums.run(_parallel.threads(blocks.size, _package.PAR_MIN_ARITH), blocks, parts)
         total = parts.sum() + _math.row_sum(flat[cut:], len(flat) - cut)
         return np.asarray(total).reshape(lead)
     out = np.empty(len(rows), np.float64)
-    _row_sums(rows, out)
+    _row_sums.run(_parallel.threads(rows.size, _package.PAR_MIN_ARITH), rows, out)
     return out.reshape(lead)
