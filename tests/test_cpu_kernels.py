@@ -338,3 +338,11 @@ def test_serial_twins_beside_another_gnu_openmp(monkeypatch):
     assert _parallel.threads(1 << 22) == 1
     x = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)
     np.testing.assert_array_equal(cpu_kernels.binary(np.add, x, x), x + x)
+
+
+def test_warm_up_compiles_both_twins():
+    cpu_kernels.warm_up()
+    assert _parallel._state["forced"] is None
+    assert activations._FWD["gelu"].serial.signatures
+    if _parallel._layer():
+        assert activations._FWD["gelu"].parallel.signatures and cpu_ln._bwd.parallel.signatures

@@ -93,21 +93,32 @@ def use_small(*arrays):
 
 def warm_up():
     """Compile (or load from numba's on-disk cache) every body now instead of at first use: moves the
-    one-time JIT cost (seconds cold, ~60 MB of LLVM code) out of the first training step."""
+    one-time JIT cost (seconds cold, ~60 MB of LLVM code) out of the first training step. Where the
+    parallel twins can run, they are compiled too (and the thread pool started)."""
     if not available():
         return
-    from . import activations, adam, layer_norm, scatter, softmax
+    from . import _parallel, activations, adam, elementwise, layer_norm, scatter, softmax
 
     x = np.zeros((4, 8), np.float32)
-    for name in activations.NAMES:
-        activations.backward(name, x, activations.forward(name, x))
-    for w in (None, x[0]):
-        y, mean, rstd = layer_norm.forward(x, w, w, 1e-5, False)
-        layer_norm.backward(x, x, w, mean, rstd, False, True, True)
-        layer_norm.backward(x, x, w, mean, rstd, True, True, False)
-    for log in (False, True):
-        softmax.backward(x, softmax.forward(x, 1.0, 4, log), 1.0, log)
-    adam.step(x, x, x, x, 0.9, 0.999, 1e-3, 1.0, 1e-8)
+    for threads in sorted({1, _parallel.threads(1 << 62)}):
+        with _parallel.forced(threads):
+            for name in activations.NAMES:
+                activations.backward(name, x, activations.forward(name, x))
+            for w in (None, x[0]):
+                y, mean, rstd = layer_norm.forward(x, w, w, 1e-5, False)
+                layer_norm.backward(x, x, w, mean, rstd, False, True, True)
+                layer_norm.backward(x, x, w, mean, rstd, True, True, False)
+            for log in (False, True):
+                softmax.backward(x, softmax.forward(x, 1.0, 4, log), 1.0, log)
+            adam.step(x, x, x, x, 0.9, 0.999, 1e-3, 1.0, 1e-8)
+            for ufunc in elementwise.OPS:
+                elementwise.binary(ufunc, x, x[0], threads)
+                elementwise.binary(ufunc, x, x, threads)
+            elementwise.relu_grad(x, elementwise.relu(x, threads), threads)
+            from . import copy, reduce
+
+            copy.copy_c(np.zeros((8, 4), np.float32).T)
+            reduce.trailing_sum(x, 1)
     for dtype in (np.float32, np.float64):
         scatter.add_rows(np.zeros((4, 8), dtype), np.arange(4), np.zeros((4, 8), dtype))
 

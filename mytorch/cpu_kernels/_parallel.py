@@ -14,6 +14,7 @@ twice: serially, and with parallel=True, where numba's threading layer splits th
     - this process is not a fork() child of one that started the pool (GNU OpenMP can't be used after a
       fork: numba kills the child that tries). DataLoader workers and the like run the serial twin.
 """
+import contextlib
 import os
 import types
 
@@ -22,7 +23,7 @@ import numba as nb
 from .. import cpu_kernels as _package
 from .._threads import intra_op_threads
 
-_state = {"layer": None, "forked": False}  # layer: None (not started), False (unusable) or its name
+_state = {"layer": None, "forked": False, "forced": None}  # layer: None (not started), False (unusable) or a name
 
 
 def _forked_child():
@@ -68,8 +69,20 @@ def _gomp_loaded():
         return False
 
 
+@contextlib.contextmanager
+def forced(n):
+    """Within: every body runs on n threads whatever its size (warm_up compiles both twins so)."""
+    _state["forced"] = n
+    try:
+        yield
+    finally:
+        _state["forced"] = None
+
+
 def threads(size, min_size=None):
     """The threads a body over `size` elements runs on (1: the serial twin); min_size: PAR_MIN."""
+    if _state["forced"] is not None:
+        return _state["forced"]
     n = intra_op_threads()
     if n == 1 or size < (_package.PAR_MIN if min_size is None else min_size) or _state["forked"] or not _layer():
         return 1
