@@ -17,10 +17,9 @@ import numpy as np
 
 MIN_SIZE = 1 << 15  # below this numpy's per-call cost is already small
 # elements from which a body runs on several threads (_parallel): compute-heavy bodies (GELU, softmax,
-# layer norm, AdamW) from PAR_MIN; memory-bound ones (arithmetic, sums) from PAR_MIN_ARITH, since waking
-# the sleeping pool (~50-100 us) costs more than a second thread saves on a 1M-element add (~130 us)
+# layer norm, AdamW) from PAR_MIN; memory-bound ones (arithmetic, sums) from PAR_MIN_ARITH
 PAR_MIN = 1 << 16
-PAR_MIN_ARITH = 1 << 22
+PAR_MIN_ARITH = 1 << 17
 _F32 = np.dtype(np.float32)
 _state = {"available": None}
 

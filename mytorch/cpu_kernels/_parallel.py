@@ -5,12 +5,14 @@ twice: serially, and with parallel=True, where numba's threading layer splits th
 `mytorch.get_num_threads()` threads. The parallel twin runs only where it pays and is safe:
     - the first array has at least cpu_kernels.PAR_MIN elements (below that one thread finishes sooner);
     - the threading layer is OpenMP or TBB (numba's fallback "workqueue" layer takes ~150 us per hand-off
-      and is not thread-safe, so it isn't used). GNU OpenMP's threads normally spin for a while after each
-      parallel region; beside numpy's BLAS pool, whose threads spin too, that made a training step 5x
-      slower on two cores. So unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, the pool is started
-      passive: idle threads sleep. Where another library (PyTorch, say) has already loaded GNU OpenMP, its
-      pool, spinning, would be shared, and with numpy's BLAS beside it a step ran 4.6x slower: the serial
-      twins run then;
+      and is not thread-safe, so it isn't used). GNU OpenMP's threads normally spin for a long while (300k
+      turns) after each parallel region; beside numpy's BLAS pool, whose threads spin too, that made a
+      training step 5.7x slower on two cores. Sleeping at once (OMP_WAIT_POLICY=PASSIVE) costs ~50 us to
+      wake them for every op. So unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, the pool is started with
+      GOMP_SPINCOUNT=1000: microseconds of spinning, enough for back-to-back ops to find the threads awake
+      (a hand-off then takes ~2 us), too short to get in the BLAS threads' way. Where another library
+      (PyTorch, say) has already loaded GNU OpenMP, its pool, spinning long, would be shared, and with
+      numpy's BLAS beside it a step ran 4.6x slower: the serial twins run then;
     - this process is not a fork() child of one that started the pool (GNU OpenMP can't be used after a
       fork: numba kills the child that tries). DataLoader workers and the like run the serial twin.
 """
@@ -23,6 +25,7 @@ import numba as nb
 from .. import cpu_kernels as _package
 from .._threads import intra_op_threads
 
+SPINCOUNT = "1000"  # GNU OpenMP's idle spin, in turns of its wait loop (see above)
 _state = {"layer": None, "forked": False, "forced": None}  # layer: None (not started), False (unusable) or a name
 
 
@@ -42,17 +45,17 @@ def _layer():
         try:
             from numba.np.ufunc import parallel
 
-            passive = not ({"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ))
-            if passive and _gomp_loaded():
+            ours = not ({"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ))
+            if ours and _gomp_loaded():
                 _state["layer"] = False
                 return False
-            if passive:  # read once, when GNU OpenMP loads; no lasting change to this process's environment
-                os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+            if ours:  # read once, when GNU OpenMP loads; no lasting change to this process's environment
+                os.environ["GOMP_SPINCOUNT"] = SPINCOUNT
             try:
                 parallel._launch_threads()
             finally:
-                if passive:
-                    del os.environ["OMP_WAIT_POLICY"]
+                if ours:
+                    del os.environ["GOMP_SPINCOUNT"]
             name = nb.threading_layer()
         except (ImportError, ValueError, RuntimeError, OSError):
             pass
