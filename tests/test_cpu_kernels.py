@@ -346,3 +346,15 @@ def test_warm_up_compiles_both_twins():
     assert activations._FWD["gelu"].serial.signatures
     if _parallel._layer():
         assert activations._FWD["gelu"].parallel.signatures and cpu_ln._bwd.parallel.signatures
+
+
+def test_relu_gradient_at_nan_on_the_numpy_path(monkeypatch):
+    """Without the compiled bodies relu's gradient follows PyTorch too: a nan input passes its gradient."""
+    numpy_path(monkeypatch)
+    x = np.array([np.nan, -1.0, 2.0, 0.0, -0.0], np.float32)
+    for relu in (mytorch.relu, F.relu):
+        t = mytorch.tensor(x, requires_grad=True)
+        relu(t).backward(mytorch.ones(5))
+        tt = torch.tensor(x, requires_grad=True)
+        torch.relu(tt).backward(torch.ones(5))
+        np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())

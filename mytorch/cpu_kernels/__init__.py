@@ -3,13 +3,13 @@
 numpy runs an expression such as GELU's derivative as a dozen passes over memory, each writing a
 temporary, on one core. These bodies, compiled with numba, do one pass per row block, keep the
 intermediates in registers, and split large inputs' rows over `mytorch.get_num_threads()` threads
-(numba's OpenMP pool, see _parallel.py). They are a second body inside the same autograd Functions as the numpy code, which stays
-the reference the tests compare them with.
+(numba's OpenMP pool, see _parallel.py). They are a second body inside the same autograd Functions as
+the numpy code, which stays the reference the tests compare them with.
 
 They are used for contiguous float32 numpy arrays of at least MIN_SIZE elements, when numba is
 installed (`pip install "mytorch[cpu]"`) and MYTORCH_CPU_KERNELS is not "0". Everything else (other
-dtypes, small or strided arrays, cupy arrays, no numba) takes the numpy path. Large elementwise
-arithmetic (binary, relu, relu_grad below) uses them only to add threads: one thread runs numpy.
+dtypes, small or strided arrays, cupy arrays, no numba) takes the numpy path. Elementwise arithmetic
+(binary below) uses them only to add threads: on one thread numpy runs it.
 """
 import os
 
@@ -96,7 +96,7 @@ def warm_up():
     parallel twins can run, they are compiled too (and the thread pool started)."""
     if not available():
         return
-    from . import _parallel, activations, adam, elementwise, layer_norm, scatter, softmax
+    from . import _parallel, activations, adam, copy, elementwise, layer_norm, reduce, scatter, softmax
 
     x = np.zeros((4, 8), np.float32)
     for threads in sorted({1, _parallel.threads(1 << 62)}):
@@ -114,8 +114,6 @@ def warm_up():
                 elementwise.binary(ufunc, x, x[0], threads)
                 elementwise.binary(ufunc, x, x, threads)
             elementwise.relu_grad(x, elementwise.relu(x, threads), threads)
-            from . import copy, reduce
-
             copy.copy_c(np.zeros((8, 4), np.float32).T)
             reduce.trailing_sum(x, 1)
     for dtype in (np.float32, np.float64):
@@ -178,8 +176,4 @@ def relu_grad(grad, y):
         from . import elementwise
 
         return elementwise.relu_grad(grad, y, _threads(grad))
-    out = grad * (y > 0)  # np.where(y <= 0, 0, grad) is ~10x slower
-    nan = np.isnan(y)
-    if nan.any():
-        np.copyto(out, grad, where=nan)
-    return out
+    return grad * ~(y <= 0)  # np.where(y <= 0, 0, grad) is ~10x slower

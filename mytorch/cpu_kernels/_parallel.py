@@ -126,8 +126,3 @@ class Kernel:
 def kernel(**options):
     """Decorator: a Kernel from a body written with numba.prange; options go to numba.njit."""
     return lambda fn: Kernel(fn, options)
-
-
-def bounds(n, parts):
-    """Range bounds splitting n items into `parts` nearly equal ranges."""
-    return [n * i // parts for i in range(parts + 1)]

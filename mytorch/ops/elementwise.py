@@ -7,14 +7,12 @@ import warnings
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, cpu_kernels
 from .._array import device_of_array, move_array, xp_of
 from ..autograd.function import Function
-from .. import cpu_kernels
 from ..tensor import Tensor
 from ._registry import public, tensor_methods
 from ._util import float_input, promote
-
 
 
 class ToCopy(Function):
@@ -77,7 +75,7 @@ class Mul(Function):
         need_x, need_y = ctx.needs_input_grad
         if grad.dtype.kind == "c":  # holomorphic: grad * conj(derivative)
             x, y = (xp_of(x).conj(x) if need_y else x), (xp_of(y).conj(y) if need_x else y)
-        if type(grad) is np.ndarray and type(x) is type(y) is np.ndarray:  # large ones: split over threads
+        if type(grad) is np.ndarray and type(x) is type(y) is np.ndarray:  # large float32: over threads
             return (cpu_kernels.binary(np.multiply, grad, y) if need_x else None), (
                 cpu_kernels.binary(np.multiply, grad, x) if need_y else None)
         return (grad * y if need_x else None), (grad * x if need_y else None)
@@ -531,7 +529,7 @@ UNARY = {
     "atanh": (lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x), True),
     "sigmoid": (lambda xp, x: _sigmoid(xp, x), lambda xp, x, y: y * (1 - y), True),
     "relu": (lambda xp, x: cpu_kernels.relu(_no_bool_relu(x)) if xp is np else xp.maximum(x, 0).astype(x.dtype),
-             lambda xp, x, y: y > 0, False),
+             lambda xp, x, y: ~(y <= 0), False),  # threshold_backward: a nan passes its gradient
     "erf": (lambda xp, x: _erf(xp, x), lambda xp, x, y: _SQRT_2_OVER_PI * xp.exp(-x * x), True),
     "erfc": (lambda xp, x: 1 - _erf(xp, x), lambda xp, x, y: -_SQRT_2_OVER_PI * xp.exp(-x * x), True),
     "sign": (lambda xp, x: _sign(xp, x), lambda xp, x, y: 0, False),

@@ -60,8 +60,8 @@ def _hardswish_grad(xp, x):
 
 
 _TABLE = {
-    "relu": (lambda xp, x: cpu_kernels.relu(x) if xp is np else xp.maximum(x, 0).astype(x.dtype), lambda xp, y: y > 0,
-             "out"),
+    "relu": (lambda xp, x: cpu_kernels.relu(x) if xp is np else xp.maximum(x, 0).astype(x.dtype),
+             lambda xp, y: ~(y <= 0), "out"),  # threshold_backward: a nan passes its gradient
     "hardtanh": (lambda xp, x, lo, hi: xp.clip(x, lo, hi), lambda xp, x, lo, hi: (x > lo) & (x < hi), "x"),
     "leaky_relu": (lambda xp, x, slope: xp.where(x > 0, x, x * slope),
                    lambda xp, x, slope: xp.where(x > 0, 1.0, slope), "x"),
