@@ -9,11 +9,13 @@ Small tensors measure per-op Python overhead (dispatch-bound); large ones measur
     python benchmarks/bench_ops.py --markdown benchmarks/results/ops_cpu.md
     python benchmarks/bench_ops.py --threads 1
     python benchmarks/bench_ops.py --same-process   # both libraries in this process
+    python benchmarks/bench_ops.py --rounds 5       # best of 5 alternating rounds per library
 
 Both libraries run with the same thread count (mytorch.set_num_threads / torch.set_num_threads;
 default: numpy's BLAS thread count). By default each library is timed in its own fresh process, as a
-program using one of them runs: in one process PyTorch's OpenMP pool is loaded first, and mytorch then
-keeps its compiled bodies to one thread (mytorch/cpu_kernels/_parallel.py).
+program using one of them runs (in one process PyTorch's OpenMP pool is loaded first, and mytorch then
+keeps its compiled bodies to one thread: mytorch/cpu_kernels/_parallel.py), the two alternating over a few
+rounds, each keeping its best time per row.
 """
 import argparse
 import json
@@ -116,17 +118,23 @@ def report(rows, markdown_path=None, note=""):
 
 
 def _separate_processes(args, threads):
-    """Each library timed in a fresh process of its own; rows merged."""
-    merged = None
-    for name in ("mytorch", "torch"):
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--threads", str(threads),
-               "--device", args.device, "--ops", *args.ops] + (["--quick"] if args.quick else [])
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode:
-            raise RuntimeError(f"{name} benchmark process failed:\n{res.stderr[-3000:]}")
-        rows = json.loads(res.stdout.strip().splitlines()[-1])
-        merged = rows if merged is None else [m[:4] + [r[4]] for m, r in zip(merged, rows)]
-    return [tuple(r) for r in merged]
+    """Each library timed in fresh processes of its own, the two alternating for args.rounds rounds (a
+    shared machine's speed drifts over a run); each row keeps each library's best round."""
+    best = {}
+    for _ in range(args.rounds):
+        for name in ("mytorch", "torch"):
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--threads", str(threads),
+                   "--device", args.device, "--ops", *args.ops] + (["--quick"] if args.quick else [])
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode:
+                raise RuntimeError(f"{name} benchmark process failed:\n{res.stderr[-3000:]}")
+            rows = json.loads(res.stdout.strip().splitlines()[-1])
+            column = 3 if name == "mytorch" else 4
+            for row in rows:
+                key = tuple(row[:3])
+                entry = best.setdefault(key, list(row))
+                entry[column] = row[column] if entry[column] is None else min(entry[column], row[column])
+    return [tuple(r) for r in best.values()]
 
 
 def main(argv=None):
@@ -138,6 +146,7 @@ def main(argv=None):
     parser.add_argument("--markdown", default=None, help="also write the table to this file")
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: numpy's BLAS)")
     parser.add_argument("--same-process", action="store_true", help="time both libraries in this process")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the two processes (default 3)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     threads = args.threads or mytorch.get_num_threads()
@@ -157,7 +166,7 @@ def main(argv=None):
         sys.exit("--device cuda needs a GPU with cupy and CUDA-enabled PyTorch")
     rows = bench(args.device, repeats, args.ops) if args.same_process else _separate_processes(args, threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    mode = "one process" if args.same_process else "each library in its own process"
+    mode = "one process" if args.same_process else f"each library in its own process, best of {args.rounds} rounds"
     report(rows, args.markdown, f"{threads} threads for both libraries, {mode}, load average {load:.1f} after the run")
 
 

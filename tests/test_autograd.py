@@ -254,3 +254,71 @@ def test_grad_is_copied_not_aliased():
     (a + b).sum().backward()
     a.grad.mul_(5)
     assert b.grad.tolist() == [1.0, 1.0]
+
+
+# a reduction's gradient travels as a read-only broadcast view to the backward functions that take one
+# (Function.broadcast_grads); everything a user or another backward can write to is an array of its own
+_BROADCAST_PATHS = [
+    ("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
+    ("div", lambda a, b: a / (b.abs() + 1)), ("exp", lambda a, b: a.exp() + b), ("relu", lambda a, b: a.relu() * b),
+    ("where", lambda a, b: mytorch_or_torch(a).where(a > 0, a, b)),
+    ("transpose+reshape", lambda a, b: a.t().reshape(-1) + b.reshape(-1)), ("permute", lambda a, b: a.permute(1, 0) * b.t()),
+    ("cat", lambda a, b: mytorch_or_torch(a).cat([a, b], 1)), ("split", lambda a, b: a.split(2, 1)[1] * b[:, 2:4]),
+    ("narrow+getitem", lambda a, b: a.narrow(0, 1, 3)[:, ::2] + b[1:4, ::2]), ("expand", lambda a, b: a[:1].expand(5, 6) * b),
+    ("sum of sum", lambda a, b: a.sum(1, keepdim=True) * b), ("mean", lambda a, b: a.mean(0) + b.mean(0)),
+    ("matmul", lambda a, b: a @ b.t()), ("softmax", lambda a, b: a.softmax(-1) * b),
+]
+
+
+def mytorch_or_torch(t):
+    return mytorch if isinstance(t, mytorch.Tensor) else torch
+
+
+@pytest.mark.parametrize("name,fn", _BROADCAST_PATHS, ids=[n for n, _ in _BROADCAST_PATHS])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "sum(dim)"])
+def test_reduction_gradients_reach_every_op_as_pytorch(name, fn, reduce):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((5, 6)) for _ in range(2)]
+    grads = []
+    for lib in (mytorch, torch):
+        a, b = (lib.tensor(x, requires_grad=True) for x in arrays)
+        out = fn(a, b)
+        loss = {"sum": out.sum, "mean": out.mean, "sum(dim)": lambda: (out.sum(-1) * 3).sum()}[reduce]()
+        loss.backward()
+        grads.append([a.grad, b.grad])
+    for mine, ref in zip(*grads):
+        np.testing.assert_allclose(mine.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
+        assert mine.is_contiguous()
+        mine.mul_(2).add_(1)  # a leaf's .grad is its own writable memory
+
+
+def test_broadcast_gradients_are_writable_where_they_surface():
+    a, b = mytorch.ones(4, 3, requires_grad=True), mytorch.ones(4, 3, requires_grad=True)
+    (g,) = mytorch.autograd.grad((a * 2).sum(), a)
+    g.add_(1)
+    assert g.tolist() == [[3.0] * 3] * 4
+    seen = []
+    y = a + b
+    y.retain_grad()
+    y.register_hook(lambda grad: seen.append(grad.clone().mul_(5)))
+    y.sum().backward()
+    y.grad.add_(1)
+    assert y.grad.tolist() == [[2.0] * 3] * 4 and seen[0].tolist() == [[5.0] * 3] * 4
+    assert a.grad.tolist() == b.grad.tolist() == [[1.0] * 3] * 4
+    a.grad.zero_()
+    assert b.grad.tolist() == [[1.0] * 3] * 4  # the two leaves don't share memory
+
+
+def test_broadcast_gradient_reaches_user_functions_as_its_own_array():
+    class Twice(mytorch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad.mul_(2)  # in place, as user code may
+
+    x = mytorch.ones(3, 4, requires_grad=True)
+    Twice.apply(x).sum().backward()
+    assert x.grad.tolist() == [[2.0] * 4] * 3

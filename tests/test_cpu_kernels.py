@@ -358,3 +358,98 @@ def test_relu_gradient_at_nan_on_the_numpy_path(monkeypatch):
         tt = torch.tensor(x, requires_grad=True)
         torch.relu(tt).backward(torch.ones(5))
         np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+
+
+def _special(a):
+    a.reshape(-1)[:5] = [np.nan, np.inf, -np.inf, 0.0, -0.0]
+    return a
+
+
+def test_where_is_numpy_bit_for_bit():
+    rng = np.random.default_rng(0)
+    x, y = _special(rng.standard_normal((31, 17)).astype(np.float32)), rng.standard_normal((31, 17)).astype(np.float32)
+    cond = rng.standard_normal((31, 17)) > 0
+    value = np.asarray(np.float32(-2.5))
+    for a, b in ((x, y), (x, value), (value, y), (value, value[None, None]), (np.broadcast_to(value, x.shape), y),
+                 (x, np.float32(3)), (x.T.copy().T, y), (x, y[:1])):
+        got = cpu_kernels.where(cond, a, b)
+        want = np.where(cond, a, b)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
+def test_where_forward_and_backward_match_torch():
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal((40, 30)).astype(np.float32) for _ in range(2)]
+    for reduce in (lambda o: o.sum(), lambda o: (o * o).sum()):
+        results = []
+        for lib in (mytorch, torch):
+            a, b = (lib.tensor(x, requires_grad=True) for x in arrays)
+            out = lib.where(a > 0, a, b) + lib.where(b > 0.5, 1.5, a)
+            reduce(out).backward()
+            results.append([out.detach().numpy(), a.grad.numpy(), b.grad.numpy()])
+        for mine, ref in zip(*results):
+            np.testing.assert_array_equal(mine, ref)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_threaded_concatenation(axis):
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((4, 6, 10)).astype(np.float32)
+    pieces = [base, base.transpose(0, 2, 1).copy().transpose(0, 2, 1), base[:, ::-1], np.broadcast_to(base[:1], base.shape),
+              np.zeros((4, 6, 10), np.float32)]
+    shape = list(base.shape)
+    shape[axis] = 0
+    pieces.append(np.zeros(shape, np.float32))  # an empty piece
+    got = cpu_kernels.concatenate(pieces, axis)
+    np.testing.assert_array_equal(got, np.concatenate(pieces, axis))
+    mixed = [base, base.astype(np.float64)]  # numpy promotes: so does the fallback
+    assert cpu_kernels.concatenate(mixed, axis).dtype == np.float64
+    ts = [mytorch.tensor(base, requires_grad=True), mytorch.tensor(base + 1, requires_grad=True)]
+    rs = [torch.tensor(base, requires_grad=True), torch.tensor(base + 1, requires_grad=True)]
+    for lib, (a, b) in ((mytorch, ts), (torch, rs)):
+        (lib.cat([a, b.transpose(-1, -2).contiguous().transpose(-1, -2)], axis) ** 2).sum().backward()
+    np.testing.assert_array_equal(mytorch.cat(ts, axis).detach().numpy(), torch.cat(rs, axis).detach().numpy())
+    for t, r in zip(ts, rs):
+        np.testing.assert_array_equal(t.grad.numpy(), r.grad.numpy())
+
+
+def test_broadcast_copies_and_arithmetic_are_numpy_bit_for_bit():
+    rng = np.random.default_rng(0)
+    x = _special(rng.standard_normal((23, 19)).astype(np.float32))
+    for view in (np.broadcast_to(np.float32(1.5), (23, 19)), np.broadcast_to(x[:, :1], x.shape),
+                 np.broadcast_to(x[:1], x.shape), np.broadcast_to(x, (3, 23, 19))):
+        got = cpu_kernels.contiguous_copy(view)
+        assert got.flags.c_contiguous and got.flags.writeable
+        np.testing.assert_array_equal(got, view)
+    value = np.broadcast_to(np.float32(-0.75), x.shape)
+    with np.errstate(all="ignore"):
+        for ufunc in (np.add, np.subtract, np.multiply, np.divide):
+            np.testing.assert_array_equal(cpu_kernels.binary(ufunc, value, x), ufunc(value, x))
+            np.testing.assert_array_equal(cpu_kernels.binary(ufunc, x, value), ufunc(x, value))
+    np.testing.assert_array_equal(cpu_kernels.relu_grad(value, x), np.where(x <= 0, 0, value))
+
+
+def test_reduction_gradient_through_compiled_bodies_matches_torch():
+    """x.sum()'s gradient reaches mul, relu, exp and softmax as a broadcast value."""
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((30, 20)).astype(np.float32) for _ in range(2)]
+    for fn in (lambda a, b: a * b, lambda a, b: a.relu() - b, lambda a, b: a.exp() / (b * b + 1),
+               lambda a, b: a.softmax(-1) + F.gelu(b) if isinstance(a, mytorch.Tensor) else a.softmax(-1) + TF.gelu(b)):
+        results = []
+        for lib in (mytorch, torch):
+            a, b = (lib.tensor(x, requires_grad=True) for x in arrays)
+            fn(a, b).sum().backward()
+            results.append([a.grad.numpy(), b.grad.numpy()])
+        for mine, ref in zip(*results):
+            np.testing.assert_allclose(mine, ref, rtol=2e-6, atol=2e-6)
+
+
+def test_blocked_sums_keep_float64_accuracy():
+    """Sums add float32 lanes within blocks of SUM_BLOCK terms and the blocks in float64: on a long row of
+    values of one sign the error stays within a few float32 ulps of the total."""
+    rng = np.random.default_rng(0)
+    for n in (1, 7, _math.SUM_BLOCK - 1, _math.SUM_BLOCK + 3, 5 * _math.SUM_BLOCK + 11, 1 << 20):
+        x = (rng.random(n) + 0.5).astype(np.float32)
+        exact = x.astype(np.float64).sum()
+        assert abs(_math.row_sum(x, n) - exact) <= 4 * np.spacing(np.float32(exact)), n

@@ -89,6 +89,8 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
             node = ready.pop()
             grads = buffers.pop(node, None)
             if grads is not None:
+                if not node._broadcast_grads or node._hooks or capture is not None:
+                    grads = _dense(grads)
                 grads = _call_tensor_hooks(node, grads)
                 if capture is not None:
                     for nr, g in enumerate(grads):
@@ -144,6 +146,17 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
     finally:
         _final_callbacks.pop()
         grad_mode._set(prev_mode)
+
+
+def _dense(grads):
+    """grads with each broadcast view (a reduction's gradient, see ops/reduce.py's _unreduce) copied into an
+    array of its own: for the backward functions, hooks and autograd.grad results that may write to a
+    gradient, or run faster on contiguous memory."""
+    for i, g in enumerate(grads):
+        if type(g) is np.ndarray and g.ndim and 0 in g.strides and g.size > 1:
+            grads = list(grads)
+            grads[i] = cpu_kernels.contiguous_copy(g)
+    return grads
 
 
 def _first(grads):

@@ -59,6 +59,7 @@ class Node:
     _saved = ()
     _saved_versions = ()
     _materialize_grads = False
+    _broadcast_grads = False  # this node's backward takes read-only broadcast gradients (Function.broadcast_grads)
     _out_meta = None  # ((shape, dtype), ...) for multi-output nodes
     next_edges = ()  # one (node, output_nr, shape, dtype) or None per forward argument
 
@@ -141,6 +142,8 @@ class Node:
 class AccumulateGrad(Node):
     """The sink for a leaf tensor: adds the incoming gradient to `leaf.grad`."""
 
+    _broadcast_grads = True  # engine._accumulate copies what it can't take
+
     def __init__(self, leaf):
         self.next_edges = ()
         self.variable = leaf
@@ -177,11 +180,16 @@ class Function:
     is_view = False  # output shares memory (and the version counter) with input 0
     differentiable = True
     autocast_op = None  # this op's name in mytorch.amp's autocast lists (set there), e.g. "exp"
+    # backward may be given a read-only broadcast view as a gradient (a reduction's gradient, whose stride-0
+    # axes repeat one value: copying it out would cost a pass over memory), and neither writes to it nor needs
+    # it contiguous. Else the engine copies such a gradient first.
+    broadcast_grads = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         suffix = "Backward" if cls._tensor_io else "Backward0"
-        cls._node_cls = type(cls.__name__ + suffix, (Node,), {"_fn": cls, "__module__": cls.__module__})
+        cls._node_cls = type(cls.__name__ + suffix, (Node,), {"_fn": cls, "__module__": cls.__module__,
+                                                               "_broadcast_grads": cls.broadcast_grads})
 
     @staticmethod
     def forward(ctx, *args, **kwargs):

@@ -114,48 +114,135 @@ def warm_up():
                 elementwise.binary(ufunc, x, x[0], threads)
                 elementwise.binary(ufunc, x, x, threads)
             elementwise.relu_grad(x, elementwise.relu(x, threads), threads)
-            copy.copy_c(np.zeros((8, 4), np.float32).T)
+            elementwise.relu_grad(x[0, :1], x, threads)
+            for a, b in ((x, x), (x, x[0, :1]), (x[0, :1], x), (x[0, :1], x[0, :1])):
+                elementwise.where(x > 0, a, b, threads)
+            for left in (False, True):
+                elementwise.binary_value(np.multiply, x, x[0, :1], left, threads)
+            for v in (np.zeros((8, 4), np.float32).T, x, np.broadcast_to(x[:1], x.shape)):
+                copy.copy_c(v, threads)
+            copy.copy_into(np.zeros((4, 16), np.float32)[:, 8:], x, threads)  # a piece of a concatenation
             reduce.trailing_sum(x, 1)
     for dtype in (np.float32, np.float64):
         scatter.add_rows(np.zeros((4, 8), dtype), np.arange(4), np.zeros((4, 8), dtype))
 
 
 def contiguous_copy(a):
-    """A C-contiguous copy of numpy array a; transposed float views of MIN_SIZE or more elements are
-    copied tile by tile (mytorch.cpu_kernels.copy), everything else by numpy."""
+    """A C-contiguous copy of numpy array a. Float views of MIN_SIZE or more elements are copied by the
+    compiled bodies (mytorch.cpu_kernels.copy) where they beat numpy: transposed views tile by tile,
+    broadcast views (a zero stride) as fills, and the rest when large enough to split over threads."""
     if type(a) is not np.ndarray:
         return a.copy()
     if a.size >= MIN_SIZE and a.dtype.char in "fd" and available():
-        from . import copy
+        from . import _parallel, copy
 
         if copy.is_transposed(a):
-            out = copy.copy_c(a)
-            if out is not None:
-                return out
+            out = copy.copy_c(a, _parallel.threads(a.size))
+        else:
+            n = _threads(a)
+            out = copy.copy_c(a, n) if n > 1 or 0 in a.strides else None
+        if out is not None:
+            return out
     return np.array(a, order="C")
+
+
+def concatenate(arrays, axis):
+    """np.concatenate(arrays, axis); float arrays of one dtype with MIN_SIZE or more elements in all are
+    copied into place piece by piece over the threads (numpy copies on one)."""
+    first = arrays[0]
+    if type(first) is np.ndarray and first.dtype.char in "fd" and axis >= 0 and len(arrays) > 1 and available():
+        dtype, shape = first.dtype, first.shape
+        if all(type(a) is np.ndarray and a.dtype == dtype and a.ndim == first.ndim > axis for a in arrays) and all(
+                a.shape[:axis] == shape[:axis] and a.shape[axis + 1:] == shape[axis + 1:] for a in arrays):
+            total = sum(a.size for a in arrays)
+            n = _threads_for(total)
+            if n > 1 and total >= MIN_SIZE:
+                from . import copy
+
+                out_shape = shape[:axis] + (sum(a.shape[axis] for a in arrays),) + shape[axis + 1:]
+                out = np.empty(out_shape, dtype)
+                start, lead = 0, (slice(None),) * axis
+                for a in arrays:
+                    dst = out[lead + (slice(start, start + a.shape[axis]),)]
+                    start += a.shape[axis]
+                    if a.size and not (a.size >= MIN_SIZE and copy.copy_into(dst, a, n)):
+                        dst[...] = a
+                return out
+    return np.concatenate(arrays, axis)
+
+
+def broadcast_value(a):
+    """The one value of a numpy array a whose every stride is 0 (a reduction's gradient, x.expand(...)), as
+    a 1-element C-contiguous array; else None."""
+    if a.ndim and not any(a.strides):
+        return np.array(a.reshape(-1)[:1])
+    return None
 
 
 def _threads(x):
     """Threads for elementwise arithmetic on x (1: numpy does it)."""
-    if x.size < PAR_MIN_ARITH or not available():
+    return _threads_for(x.size)
+
+
+def _threads_for(size):
+    if size < PAR_MIN_ARITH or not available():
         return 1
     from . import _parallel
 
-    return _parallel.threads(x.size, PAR_MIN_ARITH)
+    return _parallel.threads(size, PAR_MIN_ARITH)
 
 
 def binary(ufunc, x, y):
-    """ufunc(x, y) (np.add, np.subtract, np.multiply or np.divide), split over threads for large C-contiguous
-    float32 operands of one shape, or y a row broadcast over x (a bias). Bit-identical to numpy's."""
-    if (type(x) is np.ndarray and type(y) is np.ndarray and x.size >= PAR_MIN_ARITH and x.dtype == _F32 == y.dtype
-            and (y.shape == x.shape or (y.ndim == 1 and x.ndim > 1 and y.shape[0] == x.shape[-1]))
-            and x.flags.c_contiguous and y.flags.c_contiguous):
-        n = _threads(x)
-        if n > 1:
+    """ufunc(x, y) (np.add, np.subtract, np.multiply or np.divide), split over threads for large float32
+    operands: C-contiguous of one shape, y a row broadcast over x (a bias), or either one a broadcast value
+    (a reduction's gradient) beside a C-contiguous other. Bit-identical to numpy's."""
+    if type(x) is np.ndarray and type(y) is np.ndarray and x.size >= PAR_MIN_ARITH and x.dtype == _F32 == y.dtype:
+        if x.flags.c_contiguous and y.flags.c_contiguous and (
+                y.shape == x.shape or (y.ndim == 1 and x.ndim > 1 and y.shape[0] == x.shape[-1])):
+            n = _threads(x)
+            if n > 1:
+                from . import elementwise
+
+                return elementwise.binary(ufunc, x, y, n)
+        elif x.shape == y.shape:
+            v, left = broadcast_value(x), True
+            if v is None:
+                v, left = broadcast_value(y), False
+            other = y if left else x
+            if v is not None and other.flags.c_contiguous:
+                from . import elementwise
+
+                return elementwise.binary_value(ufunc, other, v, left, _threads(other))
+    return ufunc(x, y)
+
+
+def _select_operand(a, shape):
+    """a as where()'s compiled body takes it (a C-contiguous float32 array of `shape`, or one value as a
+    1-element array), else None."""
+    if type(a) is np.float32:
+        return np.full(1, a)
+    if type(a) is np.ndarray and a.dtype == _F32:
+        if a.shape == shape and a.flags.c_contiguous:
+            return a
+        if a.ndim <= len(shape) and a.size == 1:
+            return a.reshape(1)
+        if a.shape == shape:
+            return broadcast_value(a)
+    return None
+
+
+def where(cond, x, y):
+    """np.where(cond, x, y); for a large C-contiguous bool cond and float32 x and y (each of cond's shape or
+    one value), by a compiled body: numpy's where branches on every element (4 ms per million of random
+    mask here, against 0.2 ms)."""
+    if (type(cond) is np.ndarray and cond.dtype == np.bool_ and cond.size >= MIN_SIZE and cond.flags.c_contiguous
+            and available()):
+        xa, ya = _select_operand(x, cond.shape), _select_operand(y, cond.shape)
+        if xa is not None and ya is not None:
             from . import elementwise
 
-            return elementwise.binary(ufunc, x, y, n)
-    return ufunc(x, y)
+            return elementwise.where(cond, xa, ya, _threads(cond))
+    return np.where(cond, x, y)
 
 
 def relu(x):
@@ -170,10 +257,12 @@ def relu(x):
 
 def relu_grad(grad, y):
     """where(y <= 0, 0, grad) for relu's saved output y (PyTorch's threshold_backward: where y is nan, the
-    gradient passes)."""
-    if (type(grad) is np.ndarray and type(y) is np.ndarray and grad.size >= MIN_SIZE and grad.dtype == _F32 == y.dtype
-            and grad.shape == y.shape and grad.flags.c_contiguous and y.flags.c_contiguous and available()):
-        from . import elementwise
+    gradient passes); grad may be a broadcast value (a reduction's gradient)."""
+    if (type(grad) is np.ndarray and type(y) is np.ndarray and y.size >= MIN_SIZE and grad.dtype == _F32 == y.dtype
+            and grad.shape == y.shape and y.flags.c_contiguous and available()):
+        g = grad if grad.flags.c_contiguous else broadcast_value(grad)
+        if g is not None:
+            from . import elementwise
 
-        return elementwise.relu_grad(grad, y, _threads(grad))
+            return elementwise.relu_grad(g, y, _threads(y))
     return grad * ~(y <= 0)  # np.where(y <= 0, 0, grad) is ~10x slower

@@ -1,7 +1,10 @@
-"""C-order copies of transposed views (x.t().contiguous(), x.transpose(-1, -2).reshape(...)).
+"""C-order copies of strided views: transposed (x.t().contiguous(), x.transpose(-1, -2).reshape(...)) and
+broadcast (a reduction's gradient, x.expand(...).contiguous()).
 
 numpy copies a transposed matrix element by element along the destination rows, reading the source a
-column at a time: every read misses the cache. This copies square tiles, so both sides stay in cache.
+column at a time: every read misses the cache. This copies small tiles, so both sides stay in cache.
+numpy copies a broadcast view element by element too (2x slower than filling); here a row whose source
+repeats one value is a fill, and large copies are split over the threads.
 """
 import numba as nb
 import numpy as np
@@ -30,20 +33,42 @@ def _copy_tiles(src, dst):
                     dst[b, i, j] = src[b, i, j]
 
 
+@_parallel.kernel()
+def _copy_rows(src, dst):
+    """src, dst: (B, M, N) arrays, src any strides; dst[...] = src row by row, the B * M rows shared out."""
+    nb_, m, n = src.shape
+    repeat = src.strides[2] == 0
+    for k in nb.prange(nb_ * m):
+        s, d = src[k // m, k % m], dst[k // m, k % m]
+        if repeat:
+            d[:] = s[0]
+        else:
+            d[:] = s
+
+
 def is_transposed(a):
     """A view whose last two axes are swapped relative to C order (the layout this copy is for)."""
     return a.ndim >= 2 and a.strides[-2] == a.itemsize and a.strides[-1] > a.itemsize and a.shape[-1] > 1
 
 
-def copy_c(a):
-    """A C-contiguous copy of a (a numpy array whose last two axes are transposed), or None when its
-    leading axes don't fold into one (the caller copies with numpy then)."""
-    m, n = a.shape[-2:]
+def _as_3d(a):
+    shape = a.shape if a.ndim > 1 else (1,) * (2 - a.ndim) + a.shape
+    return np.reshape(a, (-1,) + shape[-2:], copy=False)
+
+
+def copy_into(dst, src, threads):
+    """dst[...] = src for numpy arrays of one shape (ndim >= 1), dst any strides: transposed views tile by
+    tile, others row by row. False (nothing copied) when either's leading axes don't fold into one."""
     try:
-        src = np.reshape(a, (-1, m, n), copy=False)
+        s3, d3 = _as_3d(src), _as_3d(dst)
     except ValueError:
-        return None
+        return False
+    (_copy_tiles if is_transposed(src) else _copy_rows).run(threads, s3, d3)
+    return True
+
+
+def copy_c(a, threads):
+    """A C-contiguous copy of numpy array a (ndim >= 1), or None when its leading axes don't fold into one
+    (the caller copies with numpy then)."""
     out = np.empty(a.shape, a.dtype)
-    dst = out.reshape(-1, m, n)
-    _copy_tiles(src, dst)
-    return out
+    return out if copy_into(out, a, threads) else None

@@ -43,6 +43,8 @@ class ToCopy(Function):
 # binary arithmetic
 # ---------------------------------------------------------------------------------------------
 class Add(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, x, y):
         return cpu_kernels.binary(np.add, x, y) if type(x) is np.ndarray else x + y
@@ -53,6 +55,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, x, y):
         return cpu_kernels.binary(np.subtract, x, y) if type(x) is np.ndarray else x - y
@@ -63,6 +67,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, x, y):
         need_x, need_y = ctx.needs_input_grad
@@ -82,6 +88,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, y)
@@ -595,6 +603,7 @@ def _sigmoid(xp, x):
 class Unary(Function):
     """Base for table-driven unary ops; subclasses set `fwd`, `deriv` and `uses` ("x", "y", "xy" or "")."""
 
+    broadcast_grads = True
     uses = "x"
 
     @classmethod
@@ -778,18 +787,21 @@ clip = clamp
 
 
 class Where(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, cond, x, y):
         ctx.save_for_backward(cond)
-        return xp_of(cond).where(cond, x, y)
+        return cpu_kernels.where(cond, x, y) if type(cond) is np.ndarray else xp_of(cond).where(cond, x, y)
 
     @staticmethod
     def backward(ctx, grad):
         (cond,) = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad[1:]
-        zero = grad.dtype.type(0)
-        return None, (xp_of(grad).where(cond, grad, zero) if need_x else None), (
-            xp_of(grad).where(cond, zero, grad) if need_y else None)
+        xp = xp_of(grad)
+        select = cpu_kernels.where if xp is np else xp.where
+        zero = xp.zeros((), grad.dtype)
+        return None, (select(cond, grad, zero) if need_x else None), (select(cond, zero, grad) if need_y else None)
 
 
 def where(condition, input=None, other=None):

@@ -132,6 +132,7 @@ def _prepare_key(x, key):
 
 
 class BasicIndex(Function):
+    broadcast_grads = True
     is_view = True
 
     @staticmethod

@@ -1,7 +1,10 @@
 """Reductions (sum, mean, var, max, norm, ...), scans (cumsum, cumprod) and softmax, forward and backward.
 
-A reduction's backward broadcasts the (keepdim-shaped) gradient back over the reduced axes.
-`_unreduce` materialises it: stride-0 views send numpy's matmul down a slow non-BLAS path.
+A reduction's backward broadcasts the (keepdim-shaped) gradient back over the reduced axes. On the CPU
+`_unreduce` hands on a read-only broadcast view, as PyTorch hands on an expanded tensor: a backward that
+passes it through (add, views, cat) or reads it (mul, relu) saves the pass over memory a copy costs, and a
+leaf's gradient is filled from it once. The engine copies it for every other backward (stride-0 views send
+numpy's matmul down a slow non-BLAS path, and some write to their gradient): see Function.broadcast_grads.
 """
 import builtins
 import collections
@@ -59,8 +62,10 @@ def _keep(arr, axes, keepdim):
 
 
 def _unreduce(grad, axes, keepdim, shape):
-    """Broadcast a reduction's gradient back to the input shape."""
-    return cpu_kernels.contiguous_copy(xp_of(grad).broadcast_to(_keep(grad, axes, keepdim), shape))
+    """Broadcast a reduction's gradient back to the input shape (a view on the CPU, a copy on a GPU)."""
+    xp = xp_of(grad)
+    view = xp.broadcast_to(_keep(grad, axes, keepdim), shape)
+    return view if xp is np else view.copy()
 
 
 def _acc_dtype(x):
@@ -128,6 +133,8 @@ def _cpu_sum(x, axes, keepdim, n=1):
 
 
 class Sum(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, x, axes, keepdim, out_dtype):
         ctx.meta = (x.shape, axes, keepdim)
@@ -144,6 +151,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         n = _numel(x.shape, axes)

@@ -32,6 +32,7 @@ def _sizes(args):
 # views
 # ---------------------------------------------------------------------------------------------
 class Permute(Function):
+    broadcast_grads = True
     is_view = True
 
     @staticmethod
@@ -47,6 +48,7 @@ class Permute(Function):
 class View(Function):
     """A reshape that numpy can do without copying (the caller checked)."""
 
+    broadcast_grads = True
     is_view = True
 
     @staticmethod
@@ -60,6 +62,8 @@ class View(Function):
 
 
 class ReshapeCopy(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
@@ -74,6 +78,7 @@ class ReshapeCopy(Function):
 
 
 class Expand(Function):
+    broadcast_grads = True
     is_view = True
 
     @staticmethod
@@ -94,6 +99,7 @@ class Expand(Function):
 
 
 class Narrow(Function):
+    broadcast_grads = True
     is_view = True
 
     @staticmethod
@@ -113,6 +119,7 @@ class Split(Function):
     """One node, several view outputs (split/chunk/unbind/tensor_split). pieces: (start, length) along dim;
     squeeze: unbind's integer selects. Unused outputs arrive as zero grads."""
 
+    broadcast_grads = True
     is_view = True
 
     @staticmethod
@@ -533,12 +540,15 @@ def swapaxes(input, axis0, axis1):
 # joins
 # ---------------------------------------------------------------------------------------------
 class Cat(Function):
+    broadcast_grads = True
+
     @staticmethod
     def forward(ctx, dim, *arrays):
         # legacy rule: 1-D empty tensors are skipped whatever the other shapes
         kept = [a for a in arrays if not (a.ndim == 1 and a.shape[0] == 0)] or list(arrays[:1])
         ctx.dim, ctx.sizes = dim, [None if a.ndim == 1 and a.shape[0] == 0 else a.shape[dim] for a in arrays]
-        return xp_of(arrays[0]).concatenate(kept, dim)
+        xp = xp_of(arrays[0])
+        return cpu_kernels.concatenate(kept, dim) if xp is np else xp.concatenate(kept, dim)
 
     @staticmethod
     def backward(ctx, grad):
