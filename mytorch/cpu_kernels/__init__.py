@@ -139,7 +139,7 @@ def contiguous_copy(a):
         if copy.is_transposed(a):
             out = copy.copy_c(a, _parallel.threads(a.size))
         else:
-            n = _threads(a)
+            n = _threads(a.size)
             out = copy.copy_c(a, n) if n > 1 or 0 in a.strides else None
         if out is not None:
             return out
@@ -155,7 +155,7 @@ def concatenate(arrays, axis):
         if all(type(a) is np.ndarray and a.dtype == dtype and a.ndim == first.ndim > axis for a in arrays) and all(
                 a.shape[:axis] == shape[:axis] and a.shape[axis + 1:] == shape[axis + 1:] for a in arrays):
             total = sum(a.size for a in arrays)
-            n = _threads_for(total)
+            n = _threads(total)
             if n > 1 and total >= MIN_SIZE:
                 from . import copy
 
@@ -179,12 +179,8 @@ def broadcast_value(a):
     return None
 
 
-def _threads(x):
-    """Threads for elementwise arithmetic on x (1: numpy does it)."""
-    return _threads_for(x.size)
-
-
-def _threads_for(size):
+def _threads(size):
+    """Threads for memory-bound work over `size` elements (1: numpy, or the serial twin, does it)."""
     if size < PAR_MIN_ARITH or not available():
         return 1
     from . import _parallel
@@ -199,7 +195,7 @@ def binary(ufunc, x, y):
     if type(x) is np.ndarray and type(y) is np.ndarray and x.size >= PAR_MIN_ARITH and x.dtype == _F32 == y.dtype:
         if x.flags.c_contiguous and y.flags.c_contiguous and (
                 y.shape == x.shape or (y.ndim == 1 and x.ndim > 1 and y.shape[0] == x.shape[-1])):
-            n = _threads(x)
+            n = _threads(x.size)
             if n > 1:
                 from . import elementwise
 
@@ -212,7 +208,7 @@ def binary(ufunc, x, y):
             if v is not None and other.flags.c_contiguous:
                 from . import elementwise
 
-                return elementwise.binary_value(ufunc, other, v, left, _threads(other))
+                return elementwise.binary_value(ufunc, other, v, left, _threads(other.size))
     return ufunc(x, y)
 
 
@@ -241,7 +237,7 @@ def where(cond, x, y):
         if xa is not None and ya is not None:
             from . import elementwise
 
-            return elementwise.where(cond, xa, ya, _threads(cond))
+            return elementwise.where(cond, xa, ya, _threads(cond.size))
     return np.where(cond, x, y)
 
 
@@ -251,7 +247,7 @@ def relu(x):
     if type(x) is np.ndarray and x.size >= MIN_SIZE and x.dtype == _F32 and x.flags.c_contiguous and available():
         from . import elementwise
 
-        return elementwise.relu(x, _threads(x))
+        return elementwise.relu(x, _threads(x.size))
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
@@ -264,5 +260,5 @@ def relu_grad(grad, y):
         if g is not None:
             from . import elementwise
 
-            return elementwise.relu_grad(g, y, _threads(y))
+            return elementwise.relu_grad(g, y, _threads(y.size))
     return grad * ~(y <= 0)  # np.where(y <= 0, 0, grad) is ~10x slower

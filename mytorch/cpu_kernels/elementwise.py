@@ -1,8 +1,7 @@
 """Large float32 elementwise arithmetic on several threads: x + y, x - y, x * y, x / y (same shape, y one
-row broadcast over x's rows, as a bias, or one operand a broadcast value, as a reduction's gradient), relu
-relu's gradient and where(cond, x, y). Each element is the IEEE result of
-the one operation numpy would do (no fast-math), so the values equal numpy's bit for bit; the gain is
-the second core numpy leaves idle.
+row broadcast over x's rows, as a bias, or one operand a broadcast value, as a reduction's gradient), relu,
+relu's gradient and where(cond, x, y). Each element is the IEEE result of the one operation numpy would do
+(no fast-math), so the values equal numpy's bit for bit; the gain is the second core numpy leaves idle.
 """
 import numba as nb
 import numpy as np
@@ -12,18 +11,22 @@ from . import _parallel
 OPS = {np.add: 0, np.subtract: 1, np.multiply: 2, np.divide: 3}
 
 
+@nb.njit(inline="always", error_model="numpy", cache=True)
+def _arith(op, a, b):
+    """a op b, op an OPS code (loop-invariant where called: LLVM hoists the branch out of the loop)."""
+    if op == 0:
+        return a + b
+    if op == 1:
+        return a - b
+    if op == 2:
+        return a * b
+    return a / b
+
+
 @_parallel.kernel()
 def _binary(x, y, out, op):
     for i in nb.prange(x.shape[0]):
-        a, b = x[i], y[i]
-        if op == 0:
-            out[i] = a + b
-        elif op == 1:
-            out[i] = a - b
-        elif op == 2:
-            out[i] = a * b
-        else:
-            out[i] = a / b
+        out[i] = _arith(op, x[i], y[i])
 
 
 @_parallel.kernel()
@@ -50,15 +53,7 @@ def _binary_value(x, v, out, op, left):
     """out = v op x (left) or x op v, v a 1-element array."""
     c = v[0]
     for i in nb.prange(x.shape[0]):
-        a, b = (c, x[i]) if left else (x[i], c)
-        if op == 0:
-            out[i] = a + b
-        elif op == 1:
-            out[i] = a - b
-        elif op == 2:
-            out[i] = a * b
-        else:
-            out[i] = a / b
+        out[i] = _arith(op, c, x[i]) if left else _arith(op, x[i], c)
 
 
 @_parallel.kernel()
