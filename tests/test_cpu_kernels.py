@@ -8,7 +8,7 @@ import torch
 import mytorch
 from mytorch import cpu_kernels
 
-pytest.importorskip("numba", reason="the compiled CPU bodies need numba")
+numba = pytest.importorskip("numba", reason="the compiled CPU bodies need numba")
 from mytorch.cpu_kernels import _math, _parallel, activations  # noqa: E402
 from mytorch.cpu_kernels import layer_norm as cpu_ln  # noqa: E402
 from mytorch.cpu_kernels import softmax as cpu_softmax  # noqa: E402
@@ -453,3 +453,35 @@ def test_blocked_sums_keep_float64_accuracy():
         x = (rng.random(n) + 0.5).astype(np.float32)
         exact = x.astype(np.float64).sum()
         assert abs(_math.row_sum(x, n) - exact) <= 4 * np.spacing(np.float32(exact)), n
+
+
+def test_row_extrema_are_exact():
+    """Row maxima and minima (llvm.maxnum / minnum chains) equal numpy's on every length, prefix lengths
+    included; a NaN never hides a row's problem: the max is then a NaN or the max of the other values."""
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 15, 16, 17, 63, 1000, 1024, 4099):
+        x = (rng.standard_normal(n) * 100).astype(np.float32)
+        for visible in {1, n // 2 or 1, n}:
+            assert _math.row_max(x, visible) == x[:visible].max()
+            assert _math.row_min(x, visible) == x[:visible].min()
+    assert _math.row_max(np.full(5, -np.inf, np.float32), 5) == -np.inf
+    x = np.arange(40, dtype=np.float32)
+    x[7] = np.nan
+    got = _math.row_max(x, 40)
+    assert np.isnan(got) or got == 39.0
+
+
+def test_exp_neg_random_inputs_within_one_ulp_and_a_half():
+    @numba.njit(fastmath=_math.REDUCE)
+    def total(z):  # inlined into a reassociating reduction, as in log_softmax's exp_sum
+        s = 0.0
+        for v in z:
+            s += _math.exp_neg(v)
+        return s
+
+    z = -(np.random.default_rng(0).random(1 << 16) * 80).astype(np.float32)
+    got = np.array([_math.exp_sum(z[i:i + 1], 1) for i in range(0, 4096)])
+    want = np.exp(z[:4096].astype(np.float64))
+    assert np.all(np.abs(got - want) <= 1.5 * np.spacing(want.astype(np.float32)))
+    exact = np.exp(z.astype(np.float64)).sum()
+    assert abs(total(z) - exact) <= 1e-6 * exact

@@ -3,9 +3,17 @@
 numba turns math.tanh / math.erf / math.exp into one libm call per element (~5-15 ns each); these
 rational and polynomial forms are plain arithmetic, which LLVM vectorizes. Accuracy, checked over every
 float32 grid of 2M points in tests/test_cpu_kernels.py: tanh and erf within 5e-7 absolute, exp_neg within 4 ulp.
+
+Reductions are written in the shapes LLVM's loop vectorizer recognises on every x86 target we met: sums
+over blocks of a constant length (a block loop bounded by min(b + BLOCK, n) stayed scalar on some CPUs),
+maxima as a chain of llvm.maxnum calls (a compare-and-select chain, or sixteen lanes in a small array,
+did not vectorize there either).
 """
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 f32 = np.float32
 # LLVM may contract a * b + c into one FMA and skip signed-zero / NaN-payload care, but not reassociate:
@@ -15,6 +23,45 @@ FAST = {"nsz", "arcp", "contract", "afn"}
 REDUCE = FAST | {"reassoc"}
 f64 = np.float64
 _jit = nb.njit(inline="always", fastmath=FAST, error_model="numpy", cache=True)
+
+
+@intrinsic
+def _int_bits_as_f32(typingctx, i):
+    """The float32 whose bit pattern is the int32 i (no conversion: a bitcast)."""
+    if not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        bits = context.cast(builder, args[0], sig.args[0], types.int32)
+        return builder.bitcast(bits, ir.FloatType())
+    return types.float32(i), codegen
+
+
+def _float_intrinsic(name, arity):
+    """An LLVM float32 intrinsic as a function numba can call; LLVM vectorizes it and, unlike plain
+    arithmetic, never reassociates through it."""
+    def typer(args):
+        if any(a != types.float32 for a in args):
+            return None
+
+        def codegen(context, builder, sig, values):
+            ty = ir.FloatType()
+            fn = builder.module.declare_intrinsic(name, [ty], ir.FunctionType(ty, [ty] * arity))
+            return builder.call(fn, values)
+        return types.float32(*args), codegen
+
+    # numba's intrinsics take no *args: one signature per arity
+    if arity == 1:
+        return intrinsic(lambda typingctx, a: typer((a,)))
+    if arity == 2:
+        return intrinsic(lambda typingctx, a, b: typer((a, b)))
+    return intrinsic(lambda typingctx, a, b, c: typer((a, b, c)))
+
+
+maxnum = _float_intrinsic("llvm.maxnum", 2)  # max(a, b); a NaN operand yields the other one
+minnum = _float_intrinsic("llvm.minnum", 2)
+rint = _float_intrinsic("llvm.rint", 1)  # to the nearest integer, ties to even
+fma = _float_intrinsic("llvm.fma", 3)  # a * b + c, rounded once
 
 
 @_jit
@@ -60,14 +107,25 @@ def erf(x):
 
 @_jit
 def exp_neg(z):
-    """exp(z) for z <= 0 (float32 in and out): exp(z / 256) by its Taylor series in float64, squared 8
-    times. Below -110 the float32 result is 0."""
-    r = f64(max(z, f32(-110.0))) * f64(1.0 / 256.0)
-    e = f64(1.0) + r * (f64(1.0) + r * (f64(1 / 2) + r * (f64(1 / 6) + r * (f64(1 / 24) + r * (
-        f64(1 / 120) + r * (f64(1 / 720) + r * (f64(1 / 5040) + r * (f64(1 / 40320) + r * f64(1 / 362880)))))))))
-    for _ in range(8):
-        e = e * e
-    return f32(e)
+    """exp(z) for z <= 0 (float32 in and out), to 1 ulp: z = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts,
+    each product taken off in one rounding), Cephes' degree-7 polynomial for exp(r), times 2^n built from
+    its exponent bits, in two halves so that results below 2^-126 round once, as subnormals. Below -110
+    the float32 result is 0. Written with intrinsics where it must not be reassociated, so that it stays
+    exact inlined into reductions (exp_sum)."""
+    z = max(z, f32(-110.0))
+    n = rint(z * f32(1.44269504088896341))
+    r = fma(-n, f32(1.428606765330187045e-06), fma(-n, f32(0.693145751953125), z))
+    p = f32(1.9875691500e-4)
+    p = p * r + f32(1.3981999507e-3)
+    p = p * r + f32(8.3334519073e-3)
+    p = p * r + f32(4.1665795894e-2)
+    p = p * r + f32(1.6666665459e-1)
+    p = p * r + f32(5.0000001201e-1)
+    p = p * r * r + r + f32(1.0)
+    k = np.int32(n)
+    half = k >> np.int32(1)
+    return p * _int_bits_as_f32((half + np.int32(127)) << np.int32(23)) * _int_bits_as_f32(
+        (k - half + np.int32(127)) << np.int32(23))
 
 
 @_jit
@@ -86,12 +144,16 @@ def row_sum(a, n):
     """sum(a[:n]) as a float64: blocks of SUM_BLOCK elements summed in a's dtype in SIMD lanes (each lane
     adds a few dozen terms: float32 lanes run twice as wide as float64 ones), the block sums in float64."""
     s = 0.0
-    for b in range(0, n, SUM_BLOCK):
+    full = n - n % SUM_BLOCK
+    for b in range(0, full, SUM_BLOCK):
         t = a.dtype.type(0)
-        for j in range(b, min(b + SUM_BLOCK, n)):
-            t += a[j]
+        for j in range(SUM_BLOCK):
+            t += a[b + j]
         s += t
-    return s
+    t = a.dtype.type(0)
+    for j in range(full, n):
+        t += a[j]
+    return s + t
 
 
 @nb.njit(inline="never", fastmath=REDUCE, error_model="numpy", cache=True)
@@ -103,31 +165,19 @@ def exp_sum(a, n):
     return s
 
 
-@nb.njit(inline="always", fastmath=FAST, error_model="numpy", cache=True)
-def _lanes(a, n, sign):
-    """max(sign * a[:n]) * sign, kept in 16 independent lanes so that LLVM emits vector max instructions (a
-    running max(m, x) is a serial chain it won't vectorize). NaNs are skipped: callers find them through
-    their sums."""
-    acc = np.full(16, -np.inf, np.float32)
-    full = n - n % 16
-    for j in range(0, full, 16):
-        for k in range(16):
-            v = a[j + k] * sign
-            acc[k] = v if v > acc[k] else acc[k]
-    m = np.float32(-np.inf)
-    for k in range(16):
-        m = acc[k] if acc[k] > m else m
-    for j in range(full, n):
-        v = a[j] * sign
-        m = v if v > m else m
-    return m * sign
-
-
-@nb.njit(inline="never", fastmath=FAST, error_model="numpy", cache=True)
+# maxima may assume no NaN (nnan: what lets LLVM vectorize them); a NaN in a row makes the result a NaN or
+# skips it, and callers find NaNs through their sums either way
+@nb.njit(inline="never", fastmath=REDUCE | {"nnan"}, error_model="numpy", cache=True)
 def row_max(a, n):
-    return _lanes(a, n, f32(1.0))
+    m = f32(-np.inf)
+    for j in range(n):
+        m = maxnum(m, a[j])
+    return m
 
 
-@nb.njit(inline="never", fastmath=FAST, error_model="numpy", cache=True)
+@nb.njit(inline="never", fastmath=REDUCE | {"nnan"}, error_model="numpy", cache=True)
 def row_min(a, n):
-    return _lanes(a, n, f32(-1.0))
+    m = f32(np.inf)
+    for j in range(n):
+        m = minnum(m, a[j])
+    return m

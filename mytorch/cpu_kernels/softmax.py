@@ -31,13 +31,13 @@ def _fwd(x, y, scale, lq, log):
         m = (_math.row_max(row, visible) if scale >= 0 else _math.row_min(row, visible)) * scale
         if m > -np.inf and m < np.inf:
             m32 = f32(m)
-            for j in range(visible):
-                out[j] = row[j] * scale - m32
             if log:
+                for j in range(visible):
+                    out[j] = row[j] * scale - m32
                 s = _math.exp_sum(out, visible)
             else:
                 for j in range(visible):
-                    out[j] = _math.exp_neg(out[j])
+                    out[j] = _math.exp_neg(row[j] * scale - m32)
                 s = _math.row_sum(out, visible)
             if s > 0.5:  # the maximum's own term is exp(~0) ~ 1 (within rounding); a nan fails this
                 if log:
