@@ -485,3 +485,65 @@ def test_exp_neg_random_inputs_within_one_ulp_and_a_half():
     assert np.all(np.abs(got - want) <= 1.5 * np.spacing(want.astype(np.float32)))
     exact = np.exp(z.astype(np.float64)).sum()
     assert abs(total(z) - exact) <= 1e-6 * exact
+
+
+def _gemm_cases(rng):
+    """(a, b) pairs in every layout the pool's products take: row- and column-major operands with padded
+    leading dimensions, stacks, a 2-D operand beside a stack, broadcast stacks, attention's (batch, heads)
+    views of one qkv array, float64."""
+    def mat(shape, dtype=np.float32):
+        return rng.standard_normal(shape).astype(dtype)
+
+    cases = [(mat((37, 19)), mat((19, 23))), (mat((19, 37)).T, mat((19, 23))), (mat((37, 19)), mat((23, 19)).T),
+             (mat((19, 37)).T, mat((23, 19)).T), (mat((37, 40))[:, :19], mat((19, 50))[:, 3:26]),
+             (mat((5, 37, 19)), mat((5, 19, 23))), (mat((37, 19)), mat((5, 19, 23))),
+             (mat((2, 3, 19, 37)).swapaxes(-1, -2), mat((2, 3, 19, 23))),
+             (np.broadcast_to(mat((37, 19)), (4, 37, 19)), mat((4, 19, 23))), (mat((3, 17)), mat((17, 300))),
+             (mat((40, 19), np.float64), mat((19, 23), np.float64)), (mat((1, 64)), mat((64, 5000))),
+             (mat((64, 1)), mat((1, 5000)))]
+    qkv = mat((2, 9, 3 * 4 * 8))  # (batch, tokens, 3 * heads * head_dim)
+    q, k = (qkv[..., i * 32:(i + 1) * 32].reshape(2, 9, 4, 8).swapaxes(1, 2) for i in range(2))
+    cases += [(q, k.swapaxes(-1, -2)), (q.swapaxes(-1, -2), q)]
+    return cases
+
+
+def test_pool_products_match_numpy(monkeypatch):
+    """Shared out by matrices (stacks), by rows (m >= n, m odd) and by columns (m < n) over two threads."""
+    from mytorch.cpu_kernels import gemm
+
+    if gemm.blas() is None:
+        pytest.skip("numpy is not linked with an OpenBLAS that has openblas_set_num_threads_local")
+    monkeypatch.setattr(gemm, "MIN_FLOPS", 0)
+    rng = np.random.default_rng(0)
+    with _parallel.forced(2):
+        for a, b in _gemm_cases(rng):
+            got = gemm.matmul(a, b)
+            assert got is not None, (a.shape, a.strides, b.shape, b.strides)
+            assert got.dtype == a.dtype and got.shape == np.matmul(a, b).shape
+            np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-5, atol=1e-5)
+        x = rng.standard_normal((2, 3, 4, 5, 6)).astype(np.float32).transpose(0, 2, 1, 3, 4)  # 3 unfoldable runs
+        y = rng.standard_normal((6, 7)).astype(np.float32)
+        assert gemm.matmul(x[:, ::2], rng.standard_normal((2, 2, 3, 6, 7)).astype(np.float32)) is None
+        for a, b in ((x[..., 0, :, :], y.astype(np.float64)), (x[0, 0].astype(np.int64), y.astype(np.int64))):
+            assert gemm.matmul(a, b) is None  # mixed or integer dtypes: numpy's
+
+
+def test_matmul_and_linear_on_the_pool_match_torch(monkeypatch):
+    """Forward and gradients of matmul / linear / attention's batched products through the pool's GEMMs."""
+    from mytorch.cpu_kernels import gemm
+
+    if gemm.blas() is None:
+        pytest.skip("numpy is not linked with an OpenBLAS that has openblas_set_num_threads_local")
+    monkeypatch.setattr(gemm, "MIN_FLOPS", 0)
+    monkeypatch.setattr(mytorch._threads, "_intra_op", 2)
+    pooled, matmul = [], gemm.matmul
+    monkeypatch.setattr(gemm, "matmul", lambda a, b: pooled.append(matmul(a, b) is not None) or matmul(a, b))
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((3, 7, 16)).astype(np.float32), rng.standard_normal((12, 16)).astype(np.float32)
+    q, k = (rng.standard_normal((2, 4, 9, 8)).astype(np.float32) for _ in range(2))
+    for fn, args in (((lambda lib: lambda x, w: lib.nn.functional.linear(x, w)), [x, w]),
+                     ((lambda lib: lambda q, k: q @ k.transpose(-1, -2)), [q, k])):
+        pooled.clear()
+        compare(fn(mytorch), fn(torch), args, monkeypatch, atol=1e-5, rtol=1e-5)
+        assert sum(pooled) >= 3  # the product and both gradients (compare's numpy-path rerun adds none)
+        monkeypatch.setitem(cpu_kernels._state, "available", True)  # compare left the numpy path on

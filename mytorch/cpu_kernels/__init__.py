@@ -96,7 +96,7 @@ def warm_up():
     parallel twins can run, they are compiled too (and the thread pool started)."""
     if not available():
         return
-    from . import _parallel, activations, adam, copy, elementwise, layer_norm, reduce, scatter, softmax
+    from . import _parallel, activations, adam, copy, elementwise, gemm, layer_norm, reduce, scatter, softmax
 
     x = np.zeros((4, 8), np.float32)
     for threads in sorted({1, _parallel.threads(1 << 62)}):
@@ -123,6 +123,9 @@ def warm_up():
                 copy.copy_c(v, threads)
             copy.copy_into(np.zeros((4, 16), np.float32)[:, 8:], x, threads)  # a piece of a concatenation
             reduce.trailing_sum(x, 1)
+            for dtype in (np.float32, np.float64):  # the products run on the pool only: no serial twin
+                square = np.zeros((64, 64), dtype)
+                gemm.matmul(square, square)
     for dtype in (np.float32, np.float64):
         scatter.add_rows(np.zeros((4, 8), dtype), np.arange(4), np.zeros((4, 8), dtype))
 

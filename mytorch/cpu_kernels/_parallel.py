@@ -5,14 +5,17 @@ twice: serially, and with parallel=True, where numba's threading layer splits th
 `mytorch.get_num_threads()` threads. The parallel twin runs only where it pays and is safe:
     - the first array has at least cpu_kernels.PAR_MIN elements (below that one thread finishes sooner);
     - the threading layer is OpenMP or TBB (numba's fallback "workqueue" layer takes ~150 us per hand-off
-      and is not thread-safe, so it isn't used). GNU OpenMP's threads normally spin for a long while (300k
-      turns) after each parallel region; beside numpy's BLAS pool, whose threads spin too, that made a
-      training step 5.7x slower on two cores. Sleeping at once (OMP_WAIT_POLICY=PASSIVE) costs ~50 us to
-      wake them for every op. So unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, the pool is started with
-      GOMP_SPINCOUNT=1000: microseconds of spinning, enough for back-to-back ops to find the threads awake
-      (a hand-off then takes ~2 us), too short to get in the BLAS threads' way. Where another library
-      (PyTorch, say) has already loaded GNU OpenMP, its pool, spinning long, would be shared, and with
-      numpy's BLAS beside it a step ran 4.6x slower: the serial twins run then;
+      and is not thread-safe, so it isn't used). The pool is PyTorch's kind: one pool for the elementwise
+      bodies and for the large matrix products (cpu_kernels.gemm runs numpy's OpenBLAS inside it, one
+      OpenBLAS thread per worker), so that OpenBLAS's own threads stay asleep. Its threads spin for a while
+      after each body, for the next one to find them awake: waking a sleeping thread costs 50-150 us on a
+      2-core VM (and made 1M-element sums 3x slower there), against ~2 us for a spinning one. Unless
+      OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, the pool is started with GOMP_SPINCOUNT=100000, ~0.2 ms of
+      spinning: long enough to cover the Python between two ops of a training step (a GPT step at dim 128:
+      38 ms with the GEMMs on OpenBLAS's pool and 1000 spins, 31.5 ms so), short enough to leave an idle
+      process's cores alone. Where another library (PyTorch, say) has already loaded
+      GNU OpenMP, its pool, spinning long, would be shared, and with numpy's BLAS beside it a step ran 4.6x
+      slower: the serial twins run then (and numpy's matmul);
     - this process is not a fork() child of one that started the pool (GNU OpenMP can't be used after a
       fork: numba kills the child that tries). DataLoader workers and the like run the serial twin.
 """
@@ -25,7 +28,7 @@ import numba as nb
 from .. import cpu_kernels as _package
 from .._threads import intra_op_threads
 
-SPINCOUNT = "1000"  # GNU OpenMP's idle spin, in turns of its wait loop (see above)
+SPINCOUNT = "100000"  # GNU OpenMP's idle spin, in turns of its wait loop (see above)
 _state = {"layer": None, "forked": False, "forced": None}  # layer: None (not started), False (unusable) or a name
 
 

@@ -9,7 +9,7 @@ import string
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, cpu_kernels
 from .._array import xp_of
 from ..autograd.function import Function, autocast
 from ..tensor import Tensor
@@ -81,7 +81,18 @@ def _matmul(a, b, out_dtype=None):
             return _matmul(a, b).astype(out_dtype)
     a, b = _blas_ready(a), _blas_ready(b)
     if a.ndim > 2 and b.ndim == 2:
-        return (_fold_rows(a) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+        return _product(_fold_rows(a), b).reshape(a.shape[:-1] + b.shape[-1:])
+    return _product(a, b)
+
+
+def _product(a, b):
+    """a @ b; large float CPU products on mytorch's thread pool (cpu_kernels.gemm), like its other bodies."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind == "f" and cpu_kernels.available():
+        from ..cpu_kernels import gemm
+
+        out = gemm.matmul(a, b)
+        if out is not None:
+            return out
     return a @ b
 
 

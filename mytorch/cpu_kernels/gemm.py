@@ -1,0 +1,202 @@
+"""Matrix products on mytorch's thread pool: each thread calls the sgemm / dgemm of numpy's own OpenBLAS,
+on one thread, for its share of the product (its matrices of a batch, or its rows or columns of one).
+
+numpy's matmul runs OpenBLAS on OpenBLAS's own threads, and a stack of small products (attention's
+per-head GEMMs) one after the other on one thread. Beside the compiled bodies on numba's OpenMP pool
+that is two pools on the same cores: the OpenMP threads must sleep soon after each body or they get in
+the way of OpenBLAS's, and waking them costs 100-150 us on a 2-core VM. PyTorch runs both its GEMMs and
+its elementwise loops on one OpenMP pool, which may then keep spinning between ops; so does mytorch
+(_parallel.SPINCOUNT).
+
+The products are the ones numpy's BLAS path computes (the same kernels), so results agree with numpy's
+matmul to rounding. It applies to float32 / float64 numpy arrays whose matrices are row- or column-major
+(any leading dimension) and whose batch axes fold into at most two strides; everything else, and products
+too small for OpenBLAS to thread (MIN_FLOPS), is numpy's. OpenBLAS must export
+openblas_set_num_threads_local (0.3.27+, numpy >= 2.1's wheels): it keeps each worker's call on its own
+thread without changing numpy's setting.
+"""
+import ctypes
+import math
+
+import numba as nb
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+from . import _parallel
+
+MIN_FLOPS = 1 << 18  # m * n * k up to which OpenBLAS stays on one thread itself: numpy's call then
+_state = {"blas": None}
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enums
+_BATCH, _ROWS, _COLS = 0, 1, 2  # how a product is shared out
+
+
+def _load_openblas():
+    """({dtype: address of its gemm}, address of set_num_threads_local) in the OpenBLAS numpy is linked with,
+    or None. Only builds with 64-bit indices (symbols ending in 64_, as in numpy's wheels) are used."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    for info in threadpool_info():
+        if info.get("internal_api") != "openblas" or info.get("user_api") != "blas":
+            continue
+        try:
+            lib = ctypes.CDLL(info["filepath"])
+        except (OSError, KeyError):
+            continue
+        local = getattr(lib, "openblas_set_num_threads_local", None)
+        for prefix in ("scipy_", ""):
+            found = {np.dtype(dtype): getattr(lib, f"{prefix}cblas_{letter}gemm64_", None)
+                     for letter, dtype in (("s", np.float32), ("d", np.float64))}
+            found = {dtype: ctypes.cast(fn, ctypes.c_void_p).value for dtype, fn in found.items() if fn is not None}
+            if found and local is not None:
+                return found, ctypes.cast(local, ctypes.c_void_p).value
+    return None
+
+
+def _c_call(builder, address, result, params, values):
+    fnty = ir.FunctionType(result, params)
+    return builder.call(builder.inttoptr(address, fnty.as_pointer()), values)
+
+
+@intrinsic
+def _set_threads_local(typingctx, address, n):
+    """openblas_set_num_threads_local(n) at `address` (an integer: compiled code that takes addresses as
+    arguments caches on disk, and numba passes integers for free)."""
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        return _c_call(builder, args[0], i32, [i32], [builder.trunc(args[1], i32)])
+    return types.int32(address, n), codegen
+
+
+@intrinsic
+def _cblas_gemm(typingctx, address, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+    """cblas_?gemm64_(row-major, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc) at `address`: enums as C
+    ints, sizes and pointers as 64-bit integers, alpha and beta of the matrices' float type."""
+    if alpha not in (types.float32, types.float64) or beta != alpha:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        real = context.get_value_type(sig.args[6])
+        params = [i32, i32, i32, i64, i64, i64, real, i64, i64, i64, i64, real, i64, i64]
+        ints = [builder.trunc(v, i32) if ty == i32 else v for ty, v in zip(params[1:3], args[1:3])]
+        values = [ir.Constant(i32, _ROW_MAJOR)] + ints + list(args[3:])
+        _c_call(builder, args[0], ir.VoidType(), params, values)
+        return context.get_dummy_value()
+    return types.none(address, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc), codegen
+
+
+@_parallel.kernel()
+def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, es, one, a, lda, sa1, sa2, b, ldb, sb1, sb2, c,
+          ldc, sc1, sc2):
+    """C = op(A) op(B) by the gemm at address `gemm` on `parts` threads, each set to one OpenBLAS thread
+    (`local`) while it multiplies. a, b, c: addresses of the first matrices; matrix (i, j) of the batch lies
+    sa1 * i + sa2 * j bytes on; es: bytes per element; one: 1 in the matrices' float type."""
+    batch = outer * inner
+    zero = one - one
+    for t in nb.prange(parts):
+        # one OpenBLAS thread while multiplying, then the setting back (one of these threads is the caller's)
+        before = _set_threads_local(local, 1)
+        first, last = (batch * t // parts, batch * (t + 1) // parts) if how == _BATCH else (0, batch)
+        lo, hi = (m * t // parts, m * (t + 1) // parts) if how == _ROWS else (
+            (n * t // parts, n * (t + 1) // parts) if how == _COLS else (0, 0))
+        for i in range(first, last):
+            pa = a + (i // inner) * sa1 + (i % inner) * sa2
+            pb = b + (i // inner) * sb1 + (i % inner) * sb2
+            pc = c + (i // inner) * sc1 + (i % inner) * sc2
+            if how == _BATCH:
+                _cblas_gemm(gemm, ta, tb, m, n, k, one, pa, lda, pb, ldb, zero, pc, ldc)
+            elif how == _ROWS and hi > lo:  # rows lo..hi of op(A) and of C
+                _cblas_gemm(gemm, ta, tb, hi - lo, n, k, one, pa + es * lo * (1 if ta == _TRANS else lda), lda,
+                            pb, ldb, zero, pc + es * lo * ldc, ldc)
+            elif how == _COLS and hi > lo:  # columns lo..hi of op(B) and of C
+                _cblas_gemm(gemm, ta, tb, m, hi - lo, k, one, pa, lda, pb + es * lo * (ldb if tb == _TRANS else 1),
+                            ldb, zero, pc + es * lo, ldc)
+        _set_threads_local(local, before)
+
+
+def blas():
+    """({dtype: gemm}, set_num_threads_local) of numpy's OpenBLAS, or None when it has no usable pair."""
+    if _state["blas"] is None:
+        _state["blas"] = _load_openblas() or False
+    return _state["blas"] or None
+
+
+def _matrix(x, rows, cols):
+    """(transpose flag, leading dimension) of x's last two axes as BLAS sees them, or None (no such layout)."""
+    es = x.itemsize
+    s_row, s_col = x.strides[-2], x.strides[-1]
+    if s_col == es and s_row % es == 0 and s_row >= max(cols, 1) * es:
+        return _NO_TRANS, s_row // es
+    if s_row == es and s_col % es == 0 and s_col >= max(rows, 1) * es:
+        return _TRANS, s_col // es
+    if rows == 1 and s_col == es:  # one row, or one column: the other stride is never used
+        return _NO_TRANS, max(cols, 1)
+    if cols == 1 and s_row == es:
+        return _TRANS, max(rows, 1)
+    return None
+
+
+def _fold(shape, strides):
+    """The stride of a run of batch axes taken as one axis, or None when they don't fold into one."""
+    stride = expect = None
+    for size, step in zip(reversed(shape), reversed(strides)):
+        if size == 1:
+            continue
+        if stride is None:
+            stride = step
+        elif step != expect:
+            return None
+        expect = step * size
+    return stride or 0
+
+
+def _batch_strides(operands, batch_shape):
+    """(outer, inner) batch sizes and each operand's two strides in bytes, the batch axes folded into two
+    runs (the (batch, heads) axes of attention's q = qkv[..., :d] don't fold into one), or None."""
+    for cut in range(len(batch_shape) + 1):
+        strides = []
+        for x in operands:
+            if x.ndim == 2:
+                strides.append((0, 0))
+                continue
+            outer, inner = _fold(x.shape[:cut], x.strides[:cut]), _fold(x.shape[cut:-2], x.strides[cut:-2])
+            if outer is None or inner is None:
+                break
+            strides.append((outer, inner))
+        else:
+            return math.prod(batch_shape[:cut]), math.prod(batch_shape[cut:]), strides
+    return None
+
+
+def matmul(a, b):
+    """a @ b for numpy arrays a (..., m, k), b (..., k, n) of one float dtype with equal batch shapes (or one
+    of them 2-D), on the pool; None where numpy's matmul is to be used."""
+    if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype:
+        return None
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.shape[-2] != k or a.ndim > 2 and b.ndim > 2 and a.shape[:-2] != b.shape[:-2]:
+        return None
+    batch_shape = a.shape[:-2] if a.ndim > 2 else b.shape[:-2]
+    flops = math.prod(batch_shape) * m * n * k
+    if flops <= MIN_FLOPS:
+        return None
+    parts = _parallel.threads(flops, MIN_FLOPS)
+    found = blas() if parts > 1 else None
+    gemm = found[0].get(a.dtype) if found else None
+    la, lb = _matrix(a, m, k), _matrix(b, k, n)
+    if gemm is None or la is None or lb is None:
+        return None
+    c = np.empty(batch_shape + (m, n), a.dtype)
+    folded = _batch_strides((a, b, c), batch_shape)
+    if folded is None:
+        return None
+    outer, inner, ((sa1, sa2), (sb1, sb2), (sc1, sc2)) = folded
+    how = _BATCH if outer * inner >= parts else (_ROWS if m >= n else _COLS)  # _COLS: A is the smaller copy
+    _gemm.run(parts, gemm, found[1], parts, how, la[0], lb[0], outer, inner, m, n, k, a.itemsize, a.dtype.type(1), a.ctypes.data,
+              la[1], sa1, sa2, b.ctypes.data, lb[1], sb1, sb2, c.ctypes.data, n, sc1, sc2)
+    return c
