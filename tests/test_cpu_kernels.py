@@ -86,7 +86,7 @@ def test_math_accuracy():
     @numba.njit
     def apply(x, out, which):
         for i in range(x.shape[0]):
-            out[i] = _math.tanh(x[i]) if which == 0 else (_math.erf(x[i]) if which == 1 else _math.exp_neg(x[i]))
+            out[i] = _math.tanh(x[i]) if which == 0 else (_math.erf(x[i]) if which == 1 else _math.exp(x[i]))
 
     import math
 
@@ -476,7 +476,7 @@ def test_exp_neg_random_inputs_within_one_ulp_and_a_half():
     def total(z):  # inlined into a reassociating reduction, as in log_softmax's exp_sum
         s = 0.0
         for v in z:
-            s += _math.exp_neg(v)
+            s += _math.exp(v)
         return s
 
     z = -(np.random.default_rng(0).random(1 << 16) * 80).astype(np.float32)
@@ -547,3 +547,22 @@ def test_matmul_and_linear_on_the_pool_match_torch(monkeypatch):
         compare(fn(mytorch), fn(torch), args, monkeypatch, atol=1e-5, rtol=1e-5)
         assert sum(pooled) >= 3  # the product and both gradients (compare's numpy-path rerun adds none)
         monkeypatch.setitem(cpu_kernels._state, "available", True)  # compare left the numpy path on
+
+
+@pytest.mark.parametrize("name", ["exp", "tanh"])
+def test_exp_and_tanh_match_torch(name, monkeypatch):
+    x = (np.random.default_rng(0).standard_normal((9, 40)) * 4).astype(np.float32)
+    fn = (lambda lib: lambda t: getattr(lib, name)(t))
+    compare(fn(mytorch), fn(torch), [x], monkeypatch)
+
+
+def test_exp_special_values_and_range_as_numpy():
+    z = np.concatenate([[np.nan, np.inf, -np.inf, 88.72, 88.73, 89.0, 200.0, -103.0, -104.0, -200.0],
+                        np.linspace(-110, 89, 200001)]).astype(np.float32)
+    got = cpu_kernels.exp(z)
+    with np.errstate(over="ignore"):
+        want = np.exp(z.astype(np.float64))
+        tol = np.where(np.isfinite(want.astype(np.float32)), np.spacing(want.astype(np.float32)), 0)
+    assert np.isnan(got[0]) and np.array_equal(np.isinf(got[1:]), np.isinf(want.astype(np.float32)[1:]))
+    finite = np.isfinite(want.astype(np.float32))
+    assert np.all(np.abs(got - want)[finite] <= 1.5 * tol[finite] + 1e-45)

@@ -102,7 +102,11 @@ def warm_up():
     for threads in sorted({1, _parallel.threads(1 << 62)}):
         with _parallel.forced(threads):
             for name in activations.NAMES:
-                activations.backward(name, x, activations.forward(name, x))
+                y = activations.forward(name, x)
+                if name in activations.GRAD_NAMES:
+                    activations.backward(name, x, y)
+            for dy in (x, x[0, :1]):
+                activations.tanh_grad(x, dy)
             for w in (None, x[0]):
                 y, mean, rstd = layer_norm.forward(x, w, w, 1e-5, False)
                 layer_norm.backward(x, x, w, mean, rstd, False, True, True)
@@ -252,6 +256,35 @@ def relu(x):
 
         return elementwise.relu(x, _threads(x.size))
     return np.maximum(x, 0).astype(x.dtype, copy=False)
+
+
+def exp(x):
+    """np.exp(x); large float32 arrays by the compiled body (1 ulp, on several threads)."""
+    if use(x):
+        from . import activations
+
+        return activations.forward("exp", x)
+    return np.exp(x)
+
+
+def tanh(x):
+    """np.tanh(x); large float32 arrays by the compiled body (within 5 ulp, on several threads)."""
+    if use(x):
+        from . import activations
+
+        return activations.forward("tanh", x)
+    return np.tanh(x)
+
+
+def tanh_grad(grad, y):
+    """grad * (1 - y^2) for tanh's saved output y, in one pass where both are large float32 arrays."""
+    if type(grad) is np.ndarray and grad.shape == y.shape and grad.dtype == _F32 and use(y):
+        g = grad if grad.flags.c_contiguous else broadcast_value(grad)  # a reduction's gradient: one value
+        if g is not None:
+            from . import activations
+
+            return activations.tanh_grad(y, g)
+    return binary(np.multiply, grad, 1 - y * y) if type(y) is np.ndarray else grad * (1 - y * y)
 
 
 def relu_grad(grad, y):

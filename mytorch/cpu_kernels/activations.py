@@ -1,7 +1,8 @@
-"""GELU (exact and tanh) and SiLU, forward and derivative, one pass over contiguous float32 memory.
+"""GELU (exact and tanh), SiLU, exp and tanh, forward and derivative, one pass over contiguous float32 memory.
 
-Forward: y = f(x). Backward: dx = dy * f'(x) from the saved input, as the numpy bodies of
-mytorch.nn.functional.activation do (nothing but x is kept).
+Forward: y = f(x). Backward: dx = dy * f'(x) from the saved input for GELU and SiLU, as the numpy bodies of
+mytorch.nn.functional.activation do (nothing but x is kept), and from the saved output for tanh
+(1 - y^2, as torch.tanh's backward); exp's backward is dy * y, plain arithmetic (cpu_kernels.binary).
 """
 import math
 
@@ -47,7 +48,7 @@ def _gelu_fwd(x, out):
 def _gelu_bwd(x, dy, out):
     for i in nb.prange(x.shape[0]):
         v = x[i]
-        d = f32(0.5) * (f32(1.0) + _math.erf(v * _INV_SQRT2)) + v * _INV_SQRT_2PI * _math.exp_neg(f32(-0.5) * v * v)
+        d = f32(0.5) * (f32(1.0) + _math.erf(v * _INV_SQRT2)) + v * _INV_SQRT_2PI * _math.exp(f32(-0.5) * v * v)
         out[i] = dy[i] * d
 
 
@@ -55,7 +56,7 @@ def _gelu_bwd(x, dy, out):
 def _silu_fwd(x, out):
     for i in nb.prange(x.shape[0]):
         v = x[i]
-        e = _math.exp_neg(-abs(v))  # sigmoid from exp(-|x|), no overflow
+        e = _math.exp(-abs(v))  # sigmoid from exp(-|x|), no overflow
         s = f32(1.0) / (f32(1.0) + e) if v >= 0 else e / (f32(1.0) + e)
         out[i] = v * s
 
@@ -64,14 +65,40 @@ def _silu_fwd(x, out):
 def _silu_bwd(x, dy, out):
     for i in nb.prange(x.shape[0]):
         v = x[i]
-        e = _math.exp_neg(-abs(v))
+        e = _math.exp(-abs(v))
         s = f32(1.0) / (f32(1.0) + e) if v >= 0 else e / (f32(1.0) + e)
         out[i] = dy[i] * s * (f32(1.0) + v * (f32(1.0) - s))
 
 
-_FWD = {"gelu": _gelu_fwd, "gelu_tanh": _gelu_tanh_fwd, "silu": _silu_fwd}
+@_kernel
+def _exp_fwd(x, out):
+    for i in nb.prange(x.shape[0]):
+        out[i] = _math.exp(x[i])
+
+
+@_kernel
+def _tanh_fwd(x, out):
+    for i in nb.prange(x.shape[0]):
+        out[i] = _math.tanh(x[i])
+
+
+@_kernel
+def _tanh_bwd(y, dy, out):
+    for i in nb.prange(y.shape[0]):
+        out[i] = dy[i] * (f32(1.0) - y[i] * y[i])
+
+
+@_kernel
+def _tanh_bwd_value(y, v, out):
+    c = v[0]
+    for i in nb.prange(y.shape[0]):
+        out[i] = c * (f32(1.0) - y[i] * y[i])
+
+
+_FWD = {"gelu": _gelu_fwd, "gelu_tanh": _gelu_tanh_fwd, "silu": _silu_fwd, "exp": _exp_fwd, "tanh": _tanh_fwd}
 _BWD = {"gelu": _gelu_bwd, "gelu_tanh": _gelu_tanh_bwd, "silu": _silu_bwd}
 NAMES = frozenset(_FWD)
+GRAD_NAMES = frozenset(_BWD)  # those with a backward from x
 
 
 def forward(name, x):
@@ -83,4 +110,11 @@ def forward(name, x):
 def backward(name, x, dy):
     out = np.empty_like(x)
     _BWD[name](x.reshape(-1), dy.reshape(-1), out.reshape(-1))
+    return out
+
+
+def tanh_grad(y, dy):
+    """dy * (1 - y^2) from tanh's output y; dy of y's shape, or one value (a 1-element array) broadcast over it."""
+    out = np.empty_like(y)
+    (_tanh_bwd_value if dy.shape != y.shape else _tanh_bwd)(y.reshape(-1), dy.reshape(-1), out.reshape(-1))
     return out

@@ -37,7 +37,7 @@ def _fwd(x, y, scale, lq, log):
                 s = _math.exp_sum(out, visible)
             else:
                 for j in range(visible):
-                    out[j] = _math.exp_neg(row[j] * scale - m32)
+                    out[j] = _math.exp(row[j] * scale - m32)
                 s = _math.row_sum(out, visible)
             if s > 0.5:  # the maximum's own term is exp(~0) ~ 1 (within rounding); a nan fails this
                 if log:
@@ -67,7 +67,7 @@ def _bwd(dy, y, dx, scale, log):
         if log:
             s32 = f32(_math.row_sum(g, n))
             for j in range(n):
-                out[j] = scale * (g[j] - _math.exp_neg(p[j]) * s32)
+                out[j] = scale * (g[j] - _math.exp(p[j]) * s32)
         else:
             for j in range(n):
                 out[j] = g[j] * p[j]

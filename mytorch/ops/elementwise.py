@@ -512,7 +512,7 @@ _SQRT_2_OVER_PI = 2.0 / math.sqrt(math.pi)
 # name: (forward(xp, x), derivative(xp, x, out) -> d out / d x, integer inputs become float)
 UNARY = {
     "neg": (lambda xp, x: _negate(x), lambda xp, x, y: -1, False),
-    "exp": (lambda xp, x: xp.exp(x), lambda xp, x, y: y, True),
+    "exp": (lambda xp, x: cpu_kernels.exp(x) if xp is np else xp.exp(x), lambda xp, x, y: y, True),
     "exp2": (lambda xp, x: xp.exp2(x), lambda xp, x, y: y * math.log(2), True),
     "expm1": (lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1, True),
     "log": (lambda xp, x: xp.log(x), lambda xp, x, y: 1 / x, True),
@@ -531,7 +531,7 @@ UNARY = {
     "atan": (lambda xp, x: xp.arctan(x), lambda xp, x, y: 1 / (1 + x * x), True),
     "sinh": (lambda xp, x: xp.sinh(x), lambda xp, x, y: xp.cosh(x), True),
     "cosh": (lambda xp, x: xp.cosh(x), lambda xp, x, y: xp.sinh(x), True),
-    "tanh": (lambda xp, x: xp.tanh(x), lambda xp, x, y: 1 - y * y, True),
+    "tanh": (lambda xp, x: cpu_kernels.tanh(x) if xp is np else xp.tanh(x), lambda xp, x, y: 1 - y * y, True),
     "asinh": (lambda xp, x: xp.arcsinh(x), lambda xp, x, y: 1 / xp.sqrt(x * x + 1), True),
     "acosh": (lambda xp, x: xp.arccosh(x), lambda xp, x, y: 1 / xp.sqrt(x * x - 1), True),
     "atanh": (lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x), True),
@@ -605,6 +605,7 @@ class Unary(Function):
 
     broadcast_grads = True
     uses = "x"
+    cpu_grad = None  # (grad, y) -> grad * f'(x) in one compiled pass (_CPU_GRADS), for numpy arrays
 
     @classmethod
     def forward(cls, ctx, x):
@@ -621,15 +622,21 @@ class Unary(Function):
         xp = xp_of(grad)
         if grad.dtype.kind == "c":  # a complex result of a holomorphic op: grad * conj(f'(z))
             return grad * xp.conj(cls.deriv(xp, x, out))
-        if cls is _RELU and xp is np:
-            return cpu_kernels.relu_grad(grad, out)
+        if cls.cpu_grad is not None and xp is np:
+            return cls.cpu_grad(grad, out)
         d = cls.deriv(xp, x, out)
         return cpu_kernels.binary(np.multiply, grad, d) if type(d) is np.ndarray else grad * d
 
 
+# derivatives from the saved output with a compiled CPU body (mytorch.cpu_kernels)
+_CPU_GRADS = {"relu": cpu_kernels.relu_grad, "tanh": cpu_kernels.tanh_grad}
+
+
 def _make_unary(name, fwd, deriv, to_float):
     uses = next((u for u, names in _DERIV_USES.items() if name in names), "xy")
-    cls = type(name.capitalize(), (Unary,), {"fwd": staticmethod(fwd), "deriv": staticmethod(deriv), "uses": uses})
+    grad = _CPU_GRADS.get(name)
+    cls = type(name.capitalize(), (Unary,), {"fwd": staticmethod(fwd), "deriv": staticmethod(deriv), "uses": uses,
+                                             "cpu_grad": staticmethod(grad) if grad else None})
     cls.__module__ = __name__
 
     if to_float:
@@ -650,7 +657,6 @@ for _name, (_fwd, _deriv, _to_float) in UNARY.items():
     globals()[_cls.__name__] = _cls
     _UNARY_FUNCS[_name] = _op
 globals().update(_UNARY_FUNCS)
-_RELU = Relu  # noqa: F821  (defined above): its gradient has a threaded body (cpu_kernels.relu_grad)
 absolute, arcsin, arccos, arctan, negative = abs, asin, acos, atan, neg  # noqa: F821  (defined above)
 
 
