@@ -1,5 +1,7 @@
 """Sums over the trailing axes of contiguous float32 arrays (x.sum(), x.sum(-1), x.mean(dim)),
 accumulated in float64 in SIMD lanes, with the rows split over threads."""
+import math
+
 import numba as nb
 import numpy as np
 
@@ -19,7 +21,7 @@ def _row_sums(x, out):
 def trailing_sum(x, k):
     """float64 sums of x (C-contiguous float32) over its last k axes: an array of x.shape[:-k]."""
     lead = x.shape[:x.ndim - k]
-    rows = x.reshape(-1, x.size // max(int(np.prod(lead)), 1)) if x.size else x.reshape(len(x) if lead else 1, 0)
+    rows = x.reshape(-1, x.size // max(math.prod(lead), 1)) if x.size else x.reshape(len(x) if lead else 1, 0)
     if len(rows) == 1 and rows.shape[1] >= 2 * BLOCK:  # one long row: sum blocks in parallel, then add up
         flat = rows[0]
         cut = len(flat) - len(flat) % BLOCK
