@@ -258,33 +258,35 @@ def relu(x):
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
-def exp(x):
-    """np.exp(x); large float32 arrays by the compiled body (1 ulp, on several threads)."""
+def _elementwise(name, x, numpy_fn):
+    """numpy_fn(x); large float32 arrays by the compiled body `name` of activations.py, on several threads."""
     if use(x):
         from . import activations
 
-        return activations.forward("exp", x)
-    return np.exp(x)
+        return activations.forward(name, x)
+    return numpy_fn(x)
+
+
+def exp(x):
+    """np.exp(x), the compiled body to 1 ulp."""
+    return _elementwise("exp", x, np.exp)
 
 
 def tanh(x):
-    """np.tanh(x); large float32 arrays by the compiled body (within 5 ulp, on several threads)."""
-    if use(x):
-        from . import activations
-
-        return activations.forward("tanh", x)
-    return np.tanh(x)
+    """np.tanh(x), the compiled body within 5 ulp."""
+    return _elementwise("tanh", x, np.tanh)
 
 
 def tanh_grad(grad, y):
-    """grad * (1 - y^2) for tanh's saved output y, in one pass where both are large float32 arrays."""
+    """grad * (1 - y^2) for tanh's saved output y in one pass where both are large float32 arrays (grad may be
+    a reduction's broadcast value); None elsewhere (the derivative's numpy form applies)."""
     if type(grad) is np.ndarray and grad.shape == y.shape and grad.dtype == _F32 and use(y):
-        g = grad if grad.flags.c_contiguous else broadcast_value(grad)  # a reduction's gradient: one value
+        g = grad if grad.flags.c_contiguous else broadcast_value(grad)
         if g is not None:
             from . import activations
 
             return activations.tanh_grad(y, g)
-    return binary(np.multiply, grad, 1 - y * y) if type(y) is np.ndarray else grad * (1 - y * y)
+    return None
 
 
 def relu_grad(grad, y):

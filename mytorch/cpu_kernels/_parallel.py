@@ -13,9 +13,9 @@ twice: serially, and with parallel=True, where numba's threading layer splits th
       OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, the pool is started with GOMP_SPINCOUNT=100000, ~0.2 ms of
       spinning: long enough to cover the Python between two ops of a training step (a GPT step at dim 128:
       38 ms with the GEMMs on OpenBLAS's pool and 1000 spins, 31.5 ms so), short enough to leave an idle
-      process's cores alone. Where another library (PyTorch, say) has already loaded
-      GNU OpenMP, its pool, spinning long, would be shared, and with numpy's BLAS beside it a step ran 4.6x
-      slower: the serial twins run then (and numpy's matmul);
+      process's cores alone. Where another library (PyTorch, say) has already loaded GNU OpenMP, its pool,
+      spinning long, would be shared, and with numpy's BLAS beside it a step ran 4.6x slower: the serial
+      twins run then (and numpy's matmul);
     - this process is not a fork() child of one that started the pool (GNU OpenMP can't be used after a
       fork: numba kills the child that tries). DataLoader workers and the like run the serial twin.
 """

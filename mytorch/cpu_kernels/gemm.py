@@ -191,12 +191,13 @@ def matmul(a, b):
     la, lb = _matrix(a, m, k), _matrix(b, k, n)
     if gemm is None or la is None or lb is None:
         return None
-    c = np.empty(batch_shape + (m, n), a.dtype)
-    folded = _batch_strides((a, b, c), batch_shape)
+    folded = _batch_strides((a, b), batch_shape)
     if folded is None:
         return None
-    outer, inner, ((sa1, sa2), (sb1, sb2), (sc1, sc2)) = folded
+    outer, inner, ((sa1, sa2), (sb1, sb2)) = folded
+    sc2 = m * n * a.itemsize  # C: a fresh C-contiguous stack
     how = _BATCH if outer * inner >= parts else (_ROWS if m >= n else _COLS)  # _COLS: A is the smaller copy
-    _gemm.run(parts, gemm, found[1], parts, how, la[0], lb[0], outer, inner, m, n, k, a.itemsize, a.dtype.type(1), a.ctypes.data,
-              la[1], sa1, sa2, b.ctypes.data, lb[1], sb1, sb2, c.ctypes.data, n, sc1, sc2)
+    c = np.empty(batch_shape + (m, n), a.dtype)
+    _gemm.run(parts, gemm, found[1], parts, how, la[0], lb[0], outer, inner, m, n, k, a.itemsize, a.dtype.type(1),
+              a.ctypes.data, la[1], sa1, sa2, b.ctypes.data, lb[1], sb1, sb2, c.ctypes.data, n, inner * sc2, sc2)
     return c

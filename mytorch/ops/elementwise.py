@@ -605,7 +605,7 @@ class Unary(Function):
 
     broadcast_grads = True
     uses = "x"
-    cpu_grad = None  # (grad, y) -> grad * f'(x) in one compiled pass (_CPU_GRADS), for numpy arrays
+    cpu_grad = None  # (grad, y) -> grad * f'(x) in one compiled pass (_CPU_GRADS), or None where it doesn't apply
 
     @classmethod
     def forward(cls, ctx, x):
@@ -623,7 +623,9 @@ class Unary(Function):
         if grad.dtype.kind == "c":  # a complex result of a holomorphic op: grad * conj(f'(z))
             return grad * xp.conj(cls.deriv(xp, x, out))
         if cls.cpu_grad is not None and xp is np:
-            return cls.cpu_grad(grad, out)
+            dx = cls.cpu_grad(grad, out)
+            if dx is not None:
+                return dx
         d = cls.deriv(xp, x, out)
         return cpu_kernels.binary(np.multiply, grad, d) if type(d) is np.ndarray else grad * d
 
