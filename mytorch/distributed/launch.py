@@ -144,6 +144,11 @@ class WorkerGroup:
         for env in self.envs:
             if self.stopping:  # interrupted while starting: start no more
                 break
+            if self.prefix_output:
+                # Prints reach the prefixer as they happen. Without a prefix the workers share our stdout and
+                # keep their own buffering: unbuffered, print's text and its newline are two writes, and two
+                # ranks' lines could mix.
+                env = {**env, "PYTHONUNBUFFERED": "1"}
             try:
                 proc = subprocess.Popen(self.command, env=env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe,
                                         start_new_session=True, preexec_fn=preexec)

@@ -204,7 +204,6 @@ class LaunchPlan:
             GROUP_RANK=str(self.node_rank), NODE_RANK=str(self.node_rank), GROUP_WORLD_SIZE=str(self.num_nodes),
             MASTER_ADDR=self.master_addr, MASTER_PORT=str(self.master_port),
             MYTORCH_MIXED_PRECISION=self.mixed_precision, MYTORCH_BACKEND=self.backend,
-            PYTHONUNBUFFERED="1",  # workers' prints reach the rank prefixer line by line
         )
         if self.cuda_visible_devices is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.cuda_visible_devices

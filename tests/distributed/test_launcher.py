@@ -135,7 +135,7 @@ def test_original_launch_module_spelling_without_prefix(tmp_path, env_script):
     port = run.free_port()
     result = launch(tmp_path, "--num_gpus", 0, "--num_processes", 2, "--master_addr", "127.0.0.1",
                     "--master_port", port, "--no_prefix", env_script,
-                    launcher=[sys.executable, "-m", "mytorch.distributed.launch"])
+                    launcher=[sys.executable, "-m", "mytorch.distributed.launch"], PYTHONUNBUFFERED=None)
     assert result.returncode == 0, result.stderr
     envs = env_lines(result.stdout, prefix=False)
     assert sorted(envs) == [0, 1] and {e["MASTER_PORT"] for e in envs.values()} == {str(port)}
