@@ -507,15 +507,29 @@ def _gemm_cases(rng):
     return cases
 
 
-def test_pool_products_match_numpy(monkeypatch):
-    """Shared out by matrices (stacks), by rows (m >= n, m odd) and by columns (m < n) over two threads."""
+def _blas_names():
     from mytorch.cpu_kernels import gemm
 
-    if gemm.blas() is None:
-        pytest.skip("numpy is not linked with an OpenBLAS that has openblas_set_num_threads_local")
+    return [lib.name for lib in gemm.libraries()] if cpu_kernels.available() else []
+
+
+@pytest.mark.parametrize("library", ["mkl", "openblas"])
+@pytest.mark.parametrize("threads", [2, 1])
+def test_pool_products_match_numpy(library, threads, monkeypatch):
+    """Shared out by matrices (stacks), by rows (m >= n, m odd) and by columns (m < n) over two threads, and
+    on one thread where the library isn't numpy's own (MKL), through each BLAS installed here."""
+    from mytorch.cpu_kernels import gemm
+
+    if library not in _blas_names():
+        pytest.skip(f"no usable {library} here (mkl: pip install '.[mkl]'; openblas: numpy's must export "
+                    f"openblas_set_num_threads_local)")
+    monkeypatch.setitem(gemm._state, "blas", next(lib for lib in gemm.libraries() if lib.name == library))
     monkeypatch.setattr(gemm, "MIN_FLOPS", 0)
     rng = np.random.default_rng(0)
-    with _parallel.forced(2):
+    with _parallel.forced(threads):
+        if threads == 1 and library == "openblas":  # numpy's matmul calls the same OpenBLAS then
+            assert gemm.matmul(*_gemm_cases(rng)[0]) is None
+            return
         for a, b in _gemm_cases(rng):
             got = gemm.matmul(a, b)
             assert got is not None, (a.shape, a.strides, b.shape, b.strides)
@@ -528,12 +542,14 @@ def test_pool_products_match_numpy(monkeypatch):
             assert gemm.matmul(a, b) is None  # mixed or integer dtypes: numpy's
 
 
-def test_matmul_and_linear_on_the_pool_match_torch(monkeypatch):
+@pytest.mark.parametrize("library", ["mkl", "openblas"])
+def test_matmul_and_linear_on_the_pool_match_torch(library, monkeypatch):
     """Forward and gradients of matmul / linear / attention's batched products through the pool's GEMMs."""
     from mytorch.cpu_kernels import gemm
 
-    if gemm.blas() is None:
-        pytest.skip("numpy is not linked with an OpenBLAS that has openblas_set_num_threads_local")
+    if library not in _blas_names():
+        pytest.skip(f"no usable {library} here")
+    monkeypatch.setitem(gemm._state, "blas", next(lib for lib in gemm.libraries() if lib.name == library))
     monkeypatch.setattr(gemm, "MIN_FLOPS", 0)
     monkeypatch.setattr(mytorch._threads, "_intra_op", 2)
     pooled, matmul = [], gemm.matmul

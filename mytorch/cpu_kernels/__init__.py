@@ -127,8 +127,8 @@ def warm_up():
                 copy.copy_c(v, threads)
             copy.copy_into(np.zeros((4, 16), np.float32)[:, 8:], x, threads)  # a piece of a concatenation
             reduce.trailing_sum(x, 1)
-            for dtype in (np.float32, np.float64):  # the products run on the pool only: no serial twin
-                square = np.zeros((64, 64), dtype)
+            for dtype in (np.float32, np.float64):  # large enough for the pool (gemm.MIN_FLOPS)
+                square = np.zeros((80, 80), dtype)
                 gemm.matmul(square, square)
     for dtype in (np.float32, np.float64):
         scatter.add_rows(np.zeros((4, 8), dtype), np.arange(4), np.zeros((4, 8), dtype))

@@ -8,15 +8,25 @@ the way of OpenBLAS's, and waking them costs 100-150 us on a 2-core VM. PyTorch 
 its elementwise loops on one OpenMP pool, which may then keep spinning between ops; so does mytorch
 (_parallel.SPINCOUNT).
 
-The products are the ones numpy's BLAS path computes (the same kernels), so results agree with numpy's
-matmul to rounding. It applies to float32 / float64 numpy arrays whose matrices are row- or column-major
-(any leading dimension) and whose batch axes fold into at most two strides; everything else, and products
-too small for OpenBLAS to thread (MIN_FLOPS), is numpy's. OpenBLAS must export
+Which BLAS: Intel's MKL where the `mkl` wheel is installed (`pip install ".[mkl]"`, Linux x86-64), else
+numpy's own OpenBLAS. MKL's sgemm is the one PyTorch's CPU build calls, 10-17% faster per thread than
+OpenBLAS's on a Xeon (measurements in benchmarks/results/train_step_cpu.txt); mytorch loads it privately,
+with MKL's sequential layer (no threads of its own), and only where no other MKL is in the process (a numpy
+built on MKL keeps its library to itself). With MKL the one-thread products run through it too; with OpenBLAS
+they are numpy's matmul (the same kernels).
+
+It applies to float32 / float64 numpy arrays whose matrices are row- or column-major (any leading dimension)
+and whose batch axes fold into at most two strides; everything else, and products too small to thread
+(MIN_FLOPS), is numpy's; results agree with numpy's matmul to rounding. OpenBLAS must export
 openblas_set_num_threads_local (0.3.27+, numpy >= 2.1's wheels): it keeps each worker's call on its own
 thread without changing numpy's setting.
 """
 import ctypes
+import glob
 import math
+import os
+import sys
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -32,27 +42,83 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enums
 _BATCH, _ROWS, _COLS = 0, 1, 2  # how a product is shared out
 
 
-def _load_openblas():
-    """({dtype: address of its gemm}, address of set_num_threads_local) in the OpenBLAS numpy is linked with,
-    or None. Only builds with 64-bit indices (symbols ending in 64_, as in numpy's wheels) are used."""
+class Blas(NamedTuple):
+    """A BLAS the pool calls: its name, {dtype: address of its cblas gemm with 64-bit sizes}, and the address
+    of its set_num_threads_local (0: a library without threads of its own)."""
+    name: str
+    gemm: dict
+    local: int
+
+
+def _address(lib, name):
+    fn = getattr(lib, name, None)
+    return None if fn is None else ctypes.cast(fn, ctypes.c_void_p).value
+
+
+def _blas_info():
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
+        return []
+    return [info for info in threadpool_info() if info.get("user_api") == "blas"]
+
+
+def _mkl_candidates():
+    """Paths of libmkl_rt that the `mkl` wheel installed (in this environment's lib/, or the user's)."""
+    try:
+        from importlib import metadata
+
+        files = metadata.distribution("mkl").files or []
+        found = [str(f.locate()) for f in files if os.path.basename(str(f)).startswith("libmkl_rt.so")]
+    except Exception:  # no such distribution, or one without a file list
+        found = []
+    return found + sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))
+
+
+_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL
+
+
+def _load_mkl():
+    """The `mkl` wheel's library on its sequential layer, or None: not installed, not Linux, another MKL
+    already in the process (numpy built on MKL: switching that one to sequential would slow numpy down), or a
+    library that can't be put on the sequential layer (initialised already) or lacks the 64-bit-size gemms."""
+    if not sys.platform.startswith("linux") or os.environ.get("MYTORCH_BLAS", "").lower() == "openblas":
         return None
-    for info in threadpool_info():
-        if info.get("internal_api") != "openblas" or info.get("user_api") != "blas":
+    if any(info.get("internal_api") == "mkl" for info in _blas_info()):
+        return None
+    for path in _mkl_candidates():
+        try:
+            lib = ctypes.CDLL(path)  # RTLD_LOCAL: its cblas symbols don't shadow anyone else's
+        except OSError:
+            continue
+        layer = getattr(lib, "MKL_Set_Threading_Layer", None)
+        if layer is None or layer(_SEQUENTIAL) != _SEQUENTIAL:
+            return None
+        found = {np.dtype(dtype): _address(lib, f"cblas_{letter}gemm_64")
+                 for letter, dtype in (("s", np.float32), ("d", np.float64))}
+        if all(found.values()):
+            return Blas("mkl", found, 0)
+        return None
+    return None
+
+
+def _load_openblas():
+    """The OpenBLAS numpy is linked with, or None. Only builds with 64-bit indices (symbols ending in 64_, as
+    in numpy's wheels) and openblas_set_num_threads_local are used."""
+    for info in _blas_info():
+        if info.get("internal_api") != "openblas":
             continue
         try:
             lib = ctypes.CDLL(info["filepath"])
         except (OSError, KeyError):
             continue
-        local = getattr(lib, "openblas_set_num_threads_local", None)
+        local = _address(lib, "openblas_set_num_threads_local")
         for prefix in ("scipy_", ""):
-            found = {np.dtype(dtype): getattr(lib, f"{prefix}cblas_{letter}gemm64_", None)
+            found = {np.dtype(dtype): _address(lib, f"{prefix}cblas_{letter}gemm64_")
                      for letter, dtype in (("s", np.float32), ("d", np.float64))}
-            found = {dtype: ctypes.cast(fn, ctypes.c_void_p).value for dtype, fn in found.items() if fn is not None}
+            found = {dtype: fn for dtype, fn in found.items() if fn is not None}
             if found and local is not None:
-                return found, ctypes.cast(local, ctypes.c_void_p).value
+                return Blas("openblas", found, local)
     return None
 
 
@@ -99,7 +165,7 @@ def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, es, one, a, ld
     zero = one - one
     for t in nb.prange(parts):
         # one OpenBLAS thread while multiplying, then the setting back (one of these threads is the caller's)
-        before = _set_threads_local(local, 1)
+        before = _set_threads_local(local, 1) if local != 0 else 0
         first, last = (batch * t // parts, batch * (t + 1) // parts) if how == _BATCH else (0, batch)
         lo, hi = (m * t // parts, m * (t + 1) // parts) if how == _ROWS else (
             (n * t // parts, n * (t + 1) // parts) if how == _COLS else (0, 0))
@@ -115,13 +181,23 @@ def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, es, one, a, ld
             elif how == _COLS and hi > lo:  # columns lo..hi of op(B) and of C
                 _cblas_gemm(gemm, ta, tb, m, hi - lo, k, one, pa, lda, pb + es * lo * (ldb if tb == _TRANS else 1),
                             ldb, zero, pc + es * lo, ldc)
-        _set_threads_local(local, before)
+        if local != 0:
+            _set_threads_local(local, before)
+
+
+def libraries():
+    """Every BLAS the pool can call here, the preferred first (see the module docstring; MYTORCH_BLAS=openblas
+    leaves MKL out). Loaded once: after MKL is, it is one of the process's libraries itself."""
+    if "libraries" not in _state:
+        _state["libraries"] = [lib for lib in (_load_mkl(), _load_openblas()) if lib is not None]
+    return _state["libraries"]
 
 
 def blas():
-    """({dtype: gemm}, set_num_threads_local) of numpy's OpenBLAS, or None when it has no usable pair."""
+    """The Blas the pool's products call, or None when there is none."""
     if _state["blas"] is None:
-        _state["blas"] = _load_openblas() or False
+        found = libraries()
+        _state["blas"] = found[0] if found else False
     return _state["blas"] or None
 
 
@@ -186,8 +262,10 @@ def matmul(a, b):
     if flops <= MIN_FLOPS:
         return None
     parts = _parallel.threads(flops, MIN_FLOPS)
-    found = blas() if parts > 1 else None
-    gemm = found[0].get(a.dtype) if found else None
+    found = blas()
+    if found is None or parts == 1 and found.name == "openblas":  # one thread: numpy's call is the same
+        return None
+    gemm = found.gemm.get(a.dtype)
     la, lb = _matrix(a, m, k), _matrix(b, k, n)
     if gemm is None or la is None or lb is None:
         return None
@@ -198,6 +276,6 @@ def matmul(a, b):
     sc2 = m * n * a.itemsize  # C: a fresh C-contiguous stack
     how = _BATCH if outer * inner >= parts else (_ROWS if m >= n else _COLS)  # _COLS: A is the smaller copy
     c = np.empty(batch_shape + (m, n), a.dtype)
-    _gemm.run(parts, gemm, found[1], parts, how, la[0], lb[0], outer, inner, m, n, k, a.itemsize, a.dtype.type(1),
+    _gemm.run(parts, gemm, found.local, parts, how, la[0], lb[0], outer, inner, m, n, k, a.itemsize, a.dtype.type(1),
               a.ctypes.data, la[1], sa1, sa2, b.ctypes.data, lb[1], sb1, sb2, c.ctypes.data, n, inner * sc2, sc2)
     return c
