@@ -35,8 +35,35 @@ def available():
                 ok = False
         if ok:
             _drop_stale_cache()
+            _wide_vectors()
         _state["available"] = ok
     return _state["available"]
+
+
+def _wide_vectors():
+    """Let numba's code use 512-bit vectors on AVX-512 CPUs. LLVM's tuning for Intel's AVX-512 cores
+    (prefer-256-bit, from the days when 512-bit code lowered the clock) keeps loops to 8 float32 lanes; the
+    compute-bound bodies (exp, tanh, GELU) run up to 1.75x faster on 16 (exp of 512K floats on one thread of
+    a Xeon VM: 288 -> 164 us). numba reads the CPU's features once, when its code generator starts: this
+    starts it with the host's features less that tuning, then leaves numba's config as it was. Not done where
+    the CPU was chosen by hand (NUMBA_CPU_NAME / NUMBA_CPU_FEATURES) or numba has started already."""
+    try:
+        import llvmlite.binding as ll
+        from numba.core import config, registry
+
+        if config.CPU_NAME is not None or config.CPU_FEATURES is not None \
+                or "_toplevel_target_context" in vars(registry.cpu_target):
+            return
+        features = ll.get_host_cpu_features().flatten()
+        if "+avx512f" not in features.split(","):
+            return
+        config.CPU_FEATURES = features + ",-prefer-256-bit"
+        try:
+            registry.cpu_target.target_context  # noqa: B018  (starts the code generator with them)
+        finally:
+            config.CPU_FEATURES = None
+    except Exception:  # another numba's internals: its own tuning then
+        pass
 
 
 def _drop_stale_cache():
