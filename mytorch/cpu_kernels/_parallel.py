@@ -21,6 +21,7 @@ twice: serially, and with parallel=True, where numba's threading layer splits th
 """
 import contextlib
 import os
+import threading
 import types
 
 import numba as nb
@@ -30,6 +31,7 @@ from .._threads import intra_op_threads
 
 SPINCOUNT = "100000"  # GNU OpenMP's idle spin, in turns of its wait loop (see above)
 _state = {"layer": None, "forked": False, "forced": None}  # layer: None (not started), False (unusable) or a name
+_set = threading.local()  # .threads: the count this thread last gave numba (numba's setting is per thread)
 
 
 def _forked_child():
@@ -121,8 +123,9 @@ class Kernel:
         """On n threads (as threads() chose: callers that size per-thread buffers pass the same n)."""
         if n == 1:
             return self.serial(*args)
-        if nb.get_num_threads() != n:  # numba's setting is per calling thread
+        if getattr(_set, "threads", None) != n:  # asking numba costs more than the body's hand-off
             nb.set_num_threads(n)
+            _set.threads = n
         return self.parallel(*args)
 
 
