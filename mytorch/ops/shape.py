@@ -137,7 +137,7 @@ class Split(Function):
         if squeeze:
             return xp.stack(grads, dim), None, None, None
         if all(p[0] == q[0] + q[1] for q, p in zip(pieces, pieces[1:])) and sum(n for _, n in pieces) == shape[dim]:
-            return xp.concatenate(grads, dim), None, None, None
+            return (cpu_kernels.concatenate(grads, dim) if xp is np else xp.concatenate(grads, dim)), None, None, None
         out = xp.zeros(shape, grads[0].dtype)  # overlapping pieces (tensor_split with unsorted indices)
         key = (slice(None),) * dim
         for (start, n), g in zip(pieces, grads):
