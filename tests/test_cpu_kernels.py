@@ -535,6 +535,8 @@ def test_pool_products_match_numpy(library, threads, monkeypatch):
             assert got is not None, (a.shape, a.strides, b.shape, b.strides)
             assert got.dtype == a.dtype and got.shape == np.matmul(a, b).shape
             np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-5, atol=1e-5)
+            bias = rng.standard_normal(b.shape[-1]).astype(a.dtype)  # linear's: written first, then added to
+            np.testing.assert_allclose(gemm.matmul(a, b, bias), np.matmul(a, b) + bias, rtol=1e-5, atol=1e-5)
         x = rng.standard_normal((2, 3, 4, 5, 6)).astype(np.float32).transpose(0, 2, 1, 3, 4)  # 3 unfoldable runs
         y = rng.standard_normal((6, 7)).astype(np.float32)
         assert gemm.matmul(x[:, ::2], rng.standard_normal((2, 2, 3, 6, 7)).astype(np.float32)) is None
@@ -553,11 +555,12 @@ def test_matmul_and_linear_on_the_pool_match_torch(library, monkeypatch):
     monkeypatch.setattr(gemm, "MIN_FLOPS", 0)
     monkeypatch.setattr(mytorch._threads, "_intra_op", 2)
     pooled, matmul = [], gemm.matmul
-    monkeypatch.setattr(gemm, "matmul", lambda a, b: pooled.append(matmul(a, b) is not None) or matmul(a, b))
+    monkeypatch.setattr(gemm, "matmul", lambda *args: pooled.append(matmul(*args) is not None) or matmul(*args))
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((3, 7, 16)).astype(np.float32), rng.standard_normal((12, 16)).astype(np.float32)
     q, k = (rng.standard_normal((2, 4, 9, 8)).astype(np.float32) for _ in range(2))
-    for fn, args in (((lambda lib: lambda x, w: lib.nn.functional.linear(x, w)), [x, w]),
+    b = rng.standard_normal(12).astype(np.float32)
+    for fn, args in (((lambda lib: lambda x, w, b: lib.nn.functional.linear(x, w, b)), [x, w, b]),
                      ((lambda lib: lambda q, k: q @ k.transpose(-1, -2)), [q, k])):
         pooled.clear()
         compare(fn(mytorch), fn(torch), args, monkeypatch, atol=1e-5, rtol=1e-5)

@@ -40,6 +40,7 @@ MIN_FLOPS = 1 << 18  # m * n * k up to which OpenBLAS stays on one thread itself
 _state = {"blas": None}
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enums
 _BATCH, _ROWS, _COLS = 0, 1, 2  # how a product is shared out
+_NO_BIAS = {np.dtype(t): np.zeros(0, t) for t in (np.float32, np.float64)}
 
 
 class Blas(NamedTuple):
@@ -156,13 +157,17 @@ def _cblas_gemm(typingctx, address, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, be
 
 
 @_parallel.kernel()
-def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, es, one, a, lda, sa1, sa2, b, ldb, sb1, sb2, c,
-          ldc, sc1, sc2):
-    """C = op(A) op(B) by the gemm at address `gemm` on `parts` threads, each set to one OpenBLAS thread
-    (`local`) while it multiplies. a, b, c: addresses of the first matrices; matrix (i, j) of the batch lies
-    sa1 * i + sa2 * j bytes on; es: bytes per element; one: 1 in the matrices' float type."""
+def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, one, a, lda, sa1, sa2, b, ldb, sb1, sb2, c, bias):
+    """C = op(A) op(B) (+ bias, a row added to every row of C where bias has n entries) by the gemm at address
+    `gemm` on `parts` threads, each set to one OpenBLAS thread (`local`: 0 for a library without threads of
+    its own) while it multiplies. a, b: addresses of the first matrices, matrix (i, j) of the batch lying
+    sa1 * i + sa2 * j bytes on; c: the C-contiguous (batch, m, n) result; one: 1 in the matrices' float type.
+    Each thread writes the bias into its own part of C, then has the gemm add the product to it (beta = 1)."""
     batch = outer * inner
+    es = c.itemsize
     zero = one - one
+    add = bias.shape[0] == n
+    beta = one if add else zero
     for t in nb.prange(parts):
         # one OpenBLAS thread while multiplying, then the setting back (one of these threads is the caller's)
         before = _set_threads_local(local, 1) if local != 0 else 0
@@ -172,15 +177,21 @@ def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, es, one, a, ld
         for i in range(first, last):
             pa = a + (i // inner) * sa1 + (i % inner) * sa2
             pb = b + (i // inner) * sb1 + (i % inner) * sb2
-            pc = c + (i // inner) * sc1 + (i % inner) * sc2
+            ci = c[i]
+            pc = ci.ctypes.data
+            if add:
+                r0, r1 = (lo, hi) if how == _ROWS else (0, m)
+                c0, c1 = (lo, hi) if how == _COLS else (0, n)
+                for r in range(r0, r1):
+                    ci[r, c0:c1] = bias[c0:c1]
             if how == _BATCH:
-                _cblas_gemm(gemm, ta, tb, m, n, k, one, pa, lda, pb, ldb, zero, pc, ldc)
+                _cblas_gemm(gemm, ta, tb, m, n, k, one, pa, lda, pb, ldb, beta, pc, n)
             elif how == _ROWS and hi > lo:  # rows lo..hi of op(A) and of C
                 _cblas_gemm(gemm, ta, tb, hi - lo, n, k, one, pa + es * lo * (1 if ta == _TRANS else lda), lda,
-                            pb, ldb, zero, pc + es * lo * ldc, ldc)
+                            pb, ldb, beta, pc + es * lo * n, n)
             elif how == _COLS and hi > lo:  # columns lo..hi of op(B) and of C
                 _cblas_gemm(gemm, ta, tb, m, hi - lo, k, one, pa, lda, pb + es * lo * (ldb if tb == _TRANS else 1),
-                            ldb, zero, pc + es * lo, ldc)
+                            ldb, beta, pc + es * lo, n)
         if local != 0:
             _set_threads_local(local, before)
 
@@ -248,14 +259,17 @@ def _batch_strides(operands, batch_shape):
     return None
 
 
-def matmul(a, b):
-    """a @ b for numpy arrays a (..., m, k), b (..., k, n) of one float dtype with equal batch shapes (or one
-    of them 2-D), on the pool; None where numpy's matmul is to be used."""
+def matmul(a, b, bias=None):
+    """a @ b (+ bias, a 1-D array of b.shape[-1] entries of their dtype) for numpy arrays a (..., m, k),
+    b (..., k, n) of one float dtype with equal batch shapes (or one of them 2-D), on the pool; None where
+    numpy's matmul is to be used."""
     if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype:
         return None
     m, k = a.shape[-2:]
     n = b.shape[-1]
     if b.shape[-2] != k or a.ndim > 2 and b.ndim > 2 and a.shape[:-2] != b.shape[:-2]:
+        return None
+    if bias is not None and (type(bias) is not np.ndarray or bias.shape != (n,) or bias.dtype != a.dtype):
         return None
     batch_shape = a.shape[:-2] if a.ndim > 2 else b.shape[:-2]
     flops = math.prod(batch_shape) * m * n * k
@@ -273,9 +287,9 @@ def matmul(a, b):
     if folded is None:
         return None
     outer, inner, ((sa1, sa2), (sb1, sb2)) = folded
-    sc2 = m * n * a.itemsize  # C: a fresh C-contiguous stack
     how = _BATCH if outer * inner >= parts else (_ROWS if m >= n else _COLS)  # _COLS: A is the smaller copy
     c = np.empty(batch_shape + (m, n), a.dtype)
-    _gemm.run(parts, gemm, found.local, parts, how, la[0], lb[0], outer, inner, m, n, k, a.itemsize, a.dtype.type(1),
-              a.ctypes.data, la[1], sa1, sa2, b.ctypes.data, lb[1], sb1, sb2, c.ctypes.data, n, inner * sc2, sc2)
+    _gemm.run(parts, gemm, found.local, parts, how, la[0], lb[0], outer, inner, m, n, k, a.dtype.type(1),
+              a.ctypes.data, la[1], sa1, sa2, b.ctypes.data, lb[1], sb1, sb2, c.reshape(-1, m, n),
+              _NO_BIAS[a.dtype] if bias is None else np.ascontiguousarray(bias))
     return c

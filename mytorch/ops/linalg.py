@@ -69,31 +69,39 @@ def acc_dtype(a):
     return _FLOAT32 if a.dtype in _HALF else None
 
 
-def _matmul(a, b, out_dtype=None):
-    """a @ b (numpy semantics). numpy has no float16/bfloat16 GEMM (its loops are ~10x slower and round
-    every partial sum), so half inputs on the CPU are multiplied in float32 and the product rounded once,
-    as tensor cores do (half inputs, float32 accumulation). out_dtype=float32 keeps the float32 product."""
-    if a.dtype in _HALF:
+def _matmul(a, b, out_dtype=None, bias=None):
+    """a @ b (numpy semantics), + bias (a row added to every row of the product: linear's, addmm's) when
+    given. numpy has no float16/bfloat16 GEMM (its loops are ~10x slower and round every partial sum), so
+    half inputs on the CPU are multiplied in float32 and the product rounded once, as tensor cores do (half
+    inputs, float32 accumulation). out_dtype=float32 keeps the float32 product."""
+    if a.dtype in _HALF and (type(a) is np.ndarray or out_dtype is not None):
         if type(a) is np.ndarray:
             out = _matmul(a.astype(_FLOAT32), b.astype(_FLOAT32))
-            return out if out_dtype == _FLOAT32 else out.astype(a.dtype)
-        if out_dtype is not None:
-            return _matmul(a, b).astype(out_dtype)
+            out = out if out_dtype == _FLOAT32 else out.astype(a.dtype)
+        else:
+            out = _matmul(a, b).astype(out_dtype)
+        if bias is not None:
+            out += bias
+        return out
     a, b = _blas_ready(a), _blas_ready(b)
     if a.ndim > 2 and b.ndim == 2:
-        return _product(_fold_rows(a), b).reshape(a.shape[:-1] + b.shape[-1:])
-    return _product(a, b)
+        return _product(_fold_rows(a), b, bias).reshape(a.shape[:-1] + b.shape[-1:])
+    return _product(a, b, bias)
 
 
-def _product(a, b):
-    """a @ b; large float CPU products on mytorch's thread pool (cpu_kernels.gemm), like its other bodies."""
+def _product(a, b, bias=None):
+    """a @ b (+ bias); large float CPU products on mytorch's thread pool (cpu_kernels.gemm), like its other
+    bodies, which write the bias in place before the product is added to it."""
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind == "f" and cpu_kernels.available():
         from ..cpu_kernels import gemm
 
-        out = gemm.matmul(a, b)
+        out = gemm.matmul(a, b, bias)
         if out is not None:
             return out
-    return a @ b
+    out = a @ b
+    if bias is not None:
+        out += bias
+    return out
 
 
 def _matmul_grads(a, b, grad, need_a, need_b):

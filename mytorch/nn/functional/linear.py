@@ -35,10 +35,7 @@ class Linear(Function):
             from ...kernels import linear as kernel
 
             return kernel.linear_fwd(x, weight, bias)[0]
-        out = _matmul(x, weight.T)
-        if bias is not None:
-            out += bias
-        return out
+        return _matmul(x, weight.T, bias=bias)
 
     @staticmethod
     def backward(ctx, grad):
