@@ -104,6 +104,15 @@ def _product(a, b, bias=None):
     return out
 
 
+def column_sums(a):
+    """a.sum(0) of a 2-D float array (a bias's gradient). On the CPU it is a row of ones times a, a product
+    that reads a once on the pool's threads (numpy's sum(0) adds a's rows into the result one after another
+    on one thread); half arrays sum in float32, as PyTorch's do."""
+    if type(a) is np.ndarray and a.dtype.char in "fd":
+        return _matmul(np.ones((1, a.shape[0]), a.dtype), a)[0]
+    return a.sum(axis=0, dtype=acc_dtype(a))
+
+
 def _matmul_grads(a, b, grad, need_a, need_b):
     """Input gradients of a @ b (numpy matmul semantics, 1-D operands included)."""
     xp = xp_of(grad)

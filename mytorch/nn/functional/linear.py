@@ -5,7 +5,7 @@ from ... import _determinism, _dtype, cpu_kernels
 from ..._array import CPU, device_of_array, on_device, xp_of
 from ...autograd.function import Function, autocast
 from ...ops.inplace import apply_inplace
-from ...ops.linalg import _matmul, acc_dtype, shape_only
+from ...ops.linalg import _matmul, column_sums, shape_only
 from ...random import rng_for
 from ...tensor import Tensor
 
@@ -56,7 +56,7 @@ class Linear(Function):
             if need_w:
                 grad_w = _matmul(g2.T, x.reshape(g2.shape[0], weight.shape[1]))  # not -1: K may be 0
             if need_b:
-                grad_b = g2.sum(axis=0, dtype=acc_dtype(g2))  # the engine rounds it to the bias dtype
+                grad_b = column_sums(g2)  # half: float32, which the engine rounds to the bias dtype
         return grad_x, grad_w, grad_b, None
 
 
