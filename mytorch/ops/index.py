@@ -163,7 +163,38 @@ class AdvancedIndex(Function):
         return out, None, None
 
 
+_PLAIN = (int, type(None))
+
+
+def _basic_key(x, key):
+    """The numpy key for the common case, in a few checks: a key of Python ints within range, slices of ints
+    and None with a positive step, and None; else None, and _prepare_key sees to the key."""
+    items = key if type(key) is tuple else (key,)
+    shape = x._data.shape
+    dim = 0
+    for k in items:
+        t = type(k)
+        if t is slice:
+            if type(k.start) not in _PLAIN or type(k.stop) not in _PLAIN or type(k.step) not in _PLAIN or (
+                    k.step is not None and k.step <= 0):
+                return None
+        elif t is int:
+            if dim >= len(shape) or not -shape[dim] <= k < shape[dim]:
+                return None
+        elif k is None:
+            continue
+        else:
+            return None
+        dim += 1
+    if dim > len(shape):
+        return None
+    return items + (Ellipsis,)  # keeps x[0] a 0-d view rather than a numpy scalar
+
+
 def getitem(self, key):
+    basic = _basic_key(self, key)
+    if basic is not None:
+        return BasicIndex.apply(self, basic)
     key, advanced, unique = _prepare_key(self, key)
     return AdvancedIndex.apply(self, key, unique) if advanced else BasicIndex.apply(self, key)
 
