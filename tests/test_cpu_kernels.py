@@ -525,6 +525,7 @@ def test_pool_products_match_numpy(library, threads, monkeypatch):
                     f"openblas_set_num_threads_local)")
     monkeypatch.setitem(gemm._state, "blas", next(lib for lib in gemm.libraries() if lib.name == library))
     monkeypatch.setattr(gemm, "MIN_FLOPS", 0)
+    monkeypatch.setattr(mytorch._threads, "_intra_op", threads)
     rng = np.random.default_rng(0)
     with _parallel.forced(threads):
         if threads == 1 and library == "openblas":  # numpy's matmul calls the same OpenBLAS then

@@ -12,8 +12,9 @@ Which BLAS: Intel's MKL where the `mkl` wheel is installed (`pip install ".[mkl]
 numpy's own OpenBLAS. MKL's sgemm is the one PyTorch's CPU build calls, 10-17% faster per thread than
 OpenBLAS's on a Xeon (measurements in benchmarks/results/train_step_cpu.txt); mytorch loads it privately,
 with MKL's sequential layer (no threads of its own), and only where no other MKL is in the process (a numpy
-built on MKL keeps its library to itself). With MKL the one-thread products run through it too; with OpenBLAS
-they are numpy's matmul (the same kernels).
+built on MKL keeps its library to itself). With MKL the products of a one-thread process (set_num_threads(1))
+run through it too; with OpenBLAS they are numpy's matmul (the same kernels), as they are wherever the pool
+can't run (numpy's BLAS then has the threads).
 
 It applies to float32 / float64 numpy arrays whose matrices are row- or column-major (any leading dimension)
 and whose batch axes fold into at most two strides; everything else, and products too small to thread
@@ -35,6 +36,7 @@ from numba.core import types
 from numba.extending import intrinsic
 
 from . import _parallel
+from .._threads import intra_op_threads
 
 MIN_FLOPS = 1 << 18  # m * n * k up to which OpenBLAS stays on one thread itself: numpy's call then
 _state = {"blas": None}
@@ -277,7 +279,9 @@ def matmul(a, b, bias=None):
         return None
     parts = _parallel.threads(flops, MIN_FLOPS)
     found = blas()
-    if found is None or parts == 1 and found.name == "openblas":  # one thread: numpy's call is the same
+    # one thread: numpy's call is the same OpenBLAS; or, where the pool can't run (_parallel.threads), numpy's
+    # BLAS is what has threads
+    if found is None or parts == 1 and (found.name == "openblas" or intra_op_threads() > 1):
         return None
     gemm = found.gemm.get(a.dtype)
     la, lb = _matrix(a, m, k), _matrix(b, k, n)
