@@ -9,7 +9,7 @@ its elementwise loops on one OpenMP pool, which may then keep spinning between o
 (_parallel.SPINCOUNT).
 
 Which BLAS: Intel's MKL where the `mkl` wheel is installed (`pip install ".[mkl]"`, Linux x86-64), else
-numpy's own OpenBLAS. MKL's sgemm is the one PyTorch's CPU build calls, 10-17% faster per thread than
+numpy's own OpenBLAS. MKL's sgemm is the one PyTorch's CPU build calls, 8-17% faster per thread than
 OpenBLAS's on a Xeon (measurements in benchmarks/results/train_step_cpu.txt); mytorch loads it privately,
 with MKL's sequential layer (no threads of its own), and only where no other MKL is in the process (a numpy
 built on MKL keeps its library to itself). With MKL the products of a one-thread process (set_num_threads(1))

@@ -34,8 +34,13 @@ def _check_dtypes(op, a, b):
                            f"{_DTYPE_NAMES[b.dtype.name]}")
 
 
+_ZEROS = bytes(16)  # one element of any numpy dtype up to complex128
+
+
 def shape_only(a):
     """A zero-memory stand-in with a's shape and dtype, for a saved operand whose values backward won't read."""
+    if type(a) is np.ndarray:  # what broadcast_to makes, without its ~5 us of argument handling
+        return np.ndarray(a.shape, a.dtype, buffer=_ZEROS, strides=(0,) * a.ndim)
     return xp_of(a).broadcast_to(xp_of(a).zeros((), a.dtype), a.shape)
 
 
@@ -173,7 +178,7 @@ class Dot(Matmul):
 
 
 def _check_matmul_shapes(a, b):
-    sa, sb = a.shape, b.shape
+    sa, sb = a._data.shape, b._data.shape  # tuples (a Tensor's .shape builds a Size)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
     k_a, k_b = sa[-1], (sb[0] if b.ndim == 1 else sb[-2])
