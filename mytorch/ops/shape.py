@@ -593,20 +593,21 @@ def cat(tensors, dim=0, *, out=None):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     check_same_device("cat", *tensors)
     tensors = _common_dtype(tensors)
-    kept = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)]
+    shapes = [t._data.shape for t in tensors]  # tuples (a Tensor's .shape builds a Size)
+    kept = [s for s in shapes if s != (0,)]  # legacy rule: 1-D empty tensors are skipped
     if not kept:
         return Cat.apply(0, *tensors)
     ref = kept[0]
-    d = wrap_dim(dim, ref.ndim)
-    for i, t in enumerate(tensors):
-        if t.ndim == 1 and t.shape[0] == 0:
+    d = wrap_dim(dim, len(ref))
+    for i, shape in enumerate(shapes):
+        if shape == (0,):
             continue
-        if t.ndim != ref.ndim:
-            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and {t.ndim}")
-        for k in range(ref.ndim):
-            if k != d and t.shape[k] != ref.shape[k]:
+        if len(shape) != len(ref):
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and {len(shape)}")
+        for k in range(len(ref)):
+            if k != d and shape[k] != ref[k]:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
-                                   f"{ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list.")
+                                   f"{ref[k]} but got size {shape[k]} for tensor number {i} in the list.")
     result = Cat.apply(d, *tensors)
     if out is not None:
         out.set_data_(result)

@@ -222,13 +222,21 @@ SIGNAL_CASES = [
 ]
 
 
+def _signals_as_in_a_terminal():
+    """In the launcher's child before exec: SIGINT and SIGTERM to their defaults. A test run started as a
+    background job (`pytest ... &`) inherits SIGINT ignored, which the launcher rightly keeps ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signals, mode, grace, messages, bound", SIGNAL_CASES, ids=["sigint", "sigterm", "2xsigint"])
 def test_signals_reach_every_worker(tmp_path, signals, mode, grace, messages, bound):
     script = tmp_path / "sleep.py"
     script.write_text(SLEEPING_SCRIPT)
     proc = subprocess.Popen([*RUN_MODULE, "launch", "--num_processes", "2", "--num_gpus", "0", "--shutdown_timeout",
                              str(grace), str(script), str(tmp_path), mode], cwd=tmp_path, env=_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_signals_as_in_a_terminal)
     try:
         deadline = time.time() + 30
         while not all((tmp_path / f"pid{r}").exists() for r in (0, 1)) and time.time() < deadline:
