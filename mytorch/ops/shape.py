@@ -577,6 +577,9 @@ class Stack(Function):
 
 
 def _common_dtype(tensors):
+    first = tensors[0]._data.dtype
+    if all(t._data.dtype == first for t in tensors):
+        return tensors
     rt = tensors[0].dtype
     for t in tensors[1:]:
         if t.dtype != rt:
