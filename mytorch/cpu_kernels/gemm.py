@@ -291,7 +291,9 @@ def matmul(a, b, bias=None):
     if folded is None:
         return None
     outer, inner, ((sa1, sa2), (sb1, sb2)) = folded
-    how = _BATCH if outer * inner >= parts else (_ROWS if m >= n else _COLS)  # _COLS: A is the smaller copy
+    # by rows where A is the larger operand or tall enough (128 rows: faster in every GPT-step shape measured),
+    # else by columns (a few rows of A, copied by every thread, against many columns of B)
+    how = _BATCH if outer * inner >= parts else (_ROWS if m >= min(n, 128) else _COLS)
     c = np.empty(batch_shape + (m, n), a.dtype)
     _gemm.run(parts, gemm, found.local, parts, how, la[0], lb[0], outer, inner, m, n, k, a.dtype.type(1),
               a.ctypes.data, la[1], sa1, sa2, b.ctypes.data, lb[1], sb1, sb2, c.reshape(-1, m, n),
