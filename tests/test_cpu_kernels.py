@@ -516,8 +516,9 @@ def _blas_names():
 @pytest.mark.parametrize("library", ["mkl", "openblas"])
 @pytest.mark.parametrize("threads", [2, 1])
 def test_pool_products_match_numpy(library, threads, monkeypatch):
-    """Shared out by matrices (stacks), by rows (m >= n, m odd) and by columns (m < n) over two threads, and
-    on one thread where the library isn't numpy's own (MKL), through each BLAS installed here."""
+    """Shared out by matrices (stacks), by rows (A the larger or 128+ rows; m odd) and by columns (a short A)
+    over two threads, and on one thread where the library isn't numpy's own (MKL), through each BLAS
+    installed here; with and without linear's bias."""
     from mytorch.cpu_kernels import gemm
 
     if library not in _blas_names():
