@@ -184,14 +184,14 @@ def concatenate(arrays, axis):
     """np.concatenate(arrays, axis); float arrays of one dtype with MIN_SIZE or more elements in all are
     copied into place piece by piece over the threads (numpy copies on one)."""
     first = arrays[0]
-    if type(first) is np.ndarray and first.dtype.char in "fd" and axis >= 0 and len(arrays) > 1 and sum(
-            a.size for a in arrays) >= MIN_SIZE and available():
+    total = sum(a.size for a in arrays)
+    if type(first) is np.ndarray and first.dtype.char in "fd" and axis >= 0 and len(arrays) > 1 and \
+            total >= MIN_SIZE and available():
         dtype, shape = first.dtype, first.shape
         if all(type(a) is np.ndarray and a.dtype == dtype and a.ndim == first.ndim > axis for a in arrays) and all(
                 a.shape[:axis] == shape[:axis] and a.shape[axis + 1:] == shape[axis + 1:] for a in arrays):
-            total = sum(a.size for a in arrays)
             n = _threads(total)
-            if n > 1 and total >= MIN_SIZE:
+            if n > 1:
                 from . import copy
 
                 out_shape = shape[:axis] + (sum(a.shape[axis] for a in arrays),) + shape[axis + 1:]

@@ -1,5 +1,6 @@
-"""Matrix products on mytorch's thread pool: each thread calls the sgemm / dgemm of numpy's own OpenBLAS,
-on one thread, for its share of the product (its matrices of a batch, or its rows or columns of one).
+"""Matrix products on mytorch's thread pool: each thread calls a BLAS sgemm / dgemm (MKL's or numpy's own
+OpenBLAS, see below), on one thread, for its share of the product (its matrices of a batch, or its rows or
+columns of one).
 
 numpy's matmul runs OpenBLAS on OpenBLAS's own threads, and a stack of small products (attention's
 per-head GEMMs) one after the other on one thread. Beside the compiled bodies on numba's OpenMP pool

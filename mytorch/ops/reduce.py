@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .. import _dtype, cpu_kernels
-from .._array import xp_of
+from .._array import repeat_view, xp_of
 from ..autograd.function import Function
 from ..tensor import Tensor, wrap_dim
 from ._registry import public, tensor_methods
@@ -64,10 +64,8 @@ def _keep(arr, axes, keepdim):
 def _unreduce(grad, axes, keepdim, shape):
     """Broadcast a reduction's gradient back to the input shape (a view on the CPU, a copy on a GPU)."""
     xp = xp_of(grad)
-    if xp is np and grad.size == 1 and grad.flags.c_contiguous:  # a full reduction's (loss.sum(), .mean())
-        view = np.ndarray(shape, grad.dtype, buffer=grad, strides=(0,) * len(shape))  # broadcast_to, minus ~4 us
-        view.flags.writeable = False
-        return view
+    if xp is np and grad.size == 1:  # a full reduction's (loss.sum(), .mean())
+        return repeat_view(grad, shape)
     view = xp.broadcast_to(_keep(grad, axes, keepdim), shape)
     return view if xp is np else view.copy()
 

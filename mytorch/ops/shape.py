@@ -115,6 +115,12 @@ class Narrow(Function):
         return out, None, None, None
 
 
+def _concatenate(arrays, dim):
+    """np / cupy concatenate; large float CPU arrays copied over the threads (cpu_kernels.concatenate)."""
+    xp = xp_of(arrays[0])
+    return cpu_kernels.concatenate(arrays, dim) if xp is np else xp.concatenate(arrays, dim)
+
+
 class Split(Function):
     """One node, several view outputs (split/chunk/unbind/tensor_split). pieces: (start, length) along dim;
     squeeze: unbind's integer selects. Unused outputs arrive as zero grads."""
@@ -137,7 +143,7 @@ class Split(Function):
         if squeeze:
             return xp.stack(grads, dim), None, None, None
         if all(p[0] == q[0] + q[1] for q, p in zip(pieces, pieces[1:])) and sum(n for _, n in pieces) == shape[dim]:
-            return (cpu_kernels.concatenate(grads, dim) if xp is np else xp.concatenate(grads, dim)), None, None, None
+            return _concatenate(grads, dim), None, None, None
         out = xp.zeros(shape, grads[0].dtype)  # overlapping pieces (tensor_split with unsorted indices)
         key = (slice(None),) * dim
         for (start, n), g in zip(pieces, grads):
@@ -547,8 +553,7 @@ class Cat(Function):
         # legacy rule: 1-D empty tensors are skipped whatever the other shapes
         kept = [a for a in arrays if not (a.ndim == 1 and a.shape[0] == 0)] or list(arrays[:1])
         ctx.dim, ctx.sizes = dim, [None if a.ndim == 1 and a.shape[0] == 0 else a.shape[dim] for a in arrays]
-        xp = xp_of(arrays[0])
-        return cpu_kernels.concatenate(kept, dim) if xp is np else xp.concatenate(kept, dim)
+        return _concatenate(kept, dim)
 
     @staticmethod
     def backward(ctx, grad):
