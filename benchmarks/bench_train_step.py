@@ -11,7 +11,8 @@ Both libraries get the same thread count (mytorch.set_num_threads / torch.set_nu
 numpy's BLAS thread count) and the same batches. Each library trains in its own fresh process (so
 neither's idle worker threads get in the other's way), the processes taking turns for --rounds rounds
 so both see the same machine load; the time is the median step over all rounds. The speed ratio is
-torch time / mytorch time (above 1: mytorch is faster). `--same-process` instead alternates the two
+torch time / mytorch time (above 1: mytorch is faster); on a machine whose speed drifts, the per-round
+ratios (each of two processes run back to back) and their median are steadier than the overall one. `--same-process` instead alternates the two
 libraries step by step in one process (each library's spinning thread pools then slow the other down,
 PyTorch's more than mytorch's). Peak memory is the highest resident set size during the steps minus
 the resident size just before the first one, in the fresh processes.
@@ -128,6 +129,8 @@ def separate_processes(args):
                 peaks[name].append(out["peak_bytes"])
     med = {k: statistics.median(v) for k, v in times.items()}
     mem = {k: max(v) for k, v in peaks.items()} if all(peaks.values()) else None
+    # each round's two processes ran back to back, so their ratio is free of the machine's slower drift
+    med["ratios"] = [t / m for m, t in zip(times["mytorch"], times["torch"])]
     return med, mem
 
 
@@ -165,6 +168,9 @@ def main(argv=None):
     line = (f"GPT step (dim={args.dim}, batch={args.batch}x{args.ctx}, gelu={args.gelu}, {args.threads} threads each, "
             f"{how}, load {load:.1f}): mytorch {t['mytorch'] * 1e3:.1f} ms, torch {t['torch'] * 1e3:.1f} ms, "
             f"speed ratio torch/mytorch = {t['torch'] / t['mytorch']:.2f}")
+    if len(t.get("ratios", ())) > 1:
+        r = t["ratios"]
+        line += f" (per round: median {statistics.median(r):.2f}, {min(r):.2f}-{max(r):.2f})"
     if mem:
         line += (f"; peak step memory mytorch {mem['mytorch'] / 2**20:.1f} MiB, torch {mem['torch'] / 2**20:.1f} MiB"
                  f" ({mem['mytorch'] / max(mem['torch'], 1):.2f}x)")

@@ -164,6 +164,44 @@ def test_softmax_special_rows_fall_back_to_numpy():
     assert np.isnan(rows).all()  # PyTorch's answer for a row that is all -inf
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_matches_torch(reduction, smoothing, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((40, 17)) * 4).astype(np.float32)
+    target = rng.integers(0, 17, 40)
+    target[::5] = 3  # and ignore_index rows
+    fn = (lambda lib: lambda t: lib.nn.functional.cross_entropy(t, lib.tensor(target), ignore_index=3,
+                                                                 reduction=reduction, label_smoothing=smoothing))
+    out = fn(mytorch)(mytorch.tensor(x, requires_grad=True))
+    assert out.grad_fn.cpu_grad  # the compiled body ran
+    compare(fn(mytorch), fn(torch), [x], monkeypatch, atol=3e-6)
+
+
+def test_cross_entropy_special_rows_fall_back_to_numpy():
+    x = np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32)
+    target = np.arange(6) % 5
+    from mytorch.cpu_kernels import cross_entropy as cpu_ce
+
+    assert cpu_ce.forward(x, target, -100, 0.0) is not None
+    for bad in (np.inf, np.nan):
+        x2 = x.copy()
+        x2[1, 3] = bad
+        assert cpu_ce.forward(x2, target, -100, 0.0) is None
+        xm, xt = mytorch.tensor(x2, requires_grad=True), torch.tensor(x2, requires_grad=True)
+        with np.errstate(invalid="ignore"):
+            got = mytorch.nn.functional.cross_entropy(xm, mytorch.tensor(target))
+            got.backward()
+        want = torch.nn.functional.cross_entropy(xt, torch.tensor(target))
+        want.backward()
+        assert not got.grad_fn.cpu_grad and np.isnan(got.item()) and np.isnan(want.item())
+        np.testing.assert_array_equal(np.isnan(xm.grad.numpy()), np.isnan(xt.grad.numpy()))
+    every = mytorch.tensor(x, requires_grad=True)  # no row counts: loss nan, gradient 0, as in PyTorch
+    loss = mytorch.nn.functional.cross_entropy(every, mytorch.full((6,), -100, dtype=mytorch.long))
+    loss.backward()
+    assert loss.grad_fn.cpu_grad and np.isnan(loss.item()) and not every.grad.numpy().any()
+
+
 @pytest.mark.parametrize("lq,lk,causal,heads", [(7, 7, True, (4, 4)), (5, 9, True, (4, 2)), (9, 4, False, (2, 2))])
 def test_attention_matches_torch(lq, lk, causal, heads, monkeypatch):
     rng = np.random.default_rng(0)

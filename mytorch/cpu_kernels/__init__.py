@@ -123,7 +123,8 @@ def warm_up():
     parallel twins can run, they are compiled too (and the thread pool started)."""
     if not available():
         return
-    from . import _parallel, activations, adam, copy, elementwise, gemm, layer_norm, reduce, scatter, softmax
+    from . import (_parallel, activations, adam, copy, cross_entropy, elementwise, gemm, layer_norm, reduce, scatter,
+                   softmax)
 
     x = np.zeros((4, 8), np.float32)
     for threads in sorted({1, _parallel.threads(1 << 62)}):
@@ -141,6 +142,7 @@ def warm_up():
             for log in (False, True):
                 softmax.backward(x, softmax.forward(x, 1.0, 4, log), 1.0, log)
             adam.step(x, x, x, x, 0.9, 0.999, 1e-3, 1.0, 1e-8)
+            cross_entropy.forward(x, np.zeros(4, np.int64), -100, 0.0)
             for ufunc in elementwise.OPS:
                 elementwise.binary(ufunc, x, x[0], threads)
                 elementwise.binary(ufunc, x, x, threads)

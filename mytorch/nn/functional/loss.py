@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ... import _dtype
+from ... import _dtype, cpu_kernels
 from ..._array import xp_of
 from ...autograd.function import Function, autocast
 from ...tensor import Tensor
@@ -77,6 +77,22 @@ class _ClassLoss(Function):
             if bad.any():
                 raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
         ctx.fused = fused
+        ctx.cpu_grad = False
+        if not fused and log_softmax and weight is None and cpu_kernels.use(x2):
+            from ...cpu_kernels import cross_entropy as cpu
+
+            found = cpu.forward(x2, t, ignore_index, ls)
+            if found is not None:  # the compiled body: per-row losses and the gradient in one pass
+                loss, dlogits = found
+                n = int(valid.sum())
+                ctx.save_for_backward(dlogits)
+                ctx.meta = (n, reduction, moved_shape, x.ndim)
+                ctx.cpu_grad = True
+                if reduction == "none":
+                    out = loss.reshape(target.shape)
+                else:  # a mean over no valid rows is nan, as in PyTorch
+                    out = loss.sum() if reduction == "sum" else (loss.sum() / n if n else np.nan)
+                return np.asarray(out).astype(x.dtype, copy=False)
         if fused:
             from ...kernels import cross_entropy as kernel
 
@@ -129,6 +145,15 @@ class _ClassLoss(Function):
     def backward(ctx, g):
         if ctx.fused:
             return (_ClassLoss._fused_backward(ctx, g),) + (None,) * 7
+        if ctx.cpu_grad:
+            (dlogits,) = ctx.saved_tensors
+            n, reduction, moved_shape, x_ndim = ctx.meta
+            if reduction == "none":
+                dx2 = dlogits * g.reshape(-1, 1)
+            else:  # (ignored rows' gradient is 0, also where no row counts)
+                scale = g / max(n, 1) if reduction == "mean" else g
+                dx2 = cpu_kernels.binary(np.multiply, dlogits, np.broadcast_to(scale, dlogits.shape))
+            return (_unrows(dx2, moved_shape, x_ndim),) + (None,) * 7
         saved, lse = ctx.saved_tensors
         tc, valid, w, w_t, d_nll, d_smooth, ls, C, moved_shape, log_softmax = ctx.meta
         x_dtype, x_ndim = ctx.x_meta
