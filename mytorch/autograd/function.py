@@ -240,7 +240,7 @@ class Function:
             tensors = [make(result)]
             out_arrays = (result,)
         if any_grad and cls.differentiable and grad_mode.is_grad_enabled():
-            _link(ctx, args, tensors, ctx.__dict__.get("_non_diff", ()), out_arrays)
+            _link(ctx, args, needs, tensors, ctx.__dict__.get("_non_diff", ()), out_arrays)
         if cls.is_view:
             base = args[0]
             for t in tensors:
@@ -259,12 +259,14 @@ def _edge(t):
     return (fn, t._output_nr, t._data.shape, t._data.dtype)
 
 
-def _link(ctx, args, tensors, non_diff, out_arrays):
+def _link(ctx, args, needs, tensors, non_diff, out_arrays):
+    """Record ctx in the graph: an edge per argument (needs[i]: argument i is a tensor that requires grad),
+    ctx as the outputs' grad_fn, and the versions of the tensors whose arrays ctx saved."""
     if anomaly._state["enabled"]:
         ctx._anomaly_trace = anomaly.forward_trace()
     edges = []
-    for a in args:
-        if isinstance(a, Tensor) and a._requires_grad:
+    for a, need in zip(args, needs):
+        if need:
             fn = a.grad_fn
             if fn is None:
                 edges.append((a._grad_accumulator(), 0, a._data.shape, a._data.dtype))
@@ -284,17 +286,17 @@ def _link(ctx, args, tensors, non_diff, out_arrays):
         nr += 1
     saved = ctx._saved
     if saved:  # remember versions of saved inputs/outputs so in-place changes are caught
+        owner = {}  # id(array) -> the first input, else output, tensor holding it
+        for t in args:
+            if isinstance(t, Tensor):
+                owner.setdefault(id(t._data), t)
+        for t in tensors:
+            owner.setdefault(id(t._data), t)
         versions = []
         for s in saved:
-            for t in args:
-                if isinstance(t, Tensor) and t._data is s:
-                    versions.append((t._version, t._version.value, weakref.ref(t)))
-                    break
-            else:
-                for t in tensors:
-                    if t._data is s:
-                        versions.append((t._version, t._version.value, weakref.ref(t)))
-                        break
+            t = owner.get(id(s))
+            if t is not None:
+                versions.append((t._version, t._version.value, weakref.ref(t)))
         if versions:
             ctx._saved_versions = versions
 

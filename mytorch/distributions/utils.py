@@ -1,4 +1,5 @@
 """Helpers shared by the distributions: broadcasting parameters, probs <-> logits, cached properties."""
+import math
 import numbers
 
 import numpy as np
@@ -135,7 +136,7 @@ def batch_mahalanobis(scale_tril, diff):
     batch = mytorch.broadcast_shapes(scale_tril.shape[:-2], diff.shape[:-1])
     sample_ndim = len(batch) - len(scale_tril.shape[:-2])
     sample_shape, mat_batch = batch[:sample_ndim], batch[sample_ndim:]
-    num_samples = int(np.prod(sample_shape)) if sample_shape else 1
+    num_samples = math.prod(sample_shape) if sample_shape else 1
     L = scale_tril.expand(mat_batch + (n, n))
     cols = diff.expand(batch + (n,)).reshape((num_samples,) + mat_batch + (n,))
     cols = cols.permute(*range(1, len(mat_batch) + 2), 0)  # (*mat_batch, n, num_samples)

@@ -5,6 +5,7 @@ Backward of a read is a scatter-add of the gradient (`add_at`), so repeated indi
 where the positions are known to be distinct (slices, masks, permutations) a plain assignment does.
 """
 import collections
+import math
 
 import numpy as np
 
@@ -635,7 +636,7 @@ class MaskedScatter(Function):
         xp = xp_of(grad)
         gs = None
         if ctx.needs_input_grad[2]:
-            gs = xp.zeros(int(np.prod(ctx.src_shape)), grad.dtype)
+            gs = xp.zeros(math.prod(ctx.src_shape), grad.dtype)
             gs[:ctx.n] = grad[mask]
             gs = gs.reshape(ctx.src_shape)
         return xp.where(mask, grad.dtype.type(0), grad), None, gs

@@ -1,4 +1,6 @@
 """linear, bilinear, embedding, one_hot and the dropout family."""
+import math
+
 import numpy as np
 
 from ... import _determinism, _dtype, cpu_kernels
@@ -68,10 +70,13 @@ def _use_fused(op, fused, *tensors):
     """The Triton kernel runs when asked (the module's `fused` flag or the global switch), the op's flag in
     mytorch.backends.fused is on, kernels can run here, and every float tensor is float16/float32."""
     from ... import backends
-    from ...kernels import is_available
 
     flags = backends.fused
-    if not ((fused or flags.enabled) and getattr(flags, op)) or not is_available():
+    if not ((fused or flags.enabled) and getattr(flags, op)):
+        return False
+    from ...kernels import is_available
+
+    if not is_available():
         return False
     if op in _ATOMIC_KERNELS and _determinism.are_deterministic_algorithms_enabled():
         return False  # their float atomic adds sum in a varying order: take the deterministic path
@@ -89,7 +94,7 @@ def _linear(input, weight, bias=None, fused=False):
         input, weight, bias = autocast.cast("linear", input, weight, bias)
     x, w = input._data, weight._data
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+        rows = math.prod(x.shape[:-1]) if x.ndim > 1 else 1
         mat2 = "x".join(str(s) for s in w.shape[::-1])
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1] if x.ndim else 1} "
                            f"and {mat2})")

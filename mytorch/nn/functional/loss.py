@@ -3,7 +3,9 @@
 Two Functions carry most losses, each with a manual backward recomputed from its saved inputs:
 - `_ClassLoss`: cross_entropy with class indices and nll_loss. Logits (N, C, d1, ...) are viewed as rows
   (M, C); the backward of the fused log-softmax + NLL is `p * sum(a) - a` per row (a: the row's target
-  coefficients), i.e. `softmax - onehot` without label smoothing or weights.
+  coefficients), i.e. `softmax - onehot` without label smoothing or weights. Float32 cross_entropy without
+  class weights on the CPU has a compiled body (mytorch.cpu_kernels.cross_entropy) that writes that
+  gradient in the forward pass, as the Triton kernel does, and backward only scales it.
 - `_PointwiseLoss`: elementwise losses (mse, l1, huber, bce, ...) from a table of (value, gradient).
 """
 import math

@@ -8,6 +8,8 @@ closed form, recomputing xhat from the saved input instead of keeping it (memory
                                                                           fixed eval stats: dx = rstd * g)
     dw = sum(dy * xhat),  db = sum(dy)   over the axes the parameters broadcast along.
 """
+import math
+
 import numpy as np
 
 from ... import cpu_kernels
@@ -37,7 +39,7 @@ class _Norm(Function):
         if fused:
             from ...kernels import layer_norm as kernel
 
-            n = int(np.prod(param_shape))
+            n = math.prod(param_shape)
             w2, b2 = (None if p is None else p.reshape(n) for p in (weight, bias))
             y, _, mean, rstd = kernel.norm_fwd(x.reshape(-1, n), w2, b2, eps, rms=rms)
             ctx.save_for_backward(x, weight, mean, rstd)
@@ -48,7 +50,7 @@ class _Norm(Function):
         if ctx.cpu_rows:  # the compiled CPU body: rows of the trailing normalized dims
             from ...cpu_kernels import layer_norm as cpu
 
-            n = int(np.prod(param_shape))
+            n = math.prod(param_shape)
             y, mean, rstd = cpu.forward(x.reshape(-1, n), None if weight is None else weight.reshape(n),
                                         None if bias is None else bias.reshape(n), eps, rms)
             keep = x.shape[:x.ndim - k] + (1,) * k
@@ -88,7 +90,7 @@ class _Norm(Function):
         if ctx.fused:
             from ...kernels import layer_norm as kernel
 
-            n = int(np.prod(param_shape))
+            n = math.prod(param_shape)
             need = ctx.needs_input_grad
             dx, dw, db = kernel.norm_bwd(dy.reshape(-1, n), x.reshape(-1, n),
                                          None if weight is None else weight.reshape(n), mean, rstd,
@@ -100,7 +102,7 @@ class _Norm(Function):
         if ctx.cpu_rows and type(dy) is np.ndarray and dy.dtype == x.dtype:
             from ...cpu_kernels import layer_norm as cpu
 
-            n = int(np.prod(param_shape))
+            n = math.prod(param_shape)
             need = ctx.needs_input_grad
             rms = mean is None
             dx, dw, db = cpu.backward(np.ascontiguousarray(dy).reshape(-1, n), x.reshape(-1, n),
@@ -163,7 +165,7 @@ def _trailing_norm(fn, input, normalized_shape, weight, bias, eps, rms, fused):
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
     # the kernel needs non-empty rows and operands of one dtype
-    fused = (int(np.prod(shape)) > 0 and all(p is None or p.dtype == input.dtype for p in (weight, bias))
+    fused = (math.prod(shape) > 0 and all(p is None or p.dtype == input.dtype for p in (weight, bias))
              and _use_fused(fn, fused, input, weight, bias))
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     return _Norm.apply(input, weight, bias, input.shape, axes, shape, eps, rms, None, None, fused)
@@ -259,7 +261,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         fixed = (running_mean._data.astype(acc).reshape(pshape), running_var._data.astype(acc).reshape(pshape))
         return _Norm.apply(input, weight, bias, input.shape, tuple(range(2, input.ndim)), pshape, eps, False,
                            fixed)
-    count = int(np.prod(input.shape[2:]))
+    count = math.prod(input.shape[2:])
     if count <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"torch.Size({list(input.shape)})")

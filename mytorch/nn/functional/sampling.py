@@ -10,6 +10,7 @@ weights into the input's gradient and differentiates the weights for the grid's.
 """
 import functools
 import itertools
+import math
 import operator
 import warnings
 
@@ -167,7 +168,7 @@ class _GridSampler(Function):
         xp = xp_of(x)
         N, C = x.shape[:2]
         sizes = x.shape[2:][::-1]  # x (W) first, as the grid lists them
-        pixels = int(np.prod(sizes))
+        pixels = math.prod(sizes)
         g = grid.reshape(N, -1, len(sizes))
         taps, factors = _prepare(xp, g, sizes, mode, padding, align_corners)
         rows = xp.ascontiguousarray(xp.moveaxis(x.reshape(N, C, pixels), 1, 2)).reshape(N * pixels, C)
