@@ -23,7 +23,7 @@ import numpy as np
 import mytorch
 from mytorch.utils.data import DataLoader, RandomSampler
 
-LOG_BACKENDS = ("wandb", "mlflow", "jsonl")
+LOG_BACKENDS = ("wandb", "mlflow", "jsonl", "tensorboard")
 PRECISIONS = ("no", "fp16", "bf16")
 SIZE_ALIASES = {"base": "gpt2", "medium": "gpt2-medium", "large": "gpt2-large", "xl": "gpt2-xl"}  # the original's
 

@@ -1,5 +1,6 @@
-"""Experiment trackers: jsonl (no dependencies), wandb (offline with WANDB_MODE=offline) and MLflow (a local
-file store under project_dir/mlruns). The Accelerator creates them on the main process only."""
+"""Experiment trackers: jsonl (no dependencies), wandb (offline with WANDB_MODE=offline), MLflow (a local
+file store under project_dir/mlruns) and TensorBoard (event files under project_dir/project_name). The
+Accelerator creates them on the main process only."""
 import json
 import math
 import numbers
@@ -136,7 +137,47 @@ class MLflowTracker(GeneralTracker):
         self.client.set_terminated(self.run_id)
 
 
-TRACKERS = {cls.name: cls for cls in (JSONLTracker, WandBTracker, MLflowTracker)}
+class TensorBoardTracker(GeneralTracker):
+    """mytorch.utils.tensorboard.SummaryWriter on `{project_dir}/{project_name}`: numbers as scalars,
+    strings as text, dicts of numbers as add_scalars; the config as an hparams session."""
+
+    name = "tensorboard"
+
+    def __init__(self, project_name, project_dir=".", **kwargs):
+        from ..utils.tensorboard import SummaryWriter
+
+        self.logging_dir = os.path.join(project_dir or ".", project_name)
+        self.writer = SummaryWriter(self.logging_dir, **kwargs)
+
+    @property
+    def tracker(self):
+        return self.writer
+
+    def store_init_configuration(self, config):
+        hparams = {}
+        for key, value in config.items():  # what TensorBoard's hparams can't hold is shown as its text
+            value = _scalar(value)
+            hparams[key] = value if isinstance(value, (bool, int, float, str)) else str(value)
+        self.writer.add_hparams(hparams, metric_dict={}, run_name=".")
+        self.writer.flush()
+
+    def log(self, values, step=None):
+        for key, value in values.items():
+            if isinstance(value, dict):
+                self.writer.add_scalars(key, {k: _scalar(v) for k, v in value.items()}, global_step=step)
+                continue
+            value = _scalar(value)
+            if isinstance(value, str):
+                self.writer.add_text(key, value, global_step=step)
+            elif isinstance(value, numbers.Number):
+                self.writer.add_scalar(key, value, global_step=step)
+        self.writer.flush()
+
+    def finish(self):
+        self.writer.close()
+
+
+TRACKERS = {cls.name: cls for cls in (JSONLTracker, WandBTracker, MLflowTracker, TensorBoardTracker)}
 
 
 def resolve_log_with(log_with):
@@ -145,7 +186,7 @@ def resolve_log_with(log_with):
         return []
     names = [log_with] if isinstance(log_with, str) else list(log_with)
     if "all" in names:
-        names = ["jsonl"] + [n for n in ("wandb", "mlflow") if _installed(n)]
+        names = ["jsonl"] + [n for n in ("wandb", "mlflow", "tensorboard") if _installed(n)]
     for name in names:
         if name not in TRACKERS:
             raise ValueError(f"log_with: unknown tracker {name!r}; choose from {sorted(TRACKERS)} or 'all'")

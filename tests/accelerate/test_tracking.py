@@ -1,4 +1,5 @@
-"""Trackers: jsonl lines, wandb offline runs, an MLflow file store under project_dir; main process only."""
+"""Trackers: jsonl lines, wandb offline runs, an MLflow file store and TensorBoard event files under
+project_dir; main process only."""
 import glob
 import json
 import os
@@ -69,3 +70,27 @@ def test_mlflow_local_file_store(tmp_path, monkeypatch):
     assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
     assert run.data.params == {"lr": "0.01", "n_layer": "2", "name": "tiny"}
     assert run.info.status == "FINISHED"
+
+
+def test_tensorboard_event_files(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accelerator = Accelerator(log_with="tensorboard", project_dir=str(tmp_path))
+    accelerator.init_trackers("demo", config=dict(CONFIG, betas=(0.9, 0.95)))
+    assert isinstance(accelerator.get_tracker("tensorboard", unwrap=True), mytorch.utils.tensorboard.SummaryWriter)
+    for step in range(1, 4):
+        accelerator.log({"loss": mytorch.tensor(1.0 / step), "note": f"step {step}", "pair": {"a": step}}, step=step)
+    accelerator.end_training()
+    events = EventAccumulator(str(tmp_path / "demo"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("loss")] == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
+    assert "note/text_summary" in events.Tags()["tensors"]
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    tags = {v.tag for path in glob.glob(str(tmp_path / "demo" / "events.out.tfevents.*"))
+            for e in LegacyEventFileLoader(path).Load() for v in e.summary.value}
+    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= tags  # the config
+    pair = EventAccumulator(str(tmp_path / "demo" / "pair_a"))
+    pair.Reload()
+    assert [(e.step, e.value) for e in pair.Scalars("pair")] == [(1, 1.0), (2, 2.0), (3, 3.0)]
