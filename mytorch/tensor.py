@@ -417,6 +417,25 @@ class Tensor:
     def is_pinned(self, device=None):
         return self.__dict__.get("_pinned", False)
 
+    def share_memory_(self):
+        """Move this CPU tensor's values into shared memory (in place), so that processes it reaches through
+        mytorch.multiprocessing (forked, spawned, or sent it through a Queue) all use the same ones. A GPU
+        tensor is left as it is, as in PyTorch."""
+        if type(self._data) is not np.ndarray or self.is_shared():
+            return self
+        from .multiprocessing import reductions
+
+        reductions.init_reductions()
+        self._data = reductions.share_array(self._data)
+        return self
+
+    def is_shared(self):
+        if type(self._data) is not np.ndarray:
+            return self.device.type == "cuda"
+        from .multiprocessing import reductions
+
+        return reductions.segment_of(self._data) is not None
+
     def __len__(self):
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")

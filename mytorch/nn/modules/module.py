@@ -440,7 +440,8 @@ class Module:
                 p.grad.zero_()
 
     def share_memory(self):
-        return self
+        """Every parameter, gradient and buffer moved into shared memory (Tensor.share_memory_)."""
+        return self._apply(lambda t: t.share_memory_())
 
     def apply(self, fn):
         for module in self.children():
