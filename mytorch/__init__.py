@@ -92,7 +92,7 @@ def _lazy(name):
 def __getattr__(name):
     # heavier subpackages load on first use: mytorch.nn, mytorch.optim, mytorch.utils, ...
     if name in ("nn", "optim", "utils", "backends", "kernels", "serialization", "amp", "distributed",
-                "accelerate", "models", "tokenizers", "accelerator", "onnx"):
+                "accelerate", "models", "tokenizers", "accelerator", "onnx", "profiler"):
         return _lazy(name)
     if name in ("autocast", "GradScaler", "is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
                 "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",

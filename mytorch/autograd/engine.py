@@ -13,6 +13,7 @@ from . import anomaly, grad_mode
 from .. import cpu_kernels
 from .._array import gpu_guard, move_array
 from .function import AccumulateGrad
+from .profiler import recorder as _profiler
 
 # callbacks queued during a backward run once its whole graph is done (one list per running backward)
 _final_callbacks = []
@@ -113,7 +114,14 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
                         res = hook(grads)
                         if res is not None:
                             grads = list(res)
-                in_grads = node._run_backward(grads)
+                if _profiler.enabled:
+                    event = _profiler.push("autograd::engine::evaluate_function: " + node.name())
+                    try:
+                        in_grads = node._run_backward(grads)
+                    finally:
+                        _profiler.pop(event)
+                else:
+                    in_grads = node._run_backward(grads)
                 if anomaly.check_nan:
                     anomaly.check(node, in_grads)
                 post = node.__dict__.get("_post_hooks")

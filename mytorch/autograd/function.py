@@ -27,6 +27,7 @@ import numpy as np
 
 from . import anomaly, grad_mode
 from .._array import gpu_guard, scalars_to_gpu
+from .profiler import recorder as _profiler
 
 Tensor = None  # set by mytorch.tensor once the class exists (avoids an import cycle on the hot path)
 
@@ -201,6 +202,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _profiler.enabled and _profiler.claim():  # a profile records: this call becomes an event
+            return _profiler.op(cls, args, kwargs)
         if cls.autocast_op is not None and autocast.enabled:
             args = autocast.cast(cls.autocast_op, *args)
         ctx = cls._node_cls()

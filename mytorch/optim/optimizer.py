@@ -14,6 +14,7 @@ import numpy as np
 from .._array import CPU, move_array, on_device, xp_of
 from .._dtype import get_default_dtype
 from ..autograd import grad_mode
+from ..autograd.profiler import record_function
 from ..tensor import Tensor
 from ._functional import _weight_decay
 
@@ -96,7 +97,8 @@ def _hooked_step(step):
         self._in_step = True
         swapped = _complex_as_real(self) if self._steps_complex_as_real else []
         try:
-            with grad_mode.no_grad(), self._device_context():
+            with grad_mode.no_grad(), self._device_context(), \
+                    record_function(f"Optimizer.step#{type(self).__name__}.step"):
                 out = step(self, *args, **kwargs)
         finally:
             self._in_step = False
