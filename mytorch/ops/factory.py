@@ -139,6 +139,32 @@ def from_numpy(ndarray):
     return Tensor._make(ndarray)
 
 
+def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
+    """A 1-D CPU tensor over the bytes of an object with the buffer protocol (shared with it where the buffer
+    is writable; a read-only one, such as bytes, is copied after PyTorch's warning)."""
+    np_dtype = _dtype.to_dtype(dtype).np
+    view = memoryview(buffer)
+    if offset < 0 or offset > view.nbytes:
+        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than buffer length "
+                         f"({view.nbytes} bytes) minus 1")
+    if count == 0 or (count < 0 and view.nbytes - offset < np_dtype.itemsize) or \
+            (count > 0 and view.nbytes - offset < count * np_dtype.itemsize):
+        raise ValueError(f"requested buffer length ({count} * {np_dtype.itemsize} bytes) after offset ({offset} "
+                         f"bytes) must not be greater than actual buffer length ({view.nbytes} bytes)"
+                         if count > 0 else f"both buffer length ({view.nbytes}) and count ({count}) must not be 0")
+    data = np.frombuffer(buffer, dtype=np_dtype, count=count, offset=offset)
+    if not data.flags.writeable:
+        import warnings
+
+        warnings.warn("The given buffer is not writable, and PyTorch does not support non-writable tensors. "
+                      "mytorch copies it.", UserWarning, stacklevel=2)
+        data = data.copy()
+    t = Tensor._make(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
 def from_dlpack(ext_tensor):
     dev_type, _ = ext_tensor.__dlpack_device__()
     if dev_type == 1:
@@ -404,6 +430,6 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
 
 tensor_methods(new_zeros=_new(zeros), new_ones=_new(ones), new_empty=_new(empty), new_full=_new_full,
                new_tensor=_new_tensor, bernoulli=bernoulli, multinomial=multinomial)
-public(tensor, as_tensor, asarray, from_numpy, zeros, ones, empty, full, scalar_tensor, arange, linspace, logspace,
+public(tensor, as_tensor, asarray, from_numpy, frombuffer, zeros, ones, empty, full, scalar_tensor, arange, linspace, logspace,
        eye, randn, rand, randint, randperm, normal, bernoulli, multinomial, zeros_like, ones_like, empty_like,
        randn_like, rand_like, full_like, randint_like)

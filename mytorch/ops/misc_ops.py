@@ -58,6 +58,22 @@ def cartesian_prod(*tensors):
     return _ops().stack([g.reshape(-1) for g in grids], dim=1)
 
 
+def vander(x, N=None, increasing=False):
+    """Columns x**(N-1), ..., x, 1 (increasing: 1, x, ..., x**(N-1)) of a 1-D x; N defaults to len(x)."""
+    if x.ndim != 1:
+        raise RuntimeError(f"x must be a one-dimensional tensor, got {x.ndim} dimensions")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError(f"N must be non-negative, got {n}")
+    if x.dtype == _dtype.bool_ or not (x.is_floating_point() or x.is_complex()):
+        x = x.to(_dtype.int64)  # integer (and bool) inputs give int64 powers, as in PyTorch
+    if n == 0:
+        return x.new_empty((x.shape[0], 0))
+    # running products, so that the gradient is finite where x is 0
+    cols = _ops().cat([x.new_ones((x.shape[0], 1)), x.unsqueeze(1).expand(x.shape[0], n - 1)], 1).cumprod(1)
+    return cols if increasing else cols.flip(1)
+
+
 def combinations(input, r=2, with_replacement=False):
     if input.ndim != 1:
         raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
@@ -1016,7 +1032,7 @@ tensor_methods(cross=cross, kron=kron, trace=trace, vdot=vdot, diagflat=diagflat
                as_strided_scatter=as_strided_scatter,
                unfold=_unfold, split_with_sizes=split_with_sizes, unsafe_split=unsafe_split,
                unsafe_chunk=unsafe_chunk, dist=dist)
-public(meshgrid, cartesian_prod, combinations, cdist, dist, cross, kron, block_diag, trace, vdot, diagflat, diff,
+public(meshgrid, cartesian_prod, combinations, vander, cdist, dist, cross, kron, block_diag, trace, vdot, diagflat, diff,
        trapezoid, trapz, cumulative_trapezoid, renorm, cov, corrcoef, cummax, cummin, logcumsumexp, bincount, histc,
        isin, quantile, nanquantile, nanmedian, tril_indices, triu_indices, select_scatter, slice_scatter,
        diagonal_scatter, as_strided, as_strided_scatter, fill, unravel_index, split_with_sizes, unsafe_split, unsafe_chunk,

@@ -16,6 +16,7 @@ from .._dtype import get_default_dtype
 from ..autograd import grad_mode
 from ..autograd.profiler import record_function
 from ..tensor import Tensor
+from ..utils.hooks import RemovableHandle
 from ._functional import _weight_decay
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
@@ -32,26 +33,6 @@ required = _RequiredParameter()
 
 _global_step_pre_hooks = OrderedDict()
 _global_step_post_hooks = OrderedDict()
-
-
-class RemovableHandle:
-    """Returned by `register_*_hook`; `handle.remove()` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks_dict):
-        self._hooks = hooks_dict
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self):
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _add_hook(hooks_dict, hook, prepend=False):

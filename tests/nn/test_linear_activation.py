@@ -399,3 +399,12 @@ def test_alpha_dropout_keeps_mean_and_std():
     layer = nn.AlphaDropout(0.3)
     layer.eval()
     assert layer(x) is x
+
+
+def test_softmax2d_matches_torch():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
+    for a in (x, x[0]):
+        np.testing.assert_allclose(mytorch.nn.Softmax2d()(mytorch.tensor(a)).numpy(),
+                                   torch.nn.Softmax2d()(torch.tensor(a)).numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="3D or 4D"):
+        mytorch.nn.Softmax2d()(mytorch.ones(2, 3))

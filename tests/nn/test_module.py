@@ -541,3 +541,25 @@ def test_parameters_to_vector_roundtrip():
     assert_close(m.bias, t.bias)
     with pytest.raises(TypeError, match="expected torch.Tensor"):
         nn.utils.vector_to_parameters([1.0], m.parameters())
+
+
+def test_hook_handles_are_utils_hooks_removable_handles():
+    from mytorch.utils.hooks import RemovableHandle
+
+    lin = mytorch.nn.Linear(2, 2)
+    opt = mytorch.optim.SGD(lin.parameters(), lr=0.1)
+    calls = []
+    handles = [lin.register_forward_hook(lambda *a, **k: calls.append("f"), with_kwargs=True, always_call=True),
+               lin.register_forward_pre_hook(lambda *a: calls.append("pre")),
+               opt.register_step_post_hook(lambda *a: calls.append("step"))]
+    assert all(isinstance(h, RemovableHandle) for h in handles)
+    assert len({h.id for h in handles}) == 3
+    lin(mytorch.ones(1, 2)).sum().backward()
+    opt.step()
+    assert calls == ["pre", "f", "step"]
+    for h in handles:
+        with h:
+            pass  # leaving the with block removes the hook
+    assert not (lin._forward_hooks or lin._forward_hooks_with_kwargs or lin._forward_hooks_always_called
+                or lin._forward_pre_hooks or opt._optimizer_step_post_hooks)
+    handles[0].remove()  # removing twice is harmless

@@ -113,3 +113,47 @@ COVERED = {"tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "emp
            "arange", "linspace", "logspace", "eye", "randn", "rand", "randint", "randperm", "normal", "bernoulli",
            "multinomial", "zeros_like", "ones_like", "empty_like", "randn_like", "rand_like", "full_like",
            "randint_like", "clone"}
+
+
+def test_frombuffer_shares_writable_buffers_as_torch():
+    import array
+    import warnings
+
+    buf = bytearray(np.arange(6, dtype=np.float32).tobytes())
+    t = mytorch.frombuffer(buf, dtype=mytorch.float32, count=3, offset=8)
+    ref = torch.frombuffer(bytearray(buf), dtype=torch.float32, count=3, offset=8)
+    np.testing.assert_array_equal(t.numpy(), ref.numpy())
+    t[0] = 10.0  # the same memory
+    assert np.frombuffer(buf, np.float32)[2] == 10.0
+    ints = mytorch.frombuffer(array.array("i", [1, 2, 3]), dtype=mytorch.int32, requires_grad=False)
+    assert ints.tolist() == [1, 2, 3] and ints.dtype == mytorch.int32
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert mytorch.frombuffer(b"\x01\x02", dtype=mytorch.uint8).tolist() == [1, 2]
+    assert any("not writable" in str(w.message) for w in caught)
+    for bad in (dict(count=7), dict(offset=25), dict(count=0)):
+        with pytest.raises(ValueError) as mine:
+            mytorch.frombuffer(bytearray(24), dtype=mytorch.float32, **bad)
+        with pytest.raises(ValueError) as theirs:
+            torch.frombuffer(bytearray(24), dtype=torch.float32, **bad)
+        assert str(mine.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("N", [None, 0, 1, 3, 6])
+@pytest.mark.parametrize("increasing", [False, True])
+def test_vander_matches_torch(N, increasing):
+    x = np.array([2.0, -3.0, 0.0, 0.5])
+    for data in (x, x.astype(np.int64)):
+        got = mytorch.vander(mytorch.tensor(data), N=N, increasing=increasing)
+        want = torch.vander(torch.tensor(data), N=N, increasing=increasing)
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_allclose(got.numpy(), want.numpy())
+    # the gradient of x**k summed over the columns (PyTorch's own vander backward fails on this input)
+    n = len(x) if N is None else N
+    if n:
+        t = mytorch.tensor(x, requires_grad=True)
+        mytorch.vander(t, N=N, increasing=increasing).sum().backward()
+        want = sum(k * x ** (k - 1) if k else 0 * x for k in range(n))
+        np.testing.assert_allclose(t.grad.numpy(), want)
+    with pytest.raises(RuntimeError, match="one-dimensional"):
+        mytorch.vander(mytorch.ones(2, 2))

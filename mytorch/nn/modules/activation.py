@@ -6,7 +6,7 @@ from ..functional.activation import _gelu, _run, _softmax
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
+__all__ = ["ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin", "Softmax2d",
            "ELU", "SELU", "CELU", "Softplus", "Mish", "GLU", "Hardtanh", "Hardsigmoid", "Hardswish", "Softsign",
            "Tanhshrink", "Threshold", "PReLU", "LogSigmoid", "Hardshrink", "Softshrink", "RReLU"]
 
@@ -276,6 +276,15 @@ class LogSoftmax(_SoftmaxBase):
 class Softmin(_SoftmaxBase):
     def forward(self, input):
         return F.softmin(input, self.dim, _stacklevel=5)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) inputs, at every location."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead")
+        return F.softmax(input, -3)
 
 
 class PReLU(Module):
