@@ -112,7 +112,7 @@ def test_requires_grad_and_errors():
 COVERED = {"tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full", "scalar_tensor",
            "arange", "linspace", "logspace", "eye", "randn", "rand", "randint", "randperm", "normal", "bernoulli",
            "multinomial", "zeros_like", "ones_like", "empty_like", "randn_like", "rand_like", "full_like",
-           "randint_like", "clone"}
+           "randint_like", "clone", "frombuffer", "vander"}
 
 
 def test_frombuffer_shares_writable_buffers_as_torch():
