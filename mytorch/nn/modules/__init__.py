@@ -21,3 +21,4 @@ from . import upsampling  # noqa: F401,E402
 from .lazy import *  # noqa: F401,F403,E402
 from . import lazy  # noqa: F401,E402
 from .sync_batchnorm import SyncBatchNorm  # noqa: F401,E402
+from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401,E402
