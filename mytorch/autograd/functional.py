@@ -59,20 +59,24 @@ def _grads(outputs, inputs, grad_outputs, strict, fn_name, retain=True):
     return tuple(out)
 
 
+def _vector(v, like, fn_name, single, what):
+    """v as a tuple shaped like the tensors `like`; None only where `like` is one single-element tensor."""
+    if v is None:
+        if len(like) != 1 or like[0].numel() != 1:
+            raise RuntimeError(f"The vector v can only be None if {single} a single Tensor with a single element.")
+        return (like[0].new_ones(like[0].shape),)
+    _, v = _as_tuple(v, "inputs", fn_name)
+    if len(v) != len(like) or any(a.shape != t.shape for a, t in zip(v, like)):
+        raise RuntimeError(f"v has shapes {[list(a.shape) for a in v]} but {what} have shapes "
+                           f"{[list(t.shape) for t in like]}")
+    return v
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): v shaped like the outputs (may be omitted for one single-element output)."""
     _no_create_graph(create_graph, "vjp")
     in_tuple, inputs, out_tuple, outputs = _run(func, inputs, "vjp")
-    if v is None:
-        if len(outputs) != 1 or outputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
-                               "Tensor with a single element.")
-        v = (outputs[0].new_ones(outputs[0].shape),)
-    else:
-        _, v = _as_tuple(v, "inputs", "vjp")
-        if len(v) != len(outputs) or any(a.shape != o.shape for a, o in zip(v, outputs)):
-            raise RuntimeError(f"v has shapes {[list(a.shape) for a in v]} but the function's outputs have shapes "
-                               f"{[list(o.shape) for o in outputs]}")
+    v = _vector(v, outputs, "vjp", "the user-provided function returns", "the function's outputs")
     result = _grads(outputs, inputs, v, strict, "vjp", retain=False)
     outputs = tuple(o.detach() for o in outputs)
     return (outputs if out_tuple else outputs[0]), (result if in_tuple else result[0])
@@ -113,16 +117,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     the Jacobian (one backward pass per output element) contracted with v."""
     _no_create_graph(create_graph, "jvp")
     in_tuple, xs = _as_tuple(inputs, "inputs", "jvp")
-    if v is None:
-        if len(xs) != 1 or xs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
-        v = (xs[0].new_ones(xs[0].shape),)
-    else:
-        _, v = _as_tuple(v, "inputs", "jvp")
-        if len(v) != len(xs) or any(a.shape != x.shape for a, x in zip(v, xs)):
-            raise RuntimeError(f"v has shapes {[list(a.shape) for a in v]} but the inputs have shapes "
-                               f"{[list(x.shape) for x in xs]}")
+    v = _vector(v, xs, "jvp", "the input to the user-provided function is", "the inputs")
     _, _, out_tuple, outputs = _run(func, inputs, "jvp")
     jac = jacobian(func, tuple(xs), strict=strict)  # (outputs x inputs) when outputs are a tuple
     jac = jac if out_tuple else (jac,)
