@@ -93,9 +93,16 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     if strategy == "forward-mode" and not vectorize:
         raise NotImplementedError("torch.autograd.functional.jacobian: `strategy=\"forward-mode\"` "
                                   "currently requires `vectorize=True`.")
+    in_tuple, inputs, out_tuple, outputs = _run(func, inputs, "jacobian")
+    rows = [tuple(row) if in_tuple else row[0] for row in _jacobian_blocks(inputs, outputs, strict)]
+    return tuple(rows) if out_tuple else rows[0]
+
+
+def _jacobian_blocks(inputs, outputs, strict):
+    """[[d outputs[k] / d inputs[j], shaped outputs[k].shape + inputs[j].shape, for j] for k]: one backward
+    pass per output element through the graph func already recorded."""
     import mytorch
 
-    in_tuple, inputs, out_tuple, outputs = _run(func, inputs, "jacobian")
     rows = []
     for k, out in enumerate(outputs):
         flat_rows = [[] for _ in inputs]
@@ -104,23 +111,22 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
             seed[k].view(-1)[idx] = 1
             for j, g in enumerate(_grads(outputs, inputs, seed, strict, "jacobian")):
                 flat_rows[j].append(g)
-        jac = []
+        row = []
         for j, x in enumerate(inputs):
             stacked = mytorch.stack(flat_rows[j]) if flat_rows[j] else x.new_zeros((0,) + tuple(x.shape))
-            jac.append(stacked.reshape(tuple(out.shape) + tuple(x.shape)).detach())
-        rows.append(tuple(jac) if in_tuple else jac[0])
-    return tuple(rows) if out_tuple else rows[0]
+            row.append(stacked.reshape(tuple(out.shape) + tuple(x.shape)).detach())
+        rows.append(row)
+    return rows
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): v shaped like the inputs (may be omitted for one single-element input), computed as
     the Jacobian (one backward pass per output element) contracted with v."""
     _no_create_graph(create_graph, "jvp")
-    in_tuple, xs = _as_tuple(inputs, "inputs", "jvp")
+    _, xs = _as_tuple(inputs, "inputs", "jvp")
     v = _vector(v, xs, "jvp", "the input to the user-provided function is", "the inputs")
-    _, _, out_tuple, outputs = _run(func, inputs, "jvp")
-    jac = jacobian(func, tuple(xs), strict=strict)  # (outputs x inputs) when outputs are a tuple
-    jac = jac if out_tuple else (jac,)
+    _, xs, out_tuple, outputs = _run(func, inputs, "jvp")
+    jac = _jacobian_blocks(xs, outputs, strict)  # func runs once: its graph serves every backward pass
     result = []
     for out, row in zip(outputs, jac):
         total = out.new_zeros(out.shape)

@@ -13,6 +13,7 @@ from .. import functional as F
 from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ..modules.module import Module
 from ..parameter import Parameter
+from .weight_norm import remove_hooked_reparametrization
 
 __all__ = ["spectral_norm", "remove_spectral_norm", "parametrized_spectral_norm"]
 
@@ -56,6 +57,9 @@ class _SpectralNormHook:
                 u, v = u.clone(), v.clone()
         return weight / u.dot(mat.mv(v))
 
+    def final_weight(self, module):
+        return self.compute_weight(module, do_power_iteration=False)
+
     def __call__(self, module, inputs):
         object.__setattr__(module, self.name, self.compute_weight(module, do_power_iteration=module.training))
 
@@ -87,16 +91,8 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 def remove_spectral_norm(module, name="weight"):
     """Undo spectral_norm: module.<name> becomes a Parameter holding the current normalized weight."""
-    for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, _SpectralNormHook) and hook.name == name:
-            weight = hook.compute_weight(module, do_power_iteration=False).detach()
-            del module._forward_pre_hooks[key]
-            del module._parameters[name + "_orig"]
-            del module._buffers[name + "_u"], module._buffers[name + "_v"]
-            module.__dict__.pop(name, None)
-            module.register_parameter(name, Parameter(weight))
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return remove_hooked_reparametrization(module, name, _SpectralNormHook, "spectral_norm", parameters=("_orig",),
+                                           buffers=("_u", "_v"))
 
 
 class _SpectralNorm(Module):

@@ -27,6 +27,8 @@ class _WeightNormHook:
     def compute(self, module):
         return _weight_norm(getattr(module, self.name + "_v"), getattr(module, self.name + "_g"), self.dim)
 
+    final_weight = compute
+
     def __call__(self, module, inputs):
         object.__setattr__(module, self.name, self.compute(module))
 
@@ -50,16 +52,26 @@ def weight_norm(module, name="weight", dim=0):
     return module
 
 
-def remove_weight_norm(module, name="weight"):
+def remove_hooked_reparametrization(module, name, hook_cls, what, parameters=(), buffers=()):
+    """Undo a hook-based reparametrization of module.<name> (weight_norm, spectral_norm): the hook of class
+    hook_cls for it computes the weight once more (hook.final_weight), then the hook, its parameters and
+    buffers (suffixes of name) go and module.<name> is a Parameter holding that weight."""
     for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, _WeightNormHook) and hook.name == name:
-            weight = hook.compute(module).detach()
+        if isinstance(hook, hook_cls) and hook.name == name:
+            weight = hook.final_weight(module).detach()
             del module._forward_pre_hooks[key]
-            del module._parameters[name + "_g"], module._parameters[name + "_v"]
+            for suffix in parameters:
+                del module._parameters[name + suffix]
+            for suffix in buffers:
+                del module._buffers[name + suffix]
             module.__dict__.pop(name, None)
             module.register_parameter(name, Parameter(weight))
             return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    raise ValueError(f"{what} of '{name}' not found in {module}")
+
+
+def remove_weight_norm(module, name="weight"):
+    return remove_hooked_reparametrization(module, name, _WeightNormHook, "weight_norm", parameters=("_g", "_v"))
 
 
 class _WeightNorm(Module):

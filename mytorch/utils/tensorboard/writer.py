@@ -6,6 +6,7 @@ import socket
 import time
 from datetime import datetime
 
+import numpy as np
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.proto.attr_value_pb2 import AttrValue
 from tensorboard.compat.proto.graph_pb2 import GraphDef
@@ -127,8 +128,6 @@ class SummaryWriter:
 
     def add_figure(self, tag, figure, global_step=None, close=True, walltime=None):
         """A matplotlib figure (or a list of them, as a batch) rendered to an image."""
-        import numpy as np
-
         def render(fig):
             fig.canvas.draw()
             rgba = np.asarray(fig.canvas.buffer_rgba())
