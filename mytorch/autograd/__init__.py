@@ -10,8 +10,11 @@ __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_e
            "is_grad_enabled", "gradcheck", "Node", "detect_anomaly", "set_detect_anomaly"]
 
 
-def _make_grads(outputs, grad_outputs):
+def _make_grads(outputs, grad_outputs, create_graph=False):
+    """The root gradients: arrays, or with create_graph Tensors (a given grad_output as it is: it may require grad
+    itself)."""
     from .._array import gpu_guard, xp_of
+    from ..tensor import Tensor
 
     grads = []
     for out, g in zip(outputs, grad_outputs):
@@ -28,6 +31,8 @@ def _make_grads(outputs, grad_outputs):
                 raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {list(gd.shape)} and "
                                    f"output[0] has a shape of {list(out._data.shape)}.")
             grads.append(gd)
+    if create_graph:
+        grads = [g if isinstance(g, Tensor) else Tensor._make(a) for g, a in zip(grad_outputs, grads)]
     return grads
 
 
@@ -46,31 +51,35 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def _check_create_graph(create_graph):
-    if create_graph:
-        raise RuntimeError("create_graph=True (higher-order gradients) is not supported: mytorch's backward "
-                           "functions run on raw arrays and record no graph")
-
-
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(tensors)/d(leaf) into each leaf's .grad."""
-    _check_create_graph(create_graph)
     outputs = _as_tuple(tensors)
-    grads = _make_grads(outputs, _as_tuple(grad_tensors) or (None,) * len(outputs))
+    if create_graph:
+        import warnings
+
+        warnings.warn("Using backward() with create_graph=True will create a reference cycle between the parameter "
+                      "and its gradient which can cause a memory leak. We recommend using autograd.grad when creating "
+                      "the graph to avoid this. If you have to use this function, make sure to reset the .grad fields "
+                      "of your parameters to None after use to break the cycle and avoid the leak.", UserWarning,
+                      stacklevel=3)
+    grads = _make_grads(outputs, _as_tuple(grad_tensors) or (None,) * len(outputs), create_graph)
     roots = _roots(outputs)
     retain = bool(retain_graph) if retain_graph is not None else create_graph
     if inputs is not None:
         inputs = _as_tuple(inputs)
         capture = {_edge_of(t): None for t in inputs}
-        run_backward(roots, grads, retain, capture=capture, accumulate=False)
-        from .engine import _accumulate
+        run_backward(roots, grads, retain, capture=capture, accumulate=False, create_graph=create_graph)
+        from .engine import _accumulate, _accumulate_graph
 
         for t in inputs:
             g = capture[_edge_of(t)]
             if g is not None:
-                _accumulate(t, [g])  # capture still holds g: it is copied
+                if create_graph:
+                    _accumulate_graph(t, g)
+                else:
+                    _accumulate(t, [g])  # capture still holds g: it is copied
         return
-    run_backward(roots, grads, retain)
+    run_backward(roots, grads, retain, create_graph=create_graph)
 
 
 def _edge_of(t):
@@ -86,13 +95,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Gradients of outputs w.r.t. inputs, returned (not accumulated into .grad)."""
     from ..tensor import Tensor
 
-    _check_create_graph(create_graph)
     outputs = _as_tuple(outputs)
     single = not isinstance(inputs, (tuple, list))
     inputs = _as_tuple(inputs)
-    grads = _make_grads(outputs, _as_tuple(grad_outputs) or (None,) * len(outputs))
+    grads = _make_grads(outputs, _as_tuple(grad_outputs) or (None,) * len(outputs), create_graph)
     capture = {_edge_of(t): None for t in inputs}
-    run_backward(_roots(outputs), grads, bool(retain_graph), capture=capture, accumulate=False)
+    retain = bool(retain_graph) if retain_graph is not None else create_graph
+    run_backward(_roots(outputs), grads, retain, capture=capture, accumulate=False, create_graph=create_graph)
     result = []
     for i, t in enumerate(inputs):
         g = capture[_edge_of(t)]
@@ -104,7 +113,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             elif not allow_unused:
                 raise RuntimeError(f"One of the differentiated Tensors appears to not have been used in the "
                                    f"graph. Set allow_unused=True if this is the desired behavior.")
-        result.append(None if g is None else Tensor._make(g))
+        result.append(g if g is None or isinstance(g, Tensor) else Tensor._make(g))
     return tuple(result)
 
 

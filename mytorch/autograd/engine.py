@@ -41,24 +41,34 @@ def sum_to_shape(grad, shape):
     return grad
 
 
-def _zeros_for(meta, like):
+def _zeros_for(meta, like, as_tensor=False):
     from .._array import get_array_module
 
     shape, dtype = meta
+    if as_tensor:
+        from ..tensor import Tensor
+
+        return Tensor._make(get_array_module(like._data).zeros(shape, dtype))
     return get_array_module(like).zeros(shape, dtype)
 
 
-def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate=True):
-    """roots: list of (node, output_nr); root_grads: arrays. capture: {(node, nr): None} to fill
-    with the total gradient reaching those edges (autograd.grad)."""
-    gpu = next((g for g in root_grads if g is not None and type(g) is not np.ndarray), None)
+def run_backward(roots, root_grads, retain_graph=False, capture=None, accumulate=True, create_graph=False):
+    """roots: list of (node, output_nr); root_grads: arrays, or Tensors with create_graph. capture: {(node, nr):
+    None} to fill with the total gradient reaching those edges (autograd.grad). create_graph: run each backward on
+    Tensors with grad mode on, so that the gradients are themselves in the graph (higher-order derivatives)."""
+    gpu = next((g for g in map(_array, root_grads) if g is not None and type(g) is not np.ndarray), None)
     if gpu is None:
-        return _walk(roots, root_grads, retain_graph, capture, accumulate)
+        return _walk(roots, root_grads, retain_graph, capture, accumulate, create_graph)
     with gpu_guard("backward", (gpu,)):  # the graph's sums and accumulations run on its GPU
-        return _walk(roots, root_grads, retain_graph, capture, accumulate)
+        return _walk(roots, root_grads, retain_graph, capture, accumulate, create_graph)
 
 
-def _walk(roots, root_grads, retain_graph, capture, accumulate):
+def _array(g):
+    """A Tensor gradient's array (create_graph); an array as it is."""
+    return getattr(g, "_data", g)
+
+
+def _walk(roots, root_grads, retain_graph, capture, accumulate, create_graph=False):
     dependencies = {}
     stack = []
     for node, _ in roots:
@@ -77,12 +87,16 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
                 dependencies[nxt] = 1
                 stack.append(nxt)
 
+    needed = None
+    if capture is not None:  # autograd.grad: only the nodes on a path to an input asked for run
+        dependencies, needed = _prune(roots, dependencies, capture)
     buffers = {}
     for (node, nr), g in zip(roots, root_grads):
-        _deliver(buffers, node, nr, g)
-    ready = [node for node in dict.fromkeys(n for n, _ in roots) if dependencies[node] == 0]
+        if node in dependencies:
+            _deliver(buffers, node, nr, g)
+    ready = [node for node in dict.fromkeys(n for n, _ in roots) if dependencies.get(node) == 0]
     prev_mode = grad_mode.is_grad_enabled()
-    grad_mode._set(False)
+    grad_mode._set(create_graph)
     callbacks = []
     _final_callbacks.append(callbacks)
     try:
@@ -90,23 +104,28 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
             node = ready.pop()
             grads = buffers.pop(node, None)
             if grads is not None:
-                if not node._broadcast_grads or node._hooks or capture is not None:
+                if not create_graph and (not node._broadcast_grads or node._hooks or capture is not None):
                     grads = _dense(grads)
                 grads = _call_tensor_hooks(node, grads)
                 if capture is not None:
                     for nr, g in enumerate(grads):
                         if (node, nr) in capture:
                             capture[(node, nr)] = g
+            if needed is not None and node not in needed:
+                continue  # an input's node with nothing asked for below it
             if isinstance(node, AccumulateGrad):
                 if grads is not None and accumulate and grads[0] is not None:
                     in_grads = g = None  # drop this loop's own references, so that _accumulate can tell
-                    _accumulate(node.variable, grads)  # whether anything else holds the gradient
+                    if create_graph:
+                        _accumulate_graph(node.variable, grads[0])
+                    else:
+                        _accumulate(node.variable, grads)  # whether anything else holds the gradient
                     for hook in list(node.variable.__dict__.get("_post_accumulate_hooks", ())):
                         hook(node.variable)
                 continue
             if grads is not None:
                 if (node._materialize_grads or len(grads) > 1) and any(g is None for g in grads):
-                    grads = [g if g is not None or meta is None else _zeros_for(meta, _first(grads))
+                    grads = [g if g is not None or meta is None else _zeros_for(meta, _first(grads), create_graph)
                              for g, meta in zip(grads, node._out_meta)]
                 pre = node.__dict__.get("_pre_hook_list")
                 if pre:
@@ -114,16 +133,17 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
                         res = hook(grads)
                         if res is not None:
                             grads = list(res)
+                run = node._run_backward_graph if create_graph else node._run_backward
                 if _profiler.enabled:
                     event = _profiler.push("autograd::engine::evaluate_function: " + node.name())
                     try:
-                        in_grads = node._run_backward(grads)
+                        in_grads = run(grads)
                     finally:
                         _profiler.pop(event)
                 else:
-                    in_grads = node._run_backward(grads)
+                    in_grads = run(grads)
                 if anomaly.check_nan:
-                    anomaly.check(node, in_grads)
+                    anomaly.check(node, [_array(g) for g in in_grads] if create_graph else in_grads)
                 post = node.__dict__.get("_post_hooks")
                 if post:
                     for hook in post:
@@ -139,11 +159,16 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
                 if edge is None:
                     continue
                 nxt, nr, shape, dtype = edge
+                if needed is not None and nxt not in dependencies:
+                    continue
                 if g is not None:
-                    if g.shape != shape:
-                        g = _fit_shape(g, shape, node, index)
-                    if g.dtype != dtype:
-                        g = (g.real if g.dtype.kind == "c" and dtype.kind != "c" else g).astype(dtype)
+                    if create_graph:
+                        g = _fit_tensor(g, shape, dtype, node, index)
+                    else:
+                        if g.shape != shape:
+                            g = _fit_shape(g, shape, node, index)
+                        if g.dtype != dtype:
+                            g = (g.real if g.dtype.kind == "c" and dtype.kind != "c" else g).astype(dtype)
                     _deliver(buffers, nxt, nr, g)
                 left = dependencies[nxt] - 1
                 dependencies[nxt] = left
@@ -154,6 +179,36 @@ def _walk(roots, root_grads, retain_graph, capture, accumulate):
     finally:
         _final_callbacks.pop()
         grad_mode._set(prev_mode)
+
+
+def _prune(roots, dependencies, capture):
+    """The walk restricted to the nodes autograd.grad needs: those with a path to a captured edge's node (as
+    PyTorch's engine, which runs no other). Returns (dependency counts among them and the captured nodes, the
+    nodes to run)."""
+    left = dict(dependencies)
+    order = []
+    stack = [n for n in dict.fromkeys(n for n, _ in roots) if left[n] == 0]
+    while stack:  # a topological order, consumers first
+        node = stack.pop()
+        order.append(node)
+        for edge in node.next_edges:
+            if edge is not None:
+                left[edge[0]] -= 1
+                if left[edge[0]] == 0:
+                    stack.append(edge[0])
+    targets = {node for node, _ in capture}
+    needed = set()
+    for node in reversed(order):
+        for edge in node.next_edges:
+            if edge is not None and (edge[0] in needed or edge[0] in targets):
+                needed.add(node)
+                break
+    kept = {n: 0 for n in order if n in needed or n in targets}
+    for node in needed:
+        for edge in node.next_edges:
+            if edge is not None and edge[0] in kept:
+                kept[edge[0]] += 1
+    return kept, needed
 
 
 def _dense(grads):
@@ -181,6 +236,32 @@ def _fit_shape(g, shape, node, index):
     return sum_to_shape(g, shape)
 
 
+def _fit_tensor(g, shape, dtype, node, index):
+    """_fit_shape and the dtype cast for a Tensor gradient (create_graph): with recorded ops."""
+    if g.shape != shape:
+        expandable = len(shape) <= g.ndim and all(s == n or s == 1 for s, n in zip(shape[::-1], g.shape[::-1]))
+        if not expandable:
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {index} - got "
+                               f"{list(g.shape)} but expected shape compatible with {list(shape)}")
+        g = g.sum_to_size(shape)
+    if g._data.dtype != dtype:
+        from .. import _dtype
+
+        if g._data.dtype.kind == "c" and dtype.kind != "c":
+            g = g.real
+        g = g.to(_dtype.from_numpy_dtype(dtype))
+    return g
+
+
+def _accumulate_graph(leaf, g):
+    """create_graph: leaf.grad becomes the gradient Tensor itself, graph and all (as PyTorch), or the recorded sum
+    with the gradient already there."""
+    if leaf.grad is None:
+        leaf._grad = g
+    else:
+        leaf._grad = leaf.grad + g
+
+
 def _deliver(buffers, node, nr, g):
     buf = buffers.get(node)
     if buf is None:
@@ -202,7 +283,13 @@ def _call_tensor_hooks(node, grads):
         if grads[nr] is None:
             continue
         for fn in list(fns):
-            res = fn(Tensor._make(grads[nr]))
+            g = grads[nr]
+            if isinstance(g, Tensor):  # create_graph: hooks see (and may return) graph Tensors
+                res = fn(g)
+                if res is not None:
+                    grads[nr] = res if isinstance(res, Tensor) else Tensor._make(res)
+                continue
+            res = fn(Tensor._make(g))
             if res is not None:
                 grads[nr] = res._data if isinstance(res, Tensor) else res
     return grads

@@ -26,7 +26,7 @@ import weakref
 import numpy as np
 
 from . import anomaly, grad_mode
-from .._array import gpu_guard, scalars_to_gpu
+from .._array import gpu_guard, scalars_to_gpu, xp_of
 from .profiler import recorder as _profiler
 
 Tensor = None  # set by mytorch.tensor once the class exists (avoids an import cycle on the hot path)
@@ -77,7 +77,7 @@ class Node:
                 "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
                 "backward through the graph a second time or if you need to access saved tensors after "
                 "calling backward.")
-        for counter, version, tensor_ref in self._saved_versions:
+        for counter, version, tensor_ref, _, _ in self._saved_versions:
             if counter.value != version:
                 t = tensor_ref()
                 desc = f"[{t.type()} {list(t.shape)}]" if t is not None else "a tensor"
@@ -136,8 +136,112 @@ class Node:
             out = fn.backward(self, *grads)
         return out if isinstance(out, tuple) else (out,)
 
+    # create_graph=True: a backward that is itself recorded ----------------------------------------
+    def _run_backward_graph(self, grads):
+        """This node's backward on Tensors with grad mode on, so that the gradients it returns are in the graph
+        (higher-order derivatives). grads: Tensors or None."""
+        if self._freed:
+            self.saved_tensors  # raises the "second time" error
+        fn = self._fn
+        if fn._tensor_io:  # a user Function's backward is written in Tensor ops already
+            out = fn.backward(self, *grads)
+            used = self._saved
+        elif fn._has_graph_backward:
+            ctx = _GraphCtx(self)
+            out = fn.differentiable_backward(ctx, *grads)
+            used = ctx.saved_tensors
+        else:
+            raise RuntimeError(
+                f"the derivative of {self.name()} is not implemented for create_graph=True (higher-order "
+                "gradients): its backward runs on raw arrays and records no graph")
+        out = out if isinstance(out, tuple) else (out,)
+        for o in out:
+            if o is not None and not isinstance(o, Tensor):
+                raise RuntimeError(f"{self.name()}.differentiable_backward returned a {type(o).__name__}, "
+                                   "expected Tensors (or None)")
+        if any(o is not None and not o._requires_grad for o in out):
+            # as PyTorch: a gradient computed from tensors that require grad requires grad itself, even where its
+            # derivative is zero (a mask's: relu; a linear op's: avg_pool), so that a further grad gives zeros
+            anchor = next((t for t in (*grads, *used) if isinstance(t, Tensor) and t._requires_grad), None)
+            if anchor is None:
+                anchor = self._input_stand_in(next(o for o in out if o is not None)._data)
+            if anchor is not None:
+                out = tuple(_ZeroLink.apply(o, anchor) if o is not None and not o._requires_grad else o
+                            for o in out)
+        return out
+
+    def _input_stand_in(self, like):
+        """A Tensor in the graph where this node's first differentiable input was (its leaf, or a zero-memory
+        stand-in with its grad_fn, on `like`'s device), or None."""
+        edge = next((e for e in self.next_edges if e is not None), None)
+        if edge is None:
+            return None
+        node, nr, shape, dtype = edge
+        if isinstance(node, AccumulateGrad):
+            return node.variable
+        xp = xp_of(like)
+        t = Tensor._make(xp.broadcast_to(xp.zeros((), dtype), shape))
+        t._requires_grad, t.grad_fn, t._output_nr = True, node, nr
+        return t
+
+    def _saved_in_graph(self):
+        """saved_tensors as Tensors joined to the graph: a saved input as that input (or a stand-in with its grad_fn),
+        a saved output as this node's output; anything else (masks, statistics) as a constant."""
+        saved = self.saved_tensors  # checks the versions
+        out = [Tensor._make(s) if hasattr(s, "dtype") and hasattr(s, "shape") else s for s in saved]
+        for counter, version, tensor_ref, k, src in self._saved_versions:
+            arr = saved[k]
+            t = tensor_ref()
+            if src >= 0:  # argument src
+                edge = self.next_edges[src]
+                if edge is None:
+                    continue  # did not require grad: a constant
+                if t is None or t._data is not arr:
+                    node, nr = edge[0], edge[1]
+                    if isinstance(node, AccumulateGrad):
+                        t = node.variable
+                    else:
+                        t = Tensor._make(arr)
+                        t._requires_grad, t.grad_fn, t._output_nr = True, node, nr
+            elif t is None or t.grad_fn is not self or t._data is not arr:
+                if arr.dtype.kind not in "fcV":
+                    continue
+                t = Tensor._make(arr)
+                t._requires_grad, t.grad_fn, t._output_nr = True, self, ~src
+            out[k] = t
+        return tuple(out)
+
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class _GraphCtx:
+    """The ctx a differentiable_backward sees: the node's attributes, with saved_tensors as graph Tensors."""
+
+    def __init__(self, node):
+        self._node = node
+        self.saved_tensors = node._saved_in_graph()
+
+    def __getattr__(self, name):
+        return getattr(self._node, name)
+
+    def attach(self, fn, index, value, saved=(), **attrs):
+        """`value` (an array this op computed from its input `index`: conv's im2col columns, cross-entropy's
+        softmax) as a Tensor recorded as the output of `fn` applied to that input, so that its derivative
+        reaches the input; `attrs` are the ctx attributes fn's backward reads, `saved` its saved values."""
+        edge = self._node.next_edges[index]
+        t = Tensor._make(value)
+        if edge is None:
+            return t
+        node = fn._node_cls()
+        node.next_edges = (edge,)
+        node.needs_input_grad = (True,)
+        node.__dict__.update(attrs)
+        node._saved = saved
+        node._saved_versions = [(t._version, t._version.value, weakref.ref(t), k, ~0)
+                                for k, s in enumerate(saved) if s is value]
+        t._requires_grad, t.grad_fn, t._output_nr = True, node, 0
+        return t
 
 
 class AccumulateGrad(Node):
@@ -185,9 +289,17 @@ class Function:
     # axes repeat one value: copying it out would cost a pass over memory), and neither writes to it nor needs
     # it contiguous. Else the engine copies such a gradient first.
     broadcast_grads = False
+    # differentiable_backward(ctx, *grads): the same derivative as backward, written in Tensor ops so that it
+    # records (create_graph=True); ctx.saved_tensors are then Tensors joined to the graph. A class that defines
+    # backward but not differentiable_backward has none (it doesn't inherit one written for another backward).
+    _has_graph_backward = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "differentiable_backward" in cls.__dict__:
+            cls._has_graph_backward = True
+        elif "backward" in cls.__dict__:
+            cls._has_graph_backward = False
         suffix = "Backward" if cls._tensor_io else "Backward0"
         cls._node_cls = type(cls.__name__ + suffix, (Node,), {"_fn": cls, "__module__": cls.__module__,
                                                                "_broadcast_grads": cls.broadcast_grads})
@@ -289,17 +401,20 @@ def _link(ctx, args, needs, tensors, non_diff, out_arrays):
         nr += 1
     saved = ctx._saved
     if saved:  # remember versions of saved inputs/outputs so in-place changes are caught
-        owner = {}  # id(array) -> the first input, else output, tensor holding it
-        for t in args:
+        # id(array) -> (the first input, else output, tensor holding it; its argument index, or ~output_nr)
+        owner = {}
+        for i, t in enumerate(args):
             if isinstance(t, Tensor):
-                owner.setdefault(id(t._data), t)
-        for t in tensors:
-            owner.setdefault(id(t._data), t)
+                owner.setdefault(id(t._data), (t, i))
+        for nr, (t, arr) in enumerate(zip(tensors, out_arrays)):
+            owner.setdefault(id(t._data), (t, ~nr))
+            owner.setdefault(id(arr), (t, ~nr))  # a numpy scalar result, which the tensor holds as a 0-d array
         versions = []
-        for s in saved:
-            t = owner.get(id(s))
-            if t is not None:
-                versions.append((t._version, t._version.value, weakref.ref(t)))
+        for k, s in enumerate(saved):
+            hit = owner.get(id(s))
+            if hit is not None:
+                t = hit[0]
+                versions.append((t._version, t._version.value, weakref.ref(t), k, hit[1]))
         if versions:
             ctx._saved_versions = versions
 
@@ -332,8 +447,8 @@ def _wrap_user_outputs(cls, ctx, args, result, record):
                 o._output_nr = nr
         saved = ctx._saved
         if saved:
-            ctx._saved_versions = [(s._version, s._version.value, weakref.ref(s)) for s in saved
-                                   if isinstance(s, Tensor)]
+            ctx._saved_versions = [(s._version, s._version.value, weakref.ref(s), k, None)
+                                   for k, s in enumerate(saved) if isinstance(s, Tensor)]
     return tuple(wrapped) if multi else wrapped[0]
 
 
@@ -352,3 +467,28 @@ class UserFunction(Function):
     """
 
     _tensor_io = True
+
+
+class _ZeroLink(Function):
+    """x itself, joined to `anchor` with a zero derivative (see Node._run_backward_graph)."""
+
+    @staticmethod
+    def forward(ctx, x, anchor):
+        ctx.anchor_meta = (anchor.shape, anchor.dtype)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, dtype = ctx.anchor_meta
+        return grad, xp_of(grad).zeros(shape, dtype)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        shape, dtype = ctx.anchor_meta
+        return grad, grad.new_zeros(shape, dtype=_dtype_of(dtype))
+
+
+def _dtype_of(np_dtype):
+    from .. import _dtype
+
+    return _dtype.from_numpy_dtype(np_dtype)
