@@ -43,6 +43,12 @@ def _check_float(name, A):
         raise RuntimeError(f"linalg.{name}: Expected a floating point tensor as input. Got {A.dtype.name.capitalize()}")
 
 
+def _mH_t(t):
+    """_mH for a Tensor (a differentiable_backward's)."""
+    t = t.transpose(-1, -2)
+    return t.conj() if t.is_complex() else t
+
+
 def _mH(a):
     """The conjugate transpose (the transpose for real arrays): complex gradients use A^H where real ones use A^T."""
     return _mT(a).conj() if a.dtype.kind == "c" else _mT(a)
@@ -90,6 +96,13 @@ class Det(Function):
         d = xp.conj(d) if A.dtype.kind == "c" else d
         return (grad * d)[..., None, None] * _mH(xp.linalg.pinv(A))
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        A, _ = ctx.saved_tensors
+        d = Det.apply(A)  # det as a function of A again: its derivative counts
+        d = d.conj() if d.is_complex() else d
+        return (grad * d).unsqueeze(-1).unsqueeze(-1) * _mH_t(Inv.apply(A))
+
 
 class SlogDet(Function):
     @staticmethod
@@ -105,6 +118,11 @@ class SlogDet(Function):
         if grad_logabs is None:
             return None
         return grad_logabs[..., None, None] * _mT(xp_of(A).linalg.inv(A))
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_sign, grad_logabs):
+        (A,) = ctx.saved_tensors
+        return grad_logabs.unsqueeze(-1).unsqueeze(-1) * Inv.apply(A).transpose(-1, -2)
 
 
 class Inv(Function):
@@ -123,6 +141,11 @@ class Inv(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return -_mH(out) @ grad @ _mH(out)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return -_mH_t(out).matmul(grad).matmul(_mH_t(out))
 
 
 class Solve(Function):
@@ -143,6 +166,13 @@ class Solve(Function):
         A, X = ctx.saved_tensors
         gB = xp_of(A).linalg.solve(_mH(A), grad)
         gA = -gB @ _mH(X) if ctx.needs_input_grad[0] else None
+        return gA, gB
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        A, X = ctx.saved_tensors
+        gB = Solve.apply(_mH_t(A), grad)
+        gA = -gB.matmul(_mH_t(X)) if ctx.needs_input_grad[0] else None
         return gA, gB
 
 
@@ -259,6 +289,19 @@ class Cholesky(Function):
         L_inv = xp.linalg.inv(L)
         S = _mT(L_inv) @ P @ L_inv
         return 0.5 * (S + _mT(S))
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (L,) = ctx.saved_tensors
+        if L.is_complex():
+            raise RuntimeError("the derivative of a complex cholesky is not implemented for create_graph=True")
+        n = L.shape[-1]
+        xp = xp_of(L._data)
+        halve = Tensor._make(xp.tril(xp.ones((n, n), L._data.dtype)) - 0.5 * xp.eye(n, dtype=L._data.dtype))
+        P = L.transpose(-1, -2).matmul(grad.tril()) * halve  # phi: the lower triangle, diagonal halved
+        L_inv = Inv.apply(L)
+        S = L_inv.transpose(-1, -2).matmul(P).matmul(L_inv)
+        return 0.5 * (S + S.transpose(-1, -2))
 
 
 def cholesky(A, *, upper=False):

@@ -15,6 +15,15 @@ from ._registry import public, tensor_methods
 from ._util import float_input, promote
 
 
+def _conj(v):
+    """The conjugate of a complex Tensor (a derivative in a complex gradient: grad * conj(f'(z))); else v."""
+    return v.conj() if isinstance(v, Tensor) and v.is_complex() else v
+
+
+def _detached(v):
+    return v.detach() if isinstance(v, Tensor) else v
+
+
 class ToCopy(Function):
     """Device and dtype conversion (tensor.to); the gradient goes back to the source device and dtype."""
 
@@ -38,6 +47,13 @@ class ToCopy(Function):
             grad = grad.real  # complex -> real cast: only the real part flows back (as PyTorch)
         return move_array(grad, src_device).astype(dtype, copy=False), None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        dtype, src_device = ctx.src
+        if grad.is_complex() and dtype.kind != "c":
+            grad = grad.real
+        return grad.to(device=src_device, dtype=_dtype.from_numpy_dtype(dtype)), None, None
+
 
 # ---------------------------------------------------------------------------------------------
 # binary arithmetic
@@ -53,6 +69,8 @@ class Add(Function):
     def backward(ctx, grad):
         return grad, grad
 
+    differentiable_backward = backward
+
 
 class Sub(Function):
     broadcast_grads = True
@@ -64,6 +82,8 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+    differentiable_backward = backward
 
 
 class Mul(Function):
@@ -86,6 +106,14 @@ class Mul(Function):
                 cpu_kernels.binary(np.multiply, grad, x) if need_y else None)
         return (grad * y if need_x else None), (grad * x if need_y else None)
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        if grad.is_complex():
+            x, y = _conj(x), _conj(y)
+        return (grad * y if need_x else None), (grad * x if need_y else None)
+
 
 class Div(Function):
     broadcast_grads = True
@@ -105,6 +133,14 @@ class Div(Function):
         gx = grad / y if need_x else None
         gy = -grad * x / (y * y) if need_y else None
         return gx, gy
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        if grad.is_complex():
+            x, y = _conj(x), _conj(y)
+        return (grad / y if need_x else None), (-grad * x / (y * y) if need_y else None)
 
 
 class Pow(Function):
@@ -150,6 +186,27 @@ class Pow(Function):
                 gy = xp.where((x == 0) & (y >= 0), 0, gy)
         return gx, gy
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, y, out = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        gx = gy = None
+        if need_x:
+            if np.isscalar(y):
+                gx = _conj(y * x ** (y - 1)) * grad if y != 0 else grad * 0
+            else:
+                gx = grad * _conj(Tensor.where(y * x ** (y - 1), y != 0, 0.0))
+        if need_y:
+            import mytorch
+
+            if np.isscalar(x):
+                log_x = math.log(x) if x > 0 else float("-inf") if x == 0 else float("nan")
+                gy = grad * _conj(out * log_x)
+            else:
+                gy = grad * _conj(out * mytorch.log(mytorch.where(x == 0, 1.0, x)))
+                gy = mytorch.where((x == 0) & (y >= 0), 0.0, gy)
+        return gx, gy
+
 
 class Maximum(Function):
     @staticmethod
@@ -165,6 +222,8 @@ class Maximum(Function):
         w = (x > y) + 0.5 * (x == y)
         return grad * w, grad * (1 - w)
 
+    differentiable_backward = backward
+
 
 class Minimum(Function):
     @staticmethod
@@ -178,6 +237,8 @@ class Minimum(Function):
         x, y = ctx.saved_tensors
         w = (x < y) + 0.5 * (x == y)
         return grad * w, grad * (1 - w)
+
+    differentiable_backward = backward
 
 
 class Fmod(Function):
@@ -198,6 +259,12 @@ class Fmod(Function):
         quotient = getattr(xp_of(grad), cls.rounding)(x / y)
         return grad, (-grad * quotient if ctx.needs_input_grad[1] else None)
 
+    @classmethod
+    def differentiable_backward(cls, ctx, grad):
+        x, y = ctx.saved_tensors
+        quotient = getattr(_detached(x) / _detached(y), cls.rounding)()  # piecewise constant
+        return grad, (-grad * quotient if ctx.needs_input_grad[1] else None)
+
 
 class Remainder(Fmod):
     ufunc, rounding = "remainder", "floor"
@@ -214,6 +281,8 @@ class Atan2(Function):
         x, y = ctx.saved_tensors
         denom = x * x + y * y
         return grad * y / denom, -grad * x / denom
+
+    differentiable_backward = backward
 
 
 class NonDiffBinary(Function):
@@ -318,6 +387,8 @@ class RoundOp(Function):
     def backward(ctx, grad):
         return grad * 0, None
 
+    differentiable_backward = backward
+
 
 class FloorDivFloat(Function):
     """Float floor division computed as PyTorch does, through fmod: inf // 2 is nan, x // 0 is x / 0.
@@ -339,6 +410,8 @@ class FloorDivFloat(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad * 0, grad * 0
+
+    differentiable_backward = backward
 
 
 def true_divide(input, other):
@@ -485,6 +558,8 @@ def _negate(x):
 
 
 def _erf(xp, x):
+    if getattr(xp, "records", False):  # ops/_tensor_xp.py: on Tensors, for a recorded derivative
+        return xp.erf(x)
     if xp is np:
         try:
             from scipy.special import erf
@@ -593,6 +668,8 @@ def _sign(xp, x):
 
 
 def _sigmoid(xp, x):
+    if getattr(xp, "records", False):
+        return xp.sigmoid(x)
     if x.dtype.kind == "c":  # complex: no sign to split on; the plain formula, as PyTorch
         return 1 / (1 + xp.exp(-x))
     # stable for large |x|: exp only ever of a non-positive number
@@ -628,6 +705,14 @@ class Unary(Function):
                 return dx
         d = cls.deriv(xp, x, out)
         return cpu_kernels.binary(np.multiply, grad, d) if type(d) is np.ndarray else grad * d
+
+    @classmethod
+    def differentiable_backward(cls, ctx, grad):
+        from . import _tensor_xp
+
+        x, out = ctx.saved_tensors
+        d = _tensor_xp.fit(cls.deriv(_tensor_xp, x, out), grad)
+        return grad * (_conj(d) if grad.is_complex() else d)
 
 
 # derivatives from the saved output with a compiled CPU body (mytorch.cpu_kernels)
@@ -677,6 +762,8 @@ class RoundDecimals(Function):
     def backward(ctx, grad):
         return grad * 0, None
 
+    differentiable_backward = backward
+
 
 def _is(fn_name):
     def op(input):
@@ -717,6 +804,11 @@ class NanToNum(Function):
         (x,) = ctx.saved_tensors
         return grad * xp_of(x).isfinite(x), None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * x.isfinite(), None, None, None
+
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     if input._data.dtype.kind != "f":
@@ -751,6 +843,8 @@ class Clamp(Function):
         if ctx.needs_input_grad[2]:
             ghi = grad * ((x > hi) | (hi < lo) if lo is not None else (x > hi))
         return g, glo, ghi
+
+    differentiable_backward = backward
 
 
 class ClampMin(Clamp):  # Clamp under PyTorch's grad_fn names for clamp_min / clamp_max
@@ -811,6 +905,14 @@ class Where(Function):
         zero = xp.zeros((), grad.dtype)
         return None, (select(cond, grad, zero) if need_x else None), (select(cond, zero, grad) if need_y else None)
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (cond,) = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad[1:]
+        zero = grad.new_zeros(())
+        return None, (Tensor.where(grad, cond, zero) if need_x else None), (
+            Tensor.where(zero, cond, grad) if need_y else None)
+
 
 def where(condition, input=None, other=None):
     if input is None and other is None:
@@ -824,6 +926,9 @@ def where(condition, input=None, other=None):
             raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with "
                                f"dtype {condition.dtype.name.capitalize()}")
         condition = condition.bool()
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):  # two numbers: their promoted dtype
+        dtype = _dtype.promote_types(_dtype.dtype_of_scalar(input), _dtype.dtype_of_scalar(other))
+        input = Tensor._make(xp_of(condition._data).asarray(input, dtype=dtype.np))
     a, b = promote("where", input, other)
     if not isinstance(a, Tensor):
         a = _scalar_tensor(a, b)
@@ -848,6 +953,8 @@ class Lerp(Function):
         start, end, weight = ctx.saved_tensors
         gw = grad * (end - start) if ctx.needs_input_grad[2] else None
         return grad * (1 - weight), grad * weight, gw
+
+    differentiable_backward = backward
 
 
 def lerp(input, end, weight):

@@ -132,6 +132,20 @@ def _prepare_key(x, key):
     return tuple(out), advanced, not has_int_array
 
 
+def scatter_into(grad, shape, key, accumulate=False):
+    """A Tensor of zeros shaped `shape` with grad put at (or added into) key: an indexing op's gradient as a
+    recorded op (its own gradient is grad's indexing again: higher-order derivatives)."""
+    return IndexPut.apply(grad.new_zeros(shape), grad, key, accumulate)
+
+
+def take_key(t, key):
+    """t[key] for a numpy-style key, recorded: a view for a basic key, else a gather (whose gradient adds up
+    repeated positions)."""
+    if all(isinstance(k, (int, slice, type(None), type(Ellipsis))) for k in key):
+        return BasicIndex.apply(t, key)
+    return AdvancedIndex.apply(t, key, False)
+
+
 class BasicIndex(Function):
     broadcast_grads = True
     is_view = True
@@ -146,6 +160,10 @@ class BasicIndex(Function):
         out = xp_of(grad).zeros(ctx.in_shape, grad.dtype)
         out[ctx.key] = grad
         return out, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return scatter_into(grad, ctx.in_shape, ctx.key), None
 
 
 class AdvancedIndex(Function):
@@ -162,6 +180,10 @@ class AdvancedIndex(Function):
         else:
             add_at(out, ctx.key, grad)
         return out, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return scatter_into(grad, ctx.in_shape, ctx.key, accumulate=not ctx.unique), None, None
 
 
 _PLAIN = (int, type(None))
@@ -229,6 +251,19 @@ class IndexPut(Function):
                 gv = gv.reshape((1,) * extra + gv.shape)
         return gx, gv, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        key = ctx.key
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            gx = grad if ctx.accumulate else IndexPut.apply(grad, grad.new_zeros(()), key, False)
+        if ctx.needs_input_grad[1]:
+            gv = take_key(grad, key)
+            extra = len(ctx.value_shape) - gv.ndim
+            if extra > 0:
+                gv = gv.reshape((1,) * extra + tuple(gv.shape))
+        return gx, gv, None, None
+
 
 def _index_put_op(x, key, value, accumulate=False):
     return IndexPut.apply(x, value, key, accumulate)
@@ -292,6 +327,10 @@ class Gather(Function):
             add_at(out, ctx.key, grad)
         return out, None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return scatter_into(grad, ctx.in_shape, ctx.key, accumulate=not ctx.unique), None, None, None
+
 
 def _check_gather_index(op, x, dim, index, src=None):
     if index.ndim != x.ndim and not (index.ndim <= 1 and x.ndim <= 1):
@@ -345,6 +384,17 @@ class Scatter(Function):
         else:
             xp.multiply.at(out, key, xp.broadcast_to(vals, index.shape))
         return out
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        if ctx.reduce in ("add", "multiply"):
+            raise RuntimeError("derivative for aten::scatter is not implemented")
+        key = ctx.key
+        gx = grad if ctx.reduce is not None else IndexPut.apply(grad, grad.new_zeros(()), key, False)
+        gsrc = None
+        if ctx.needs_input_grad[1] and ctx.src_shape is not None:
+            gsrc = scatter_into(take_key(grad, key), ctx.src_shape, tuple(slice(0, n) for n in ctx.index_shape))
+        return gx, gsrc, None, None, None
 
     @staticmethod
     def backward(ctx, grad):
@@ -493,6 +543,10 @@ class IndexSelect(Function):
         add_at(out, ctx.key, grad)
         return out, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return scatter_into(grad, ctx.in_shape, ctx.key, accumulate=True), None, None
+
 
 class IndexUpdate(Function):
     """x with x[..., index, ...] (on dim) replaced by ('copy'), increased by ('add') or filled with source."""
@@ -524,6 +578,19 @@ class IndexUpdate(Function):
                 gs = (grad - gx).sum()  # each filled position once, even for a repeated index
         return gx, gs, None, None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        key, mode = ctx.key, ctx.mode
+        gx = grad if mode == "add" else IndexPut.apply(grad, grad.new_zeros(()), key, False)
+        gs = None
+        if ctx.needs_input_grad[1]:
+            gs = take_key(grad, key)
+            if mode == "add" and ctx.alpha != 1:
+                gs = gs * ctx.alpha
+            elif mode == "fill":
+                gs = (grad - gx).sum()
+        return gx, gs, None, None, None, None
+
 
 def index_select(input, dim, index):
     if input.ndim > 1 and input.shape[wrap_dim(dim, input.ndim)] == 0 and isinstance(index, Tensor) and index.numel():
@@ -534,8 +601,26 @@ def index_select(input, dim, index):
     return IndexSelect.apply(input, d, idx)
 
 
+def _check_source(op, input, d, idx, source):
+    """index_add / index_copy: source is input's shape with len(index) along d (PyTorch's messages)."""
+    if input.ndim == 0 or source.ndim == 0:
+        return
+    if source.ndim != input.ndim or any(a != b for i, (a, b) in enumerate(zip(source.shape, input.shape)) if i != d):
+        if op == "index_copy":
+            i = next((i for i, (a, b) in enumerate(zip(source.shape, input.shape)) if i != d and a != b), 0)
+            raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice shapes. Destination "
+                               f"slice shape: {input.shape[i]} at dimension {i} and source slice shape: "
+                               f"{source.shape[i] if i < source.ndim else 1} at dimension {i}.")
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified dimension. "
+                           f"Got self.shape = {list(input.shape)} source.shape = {list(source.shape)}")
+    if source.shape[d] != len(idx):
+        raise RuntimeError(f"{op}_(): Number of indices ({len(idx)}) should be equal to source.size(dim): "
+                           f"({source.shape[d]}), for dim: {d}")
+
+
 def index_add(input, dim, index, source, *, alpha=1):
     d, idx = _dim_index("index_add", input, dim, index)
+    _check_source("index_add", input, d, idx, source)
     if input.ndim == 0:  # a 0-d tensor acts as one element along dim 0
         return IndexUpdate.apply(input.reshape(1), source.reshape(-1), 0, idx, "add", alpha).reshape(())
     return IndexUpdate.apply(input, source, d, idx, "add", alpha)
@@ -543,6 +628,7 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 def index_copy(input, dim, index, source):
     d, idx = _dim_index("index_copy", input, dim, index)
+    _check_source("index_copy", input, d, idx, source)
     if input.ndim == 0:
         return IndexUpdate.apply(input.reshape(1), source.reshape(-1), 0, idx, "copy").reshape(())
     return IndexUpdate.apply(input, source, d, idx, "copy")
@@ -576,6 +662,12 @@ class MaskedFill(Function):
         gv = xp.where(mask, grad, zero).sum() if ctx.needs_input_grad[2] else None
         return xp.where(mask, zero, grad), None, gv
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        gv = grad.masked_fill(~mask, 0.0).sum() if ctx.needs_input_grad[2] else None
+        return grad.masked_fill(mask, 0.0), None, gv
+
 
 def _check_mask(op, mask):
     if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
@@ -608,6 +700,11 @@ class MaskedSelect(Function):
         out = xp_of(grad).zeros(mask.shape, grad.dtype)
         out[mask] = grad
         return out, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        return scatter_into(grad, tuple(mask.shape), (mask._data,)), None
 
 
 def masked_select(input, mask):

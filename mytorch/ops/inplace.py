@@ -25,6 +25,8 @@ class Clone(Function):
     def backward(ctx, grad):
         return grad
 
+    differentiable_backward = backward
+
 
 def clone(input, *, memory_format=None):
     return Clone.apply(input)
@@ -142,6 +144,20 @@ class CopySlices(Function):
                 g_base = g_base.view(grad.dtype)[..., 0]
         return g_base, g_view, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        from .index import IndexPut, take_key
+
+        if ctx.complex_view is not None:
+            raise RuntimeError("the derivative of an in-place write through a real/complex view is not "
+                               "implemented for create_graph=True")
+        flat = grad.reshape(-1)
+        g_view = take_key(flat, (ctx.positions,))
+        g_base = None
+        if ctx.needs_input_grad[0]:
+            g_base = IndexPut.apply(flat, grad.new_zeros(()), (ctx.positions.reshape(-1),), False).reshape(grad.shape)
+        return g_base, g_view, None
+
 
 def check_no_overlap(dst):
     """PyTorch refuses elementwise writes into a tensor whose elements share memory (an expanded one)."""
@@ -203,6 +219,8 @@ class Fill(Function):
     def backward(ctx, grad):
         return None, grad.sum() if ctx.needs_input_grad[1] else None
 
+    differentiable_backward = backward
+
 
 def _fill(self, value):
     if isinstance(value, Tensor):
@@ -234,6 +252,8 @@ class CopyFrom(Function):
     @staticmethod
     def backward(ctx, grad):
         return None, grad
+
+    differentiable_backward = backward
 
 
 def copy_(self, src, non_blocking=False):

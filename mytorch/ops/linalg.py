@@ -142,6 +142,26 @@ def _matmul_grads(a, b, grad, need_a, need_b):
     return ga, gb
 
 
+def matmul_grads_t(a, b, grad, need_a, need_b):
+    """_matmul_grads in recorded Tensor ops (a differentiable_backward's): the engine sums broadcast batch dims."""
+    if grad.is_complex():
+        a, b = (a.conj() if need_b else a), (b.conj() if need_a else b)
+    if a.ndim == 1 and b.ndim == 1:
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    g = grad.unsqueeze(-2) if a.ndim == 1 else grad
+    g = g.unsqueeze(-1) if b.ndim == 1 else g
+    ga = gb = None
+    if need_a:
+        ga = g.matmul(b2.transpose(-1, -2))
+        ga = ga.squeeze(-2) if a.ndim == 1 else ga
+    if need_b:
+        gb = a2.transpose(-1, -2).matmul(g)
+        gb = gb.squeeze(-1) if b.ndim == 1 else gb
+    return ga, gb
+
+
 class Matmul(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -154,6 +174,11 @@ class Matmul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         return _matmul_grads(a, b, grad, *ctx.needs_input_grad)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return matmul_grads_t(a, b, grad, *ctx.needs_input_grad)
 
 
 class Mm(Matmul):
@@ -349,6 +374,20 @@ class AddMatmul(Function):
         ga, gb = _matmul_grads(a, b, g, need_a, need_b)
         return g_in, ga, gb, None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        beta, alpha, sum_batch = ctx.meta
+        need_in, need_a, need_b = ctx.needs_input_grad[:3]
+        if isinstance(beta, complex) or isinstance(alpha, complex):
+            beta, alpha = beta.conjugate(), alpha.conjugate()
+        g_in = (grad * beta if beta != 1 else grad) if need_in else None
+        g = grad * alpha if alpha != 1 else grad
+        if sum_batch:
+            g = g.expand((a.shape[0],) + tuple(g.shape))
+        ga, gb = matmul_grads_t(a, b, g, need_a, need_b)
+        return g_in, ga, gb, None, None, None
+
 
 def _add_matmul(op, input, a, b, beta, alpha, sum_batch=False):
     if autocast.enabled:
@@ -488,6 +527,25 @@ class Einsum(Function):
             if kept != term:
                 g = _einsum_build(xp, g, kept, term, sizes, arr.dtype)
             grads.append(g)
+        return tuple(grads)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        terms, out, sizes = ctx.spec
+        arrays = ctx.saved_tensors
+        grads = [None]
+        for i, (term, arr) in enumerate(zip(terms, arrays)):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            other_terms = [t for j, t in enumerate(terms) if j != i] + [out]
+            others = [a for j, a in enumerate(arrays) if j != i] + [grad]
+            if grad.is_complex():
+                others = [a.conj() for a in others[:-1]] + [grad]
+            if len(set(term)) != len(term) or not set(term) <= set("".join(other_terms)):
+                raise RuntimeError("the derivative of einsum with a repeated or summed-out subscript is not "
+                                   "implemented for create_graph=True")
+            grads.append(einsum(",".join(other_terms) + "->" + term, *others))
         return tuple(grads)
 
 

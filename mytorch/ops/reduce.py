@@ -70,6 +70,15 @@ def _unreduce(grad, axes, keepdim, shape):
     return view if xp is np else view.copy()
 
 
+def _keep_t(t, axes, keepdim):
+    """_keep for a Tensor (a differentiable_backward's gradient): size-1 axes where reduced."""
+    if keepdim:
+        return t
+    for a in axes:  # sorted, non-negative
+        t = t.unsqueeze(a)
+    return t
+
+
 def _acc_dtype(x):
     """Accumulate float16/bfloat16 in float32, like PyTorch."""
     return np.float32 if x.dtype.name in _LOW_PRECISION else None
@@ -151,6 +160,11 @@ class Sum(Function):
         shape, axes, keepdim = ctx.meta
         return _unreduce(grad, axes, keepdim, shape), None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        shape, axes, keepdim = ctx.meta
+        return _keep_t(grad, axes, keepdim).expand(shape), None, None, None
+
 
 class Mean(Function):
     broadcast_grads = True
@@ -169,6 +183,11 @@ class Mean(Function):
     def backward(ctx, grad):
         shape, axes, keepdim, n = ctx.meta
         return _unreduce(grad / n if n else grad, axes, keepdim, shape), None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        shape, axes, keepdim, n = ctx.meta
+        return _keep_t(grad / n if n else grad, axes, keepdim).expand(shape), None, None
 
 
 class Var(Function):
@@ -210,6 +229,20 @@ class Var(Function):
         with np.errstate(invalid="ignore", divide="ignore"):
             gx = (2.0 / denom if denom else np.inf) * g * (x - mean.astype(x.dtype, copy=False))
         return gx.astype(x.dtype, copy=False), None, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, _, out = ctx.saved_tensors
+        axes, keepdim, denom, take_sqrt = ctx.meta
+        if x.is_complex():
+            raise RuntimeError("the derivative of var/std of a complex tensor is not implemented for "
+                               "create_graph=True")
+        g = _keep_t(grad, axes, keepdim)
+        if take_sqrt:
+            std = _keep_t(out, axes, keepdim)
+            g = (g / (2 * std)).masked_fill(std.detach() == 0, 0.0)
+        centered = x - x.mean(axes, keepdim=True)  # the mean as a function of x: its derivative counts here
+        return (2.0 / denom if denom else math.inf) * g * centered, None, None, None, None
 
 
 class Std(Var):
@@ -300,6 +333,13 @@ class AmaxAmin(Function):
         axes, keepdim = ctx.meta
         return _keep(grad, axes, keepdim) * _even_split(x, _keep(out, axes, keepdim), axes), None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        share = _even_split(x._data, _keep(out._data, axes, keepdim), axes)  # piecewise constant
+        return _keep_t(grad, axes, keepdim) * Tensor._make(share), None, None, None
+
 
 class Amax(AmaxAmin):
     pass
@@ -325,6 +365,13 @@ class SelectAlong(Function):
         g = grad if keepdim else xp_of(grad).expand_dims(grad, axis)
         zero = grad.dtype.type(0)
         return xp_of(grad).where(_index_mask(shape, idx_keep, axis), g, zero), None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        shape, idx_keep, axis, keepdim = ctx.meta
+        g = grad if keepdim else grad.unsqueeze(axis)
+        return g.expand(shape).masked_fill(Tensor._make(~_index_mask(shape, idx_keep, axis)), 0.0), None, None, \
+            None
 
 
 def _arg_extreme(data, axis, is_max):
@@ -434,6 +481,11 @@ class MedianAll(Function):
         x, out = ctx.saved_tensors
         return grad * _even_split(x, out, tuple(range(x.ndim)))
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        return grad * Tensor._make(_even_split(x._data, out._data, tuple(range(x.ndim))))
+
 
 def median(input, dim=None, keepdim=False):
     if input._data.dtype == np.bool_ and input._data.size:
@@ -492,6 +544,15 @@ class Prod(Function):
         gx = xp.conj(gx) if gx.dtype.kind == "c" else gx
         return (g * gx).astype(x.dtype, copy=False), None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        if bool((x._data == 0).any()):
+            raise RuntimeError("the derivative of prod over a zero is not implemented for create_graph=True")
+        d = _keep_t(out, axes, keepdim) / x
+        return _keep_t(grad, axes, keepdim) * (d.conj() if d.is_complex() else d), None, None
+
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     if isinstance(dim, _dtype.dtype):
@@ -518,6 +579,10 @@ class Cumsum(Function):
     @staticmethod
     def backward(ctx, grad):
         return _rev_cumsum(grad, ctx.axis), None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return grad.flip(ctx.axis).cumsum(ctx.axis).flip(ctx.axis), None
 
 
 class Cumprod(Function):
@@ -602,6 +667,13 @@ class LogSumExp(Function):
             softmax = softmax.conj()
         return _keep(grad, axes, keepdim) * softmax, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        softmax = (x - _keep_t(out, axes, keepdim)).exp()
+        return _keep_t(grad, axes, keepdim) * (softmax.conj() if softmax.is_complex() else softmax), None, None
+
 
 class Softmax(Function):
     """fused=True (float16/32 only) runs the Triton row kernel (mytorch.kernels.softmax) on `axis` moved last."""
@@ -658,6 +730,15 @@ class Softmax(Function):
         dx = grad * out  # d softmax: y * (g - sum(g * y))
         dx -= out * dx.sum(axis=axis, keepdims=True)
         return dx, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        axis, log = ctx.meta
+        if log:
+            return grad - out.exp() * grad.sum(axis, keepdim=True), None, None
+        dx = grad * out
+        return dx - out * dx.sum(axis, keepdim=True), None, None
 
 
 class LogSoftmax(Softmax):
@@ -743,6 +824,24 @@ class VectorNorm(Function):
                 scale = xp.where(norm == 0, 0, g / norm ** (p - 1))
                 gx = xp.where(x == 0, 0, xp.sign(x) * xp.abs(x) ** (p - 1) * scale)
         return gx.astype(x.dtype, copy=False), None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        axes, keepdim, p = ctx.meta
+        g, norm = _keep_t(grad, axes, keepdim), _keep_t(out, axes, keepdim)
+        zero = norm.detach() == 0
+        if p == 0:
+            return x * 0, None, None, None
+        if p == 1:
+            return g * x.sign(), None, None, None
+        if p == 2:
+            return x * (g / norm).masked_fill(zero, 0.0), None, None, None
+        if abs(p) == math.inf:
+            share = _even_split(xp_of(x._data).abs(x._data), norm._data, axes)
+            return g * x.sign() * Tensor._make(share), None, None, None
+        scale = (g / norm ** (p - 1)).masked_fill(zero, 0.0)
+        return (x.sign() * x.abs() ** (p - 1) * scale).masked_fill(x.detach() == 0, 0.0), None, None, None
 
 
 def _reduced(x, axes, keepdim):

@@ -44,6 +44,10 @@ class Permute(Function):
     def backward(ctx, grad):
         return grad.transpose(np.argsort(ctx.dims)), None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return grad.permute(*np.argsort(ctx.dims).tolist()), None
+
 
 class View(Function):
     """A reshape that numpy can do without copying (the caller checked)."""
@@ -60,6 +64,10 @@ class View(Function):
     def backward(ctx, grad):
         return grad.reshape(ctx.in_shape), None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return grad.reshape(ctx.in_shape), None
+
 
 class ReshapeCopy(Function):
     broadcast_grads = True
@@ -74,6 +82,10 @@ class ReshapeCopy(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return grad.reshape(ctx.in_shape), None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
         return grad.reshape(ctx.in_shape), None
 
 
@@ -97,6 +109,8 @@ class Expand(Function):
     def backward(ctx, grad):
         return grad, None  # the engine sums the broadcast dims back to x's shape
 
+    differentiable_backward = backward
+
 
 class Narrow(Function):
     broadcast_grads = True
@@ -113,6 +127,12 @@ class Narrow(Function):
         out = xp_of(grad).zeros(ctx.in_shape, grad.dtype)
         out[ctx.key] = grad
         return out, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        from .index import scatter_into
+
+        return scatter_into(grad, ctx.in_shape, ctx.key), None, None, None
 
 
 def _concatenate(arrays, dim):
@@ -149,6 +169,22 @@ class Split(Function):
         for (start, n), g in zip(pieces, grads):
             out[key + (slice(start, start + n),)] += g
         return out, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, *grads):
+        from .index import scatter_into
+
+        shape, dim, pieces, squeeze = ctx.args
+        if squeeze:
+            return stack(grads, dim), None, None, None
+        if all(p[0] == q[0] + q[1] for q, p in zip(pieces, pieces[1:])) and sum(n for _, n in pieces) == shape[dim]:
+            return cat(grads, dim), None, None, None
+        key = (slice(None),) * dim
+        total = None
+        for (start, n), g in zip(pieces, grads):
+            part = scatter_into(g, shape, key + (slice(start, start + n),))
+            total = part if total is None else total + part
+        return total, None, None, None
 
 
 def _pieces(sizes):
@@ -189,6 +225,11 @@ class Diagonal(Function):
         _diag_view(out, offset, dim1, dim2)[...] = grad
         return out, None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        shape, offset, dim1, dim2 = ctx.args
+        return grad.new_zeros(shape).diagonal_scatter(grad, offset, dim1, dim2), None, None, None
+
 
 class Contiguous(Function):
     @staticmethod
@@ -198,6 +239,8 @@ class Contiguous(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad
+
+    differentiable_backward = backward
 
 
 def permute(input, *dims):
@@ -568,6 +611,17 @@ class Cat(Function):
                 start += n
         return tuple(grads)
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        grads, start = [None], 0
+        for n in ctx.sizes:
+            if n is None:
+                grads.append(grad.new_zeros(0))
+            else:
+                grads.append(grad.narrow(ctx.dim, start, n))
+                start += n
+        return tuple(grads)
+
 
 class Stack(Function):
     @staticmethod
@@ -579,6 +633,10 @@ class Stack(Function):
     def backward(ctx, grad):
         key = (slice(None),) * ctx.dim
         return (None,) + tuple(grad[key + (i,)] for i in range(grad.shape[ctx.dim]))
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return (None,) + tuple(grad.unbind(ctx.dim))
 
 
 def _common_dtype(tensors):
@@ -695,6 +753,10 @@ class Flip(Function):
     def backward(ctx, grad):
         return xp_of(grad).flip(grad, ctx.dims), None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        return grad.flip(ctx.dims), None
+
 
 class Roll(Function):
     @staticmethod
@@ -712,6 +774,14 @@ class Roll(Function):
             return xp_of(grad).roll(grad.reshape(-1), neg).reshape(grad.shape), None, None
         return xp_of(grad).roll(grad, neg, dims), None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        shifts, dims = ctx.args
+        neg = tuple(-s for s in shifts) if isinstance(shifts, tuple) else -shifts
+        if dims is None:
+            return grad.reshape(-1).roll(neg).reshape(grad.shape), None, None
+        return grad.roll(neg, dims), None, None
+
 
 class Repeat(Function):
     """torch.repeat == numpy.tile once reps cover every dim."""
@@ -728,6 +798,13 @@ class Repeat(Function):
         # grad[(r0, s0), (r1, s1), ...]: sum over every repeat axis r_i
         split = grad.reshape(tuple(v for r, s in zip(reps, full) for v in (r, s)))
         return split.sum(axis=tuple(range(0, 2 * len(reps), 2))).reshape(in_shape), None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        in_shape, reps = ctx.args
+        full = (1,) * (len(reps) - len(in_shape)) + tuple(in_shape)
+        split = grad.reshape(tuple(v for r, s in zip(reps, full) for v in (r, s)))
+        return split.sum(tuple(range(0, 2 * len(reps), 2))).reshape(in_shape), None
 
 
 class RepeatInterleave(Function):
@@ -750,6 +827,19 @@ class RepeatInterleave(Function):
             add_at(g, (slice(None),) * dim + (xp.repeat(xp.arange(n), repeats),), grad)
         return g, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        from .index import scatter_into
+
+        in_shape, repeats, dim = ctx.args
+        n = in_shape[dim]
+        if isinstance(repeats, int):
+            g = grad.reshape(tuple(grad.shape[:dim]) + (n, repeats) + tuple(grad.shape[dim + 1:])).sum(dim + 1)
+        else:
+            xp = xp_of(grad._data)
+            g = scatter_into(grad, in_shape, (slice(None),) * dim + (xp.repeat(xp.arange(n), repeats),), True)
+        return g, None, None
+
 
 class Tri(Function):
     @staticmethod
@@ -763,6 +853,11 @@ class Tri(Function):
         diagonal, upper = ctx.args
         xp = xp_of(grad)
         return (xp.triu(grad, diagonal) if upper else xp.tril(grad, diagonal)), None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        diagonal, upper = ctx.args
+        return (grad.triu(diagonal) if upper else grad.tril(diagonal)), None, None
 
 
 class DiagEmbed1D(Function):

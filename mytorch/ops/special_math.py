@@ -16,7 +16,10 @@ from ._util import float_input, promote, to_tensor_like
 
 
 def special_module(xp):
-    """scipy.special (numpy arrays) or cupyx.scipy.special (cupy arrays)."""
+    """scipy.special (numpy arrays) or cupyx.scipy.special (cupy arrays); for ops/_tensor_xp.py (a derivative
+    formula evaluated on Tensors) the same names over mytorch's special functions."""
+    if getattr(xp, "records", False):
+        return xp.special
     try:
         if xp is np:
             import scipy.special as sp
@@ -116,6 +119,13 @@ class SpecialUnary(Function):
         with np.errstate(all="ignore"):
             return grad * xp_of(x).asarray(cls.deriv(xp_of(x), x, out)).astype(grad.dtype, copy=False)
 
+    @classmethod
+    def differentiable_backward(cls, ctx, grad):
+        from . import _tensor_xp
+
+        x, out = ctx.saved_tensors
+        return grad * _tensor_xp.fit(cls.deriv(_tensor_xp, x, out), grad)
+
 
 def _make(name, fwd, deriv):
     cls = type("".join(p.capitalize() for p in name.split("_")), (SpecialUnary,),
@@ -179,6 +189,14 @@ class XLogY(Function):
             gy = grad * x / ((1 + y) if ctx.log1p else y) if ctx.needs_input_grad[1] else None
         return gx, gy, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, y, _ = ctx.saved_tensors
+        ly = y.log1p() if ctx.log1p else y.log()  # from y, so that its derivative counts
+        gx = grad * ly.masked_fill((x == 0) & ~y.isnan(), 0.0) if ctx.needs_input_grad[0] else None
+        gy = grad * x / ((1 + y) if ctx.log1p else y) if ctx.needs_input_grad[1] else None
+        return gx, gy, None
+
 
 def xlogy(input, other):
     a, b = _float_pair("xlogy", input, other)
@@ -208,6 +226,15 @@ class BinaryTable(Function):
         with np.errstate(all="ignore"):
             gx = grad * cls.dx(xp, x, y, out) if ctx.needs_input_grad[0] else None
             gy = grad * cls.dy(xp, x, y, out) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+    @classmethod
+    def differentiable_backward(cls, ctx, grad):
+        from . import _tensor_xp
+
+        x, y, out = ctx.saved_tensors
+        gx = grad * _tensor_xp.fit(cls.dx(_tensor_xp, x, y, out), grad) if ctx.needs_input_grad[0] else None
+        gy = grad * _tensor_xp.fit(cls.dy(_tensor_xp, x, y, out), grad) if ctx.needs_input_grad[1] else None
         return gx, gy
 
 
@@ -289,6 +316,11 @@ class Polygamma(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * special_module(xp_of(x)).polygamma(ctx.n + 1, x).astype(grad.dtype, copy=False), None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * Polygamma.apply(x, ctx.n + 1), None
 
 
 def polygamma(n, input):

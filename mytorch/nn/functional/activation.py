@@ -147,6 +147,16 @@ class _Pointwise(Function):
         return (cpu_kernels.binary(np.multiply, grad, d) if xp is np and type(d) is np.ndarray else grad * d,) + (
             None,) * len(ctx.params)
 
+    @classmethod
+    def differentiable_backward(cls, ctx, grad):
+        from ...ops import _tensor_xp
+
+        (saved,) = ctx.saved_tensors
+        d = _tensor_xp.fit(cls.deriv(_tensor_xp, saved, *ctx.params), grad)
+        if grad.is_complex():
+            d = _tensor_xp.conj(d)
+        return (grad * d,) + (None,) * len(ctx.params)
+
 
 _OPS = {name: type("".join(w.capitalize() for w in name.split("_")), (_Pointwise,),
                    {"name": name, "fwd": staticmethod(f), "deriv": staticmethod(d), "saves": s,
@@ -298,18 +308,29 @@ class GLU(Function):
     def forward(ctx, x, axis):
         xp = xp_of(x)
         a, b = xp.split(x, 2, axis=axis)
-        s = _sigmoid(xp, b)
-        ctx.save_for_backward(a, s)
+        ctx.save_for_backward(x)  # backward splits it again (its derivative then reaches x: create_graph)
         ctx.axis = axis
-        return a * s
+        return a * _sigmoid(xp, b)
 
     @staticmethod
     def backward(ctx, grad):
-        a, s = ctx.saved_tensors
-        xp = xp_of(a)
+        (x,) = ctx.saved_tensors
+        xp = xp_of(x)
+        a, b = xp.split(x, 2, axis=ctx.axis)
+        s = _sigmoid(xp, b)
         grad_a = grad * s
         grad_b = grad_a * a * (1 - s)
         return xp.concatenate([grad_a, grad_b], axis=ctx.axis), None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        from ...ops.shape import cat
+
+        (x,) = ctx.saved_tensors
+        a, b = x.chunk(2, ctx.axis)
+        s = b.sigmoid()
+        grad_a = grad * s
+        return cat([grad_a, grad_a * a * (1 - s)], ctx.axis), None
 
 
 def glu(input, dim=-1):
@@ -344,6 +365,19 @@ class PReLU(Function):
             else:
                 axes = tuple(i for i in range(x.ndim) if i != 1)
                 grad_w = contrib.sum(axis=axes).reshape(weight.shape)
+        return grad_x, grad_w
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        pos = x.detach() > 0
+        w = weight.reshape(()) if weight.numel() == 1 else weight.reshape((-1,) + (1,) * (x.ndim - 2))
+        grad_x = _elementwise.where(pos, grad, w * grad) if ctx.needs_input_grad[0] else None
+        grad_w = None
+        if ctx.needs_input_grad[1]:
+            contrib = (grad * x).masked_fill(pos, 0.0)
+            axes = tuple(i for i in range(x.ndim) if i != 1)
+            grad_w = (contrib.sum() if weight.numel() == 1 else contrib.sum(axes)).reshape(weight.shape)
         return grad_x, grad_w
 
 

@@ -48,6 +48,7 @@ class _Attention(Function):
     @staticmethod
     def forward(ctx, q, k, v, mask, dropout_p, causal, scale, gqa_rep, window, need_weights, rng, fused=False):
         ctx.fused = fused
+        ctx.scores = (mask, causal, window)  # for differentiable_backward, which recomputes P from q and k
         if fused:
             from ...kernels import flash_attention as kernel
 
@@ -155,6 +156,55 @@ class _Attention(Function):
             dv = xp.zeros_like(v_in)
         dmask = ds if needs[3] else None  # gradient of an additive float mask
         return dq, dk, dv, dmask, None, None, None, None, None, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, g_out, g_weights=None):
+        """backward in recorded Tensor ops, with P recomputed from q and k so that its derivative counts."""
+        if ctx.fused:
+            raise RuntimeError("the derivative of the fused (Triton) attention is not implemented for "
+                               "create_graph=True")
+        q, k, v, p_saved, keep = ctx.saved_tensors
+        dropout_p, scale, rep = ctx.meta
+        mask, causal, window = ctx.scores
+        needs = ctx.needs_input_grad
+        if needs[3]:
+            raise RuntimeError("the derivative of attention with a float mask that requires grad is not "
+                               "implemented for create_graph=True")
+        if rep > 1:
+            k, v = k.repeat_interleave(rep, dim=-3), v.repeat_interleave(rep, dim=-3)
+        s = q.matmul(k.transpose(-1, -2)) * scale
+        xp = xp_of(s._data)
+        hidden = None
+        if mask is not None:
+            if mask.dtype == np.bool_:
+                hidden = ~mask
+            else:
+                s = s + Tensor._make(mask)
+        if causal or window is not None:
+            band = ~_visible(xp, q.shape[-2], k.shape[-2], causal, window)
+            hidden = band if hidden is None else hidden | band
+        if hidden is not None:
+            hidden = xp.broadcast_to(hidden, s.shape)
+            empty = hidden.all(-1, keepdims=True)  # rows with no visible key: P is 0 there
+            s = s.masked_fill(Tensor._make(hidden & ~empty), -math.inf)
+        p = s.softmax(-1)
+        if hidden is not None and empty.any():
+            p = p.masked_fill(Tensor._make(xp.broadcast_to(empty, s.shape)), 0.0)
+        drop = None if keep is None else keep * (1.0 / (1.0 - dropout_p))
+        pd = p if drop is None else p * drop
+        dpd = 0 if g_out is None else g_out.matmul(v.transpose(-1, -2))
+        if g_weights is not None:
+            dpd = dpd + g_weights
+        dp = dpd if drop is None else dpd * drop
+        ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+        dq = ds.matmul(k) * scale if needs[0] else None
+        dk = ds.transpose(-1, -2).matmul(q) * scale if needs[1] else None
+        dv = pd.transpose(-1, -2).matmul(g_out) if needs[2] and g_out is not None else None
+        if rep > 1:
+            def fold(d):
+                return None if d is None else d.reshape(tuple(d.shape[:-3]) + (-1, rep) + tuple(d.shape[-2:])).sum(-3)
+            dk, dv = fold(dk), fold(dv)
+        return dq, dk, dv, None, None, None, None, None, None, None, None, None
 
 
 def _use_flash(fused, q, k, v, mask, rep, need_weights):

@@ -144,6 +144,19 @@ def _conv_input_grad(dy, w, padded, pads, stride, dilation, groups):
     return _crop(_col2im(dcols, padded, stride, dilation), pads)
 
 
+def _weight_grad_t(dy, cols, w_shape, groups):
+    """_conv_weight_grad in recorded Tensor ops: cols (N, C*K, P) as unfold gives them."""
+    n, ck, p = cols.shape
+    dyr = dy.reshape(n, groups, -1, p)
+    per_image = dyr.matmul(cols.reshape(n, groups, ck // groups, p).transpose(-1, -2))
+    return per_image.sum(0).reshape(w_shape)
+
+
+def _conv_out_shape(spatial, pads, kernel, stride, dilation):
+    return tuple((s + lo + hi - d * (k - 1) - 1) // st + 1
+                 for s, (lo, hi), k, st, d in zip(spatial, pads, kernel, stride, dilation))
+
+
 # ---- autograd Functions --------------------------------------------------------------------------------
 
 class _ConvNd(Function):
@@ -190,6 +203,29 @@ class _ConvNd(Function):
             db = dy.sum(axis=(0,) + tuple(range(2, dy.ndim)), dtype=acc_dtype(dy))
         return dx, dw, db, None, None, None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, dy):
+        if ctx.fused:
+            raise RuntimeError("the derivative of the fused (Triton) conv2d is not implemented for create_graph=True")
+        need = ctx.needs_input_grad
+        w, cols = ctx.saved_tensors
+        padded, stride, pads, dilation, groups = ctx.geometry
+        dx = dw = db = None
+        if need[0]:
+            if any(lo != hi for lo, hi in pads):
+                raise RuntimeError("the derivative of a convolution with uneven padding is not implemented for "
+                                   "create_graph=True")
+            spatial = tuple(p - lo - hi for p, (lo, hi) in zip(padded, pads))
+            dx = _ConvTransposeNd.apply(dy, w, None, spatial, stride, tuple(lo for lo, _ in pads), dilation, groups)
+        if need[1]:  # the columns as unfold(x): dw's derivative reaches x
+            n, g, ck, p = cols._data.shape
+            cols = ctx.attach(_Unfold, 0, cols._data.reshape(n, g * ck, p),
+                              geometry=(padded, tuple(dy.shape[2:]), tuple(w.shape[2:]), dilation, pads, stride))
+            dw = _weight_grad_t(dy, cols, tuple(w.shape), groups)
+        if need[2]:
+            db = dy.sum((0,) + tuple(range(2, dy.ndim)))
+        return dx, dw, db, None, None, None, None, None
+
 
 class _ConvTransposeNd(Function):
     """y = the input gradient of a convolution whose output is x: weight (Cin, Cout/G, *k)."""
@@ -229,6 +265,29 @@ class _ConvTransposeNd(Function):
             db = dy.sum(axis=(0,) + tuple(range(2, 2 + d)))
         return dx, dw, db, None, None, None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, dy):
+        x, w = ctx.saved_tensors
+        pads, stride, dilation, groups = ctx.geometry
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        dx = dw = db = None
+        out_slice = (Ellipsis,) + tuple(slice(0, s) for s in x.shape[2:])
+        if need_x:
+            dx = _ConvNd.apply(dy, w, None, stride, pads, dilation, groups)[out_slice]
+        if need_w:
+            kernel = tuple(w.shape[2:])
+            cols = _Unfold.apply(dy, kernel, dilation, pads, stride)
+            out = _conv_out_shape(tuple(dy.shape[2:]), pads, kernel, stride, dilation)
+            xm = x
+            if out != tuple(x.shape[2:]):  # output_padding >= stride: extra output rows get no gradient
+                from ...ops.index import scatter_into
+
+                xm = scatter_into(x, tuple(x.shape[:2]) + out, out_slice)
+            dw = _weight_grad_t(xm, cols, tuple(w.shape), groups)
+        if ctx.needs_input_grad[2]:
+            db = dy.sum((0,) + tuple(range(2, dy.ndim)))
+        return dx, dw, db, None, None, None, None, None
+
 
 class _Unfold(Function):
     """(N, C, H, W) -> (N, C*kh*kw, L): the im2col matrix itself."""
@@ -244,6 +303,11 @@ class _Unfold(Function):
     def backward(ctx, dy):
         padded, out, kernel, dilation, pads, stride = ctx.geometry
         return _fold_array(dy, padded, out, kernel, dilation, pads, stride), None, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, dy):
+        padded, out, kernel, dilation, pads, stride = ctx.geometry
+        return _Fold.apply(dy, padded, out, kernel, dilation, pads, stride), None, None, None, None
 
 
 def _fold_array(cols, padded, out, kernel, dilation, pads, stride):
@@ -263,6 +327,11 @@ class _Fold(Function):
         kernel, dilation, pads, stride = ctx.geometry
         cols, _ = _im2col(_pad_zeros(dy, pads), kernel, stride, dilation, 1)
         return (cols.reshape(cols.shape[0], cols.shape[2], cols.shape[3]),) + (None,) * 6
+
+    @staticmethod
+    def differentiable_backward(ctx, dy):
+        kernel, dilation, pads, stride = ctx.geometry
+        return (_Unfold.apply(dy, kernel, dilation, pads, stride),) + (None,) * 6
 
 
 # ---- padding modes (reflect / replicate / circular), used by Conv modules --------------------------------

@@ -61,6 +61,21 @@ class Linear(Function):
                 grad_b = column_sums(g2)  # half: float32, which the engine rounds to the bias dtype
         return grad_x, grad_w, grad_b, None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if grad.is_complex():
+            x, weight = (x.conj() if need_w else x), (weight.conj() if need_x else weight)
+        grad_x = grad.matmul(weight) if need_x else None
+        grad_w = grad_b = None
+        g2 = grad.reshape(-1, weight.shape[0])
+        if need_w:
+            grad_w = g2.t().matmul(x.reshape(g2.shape[0], weight.shape[1]))
+        if need_b:
+            grad_b = g2.sum(0)
+        return grad_x, grad_w, grad_b, None
+
 
 # backward kernels that accumulate with tl.atomic_add (flash attention drops its dQ atomics by itself then)
 _ATOMIC_KERNELS = {"embedding"}
@@ -130,6 +145,18 @@ class Bilinear(Function):
         gb = grad.reshape(-1, grad.shape[-1]).sum(axis=0) if nb else None
         return g1, g2, gw, gb
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        from ...ops.linalg import einsum
+
+        x1, x2, weight = ctx.saved_tensors
+        n1, n2, nw, nb = ctx.needs_input_grad
+        g1 = einsum("...o,oij,...j->...i", grad, weight, x2) if n1 else None
+        g2 = einsum("...o,oij,...i->...j", grad, weight, x1) if n2 else None
+        gw = einsum("...o,...i,...j->oij", grad, x1, x2) if nw else None
+        gb = grad.reshape(-1, grad.shape[-1]).sum(0) if nb else None
+        return g1, g2, gw, gb
+
 
 def bilinear(input1, input2, weight, bias=None):
     if autocast.enabled:
@@ -194,6 +221,19 @@ class Embedding(Function):
         if padding_idx is not None and padding_idx >= 0:
             grad_w[padding_idx] = 0
         return grad_w, None, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        shape, padding_idx, by_freq = ctx.meta
+        flat_idx = indices.reshape(-1)
+        rows = grad.reshape(-1, shape[1])
+        if by_freq:
+            counts = xp_of(flat_idx._data).bincount(flat_idx._data, minlength=shape[0])
+            rows = rows / Tensor._make(counts[flat_idx._data][:, None].astype(rows._data.dtype))
+        if padding_idx is not None and padding_idx >= 0:
+            rows = rows.masked_fill((flat_idx == padding_idx).unsqueeze(1), 0.0)
+        return grad.new_zeros(shape).index_add(0, flat_idx, rows), None, None, None, None
 
 
 def _renorm_rows(weight, indices, max_norm, norm_type):
@@ -289,6 +329,14 @@ class Dropout(Function):
             return kernel.dropout_bwd(grad, ctx.p, ctx.seed), None, None, None
         (keep,) = ctx.saved_tensors
         return (grad * keep) * grad.dtype.type(ctx.scale), None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        if ctx.fused:
+            raise RuntimeError("the derivative of the fused (Triton) dropout is not implemented for "
+                               "create_graph=True")
+        (keep,) = ctx.saved_tensors
+        return (grad * keep) * ctx.scale, None, None, None
 
 
 def _device(arr):

@@ -78,7 +78,7 @@ class _ClassLoss(Function):
             bad = valid & ((t < 0) | (t >= C))
             if bad.any():
                 raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
-        ctx.fused = fused
+        ctx.fused, ctx.reduction = fused, reduction
         ctx.cpu_grad = False
         if not fused and log_softmax and weight is None and cpu_kernels.use(x2):
             from ...cpu_kernels import cross_entropy as cpu
@@ -89,6 +89,7 @@ class _ClassLoss(Function):
                 n = int(valid.sum())
                 ctx.save_for_backward(dlogits)
                 ctx.meta = (n, reduction, moved_shape, x.ndim)
+                ctx.targets = (t, valid, ls)
                 ctx.cpu_grad = True
                 if reduction == "none":
                     out = loss.reshape(target.shape)
@@ -177,6 +178,41 @@ class _ClassLoss(Function):
         return _unrows(dx2.astype(x_dtype, copy=False), moved_shape, x_ndim), None, None, None, None, None, None, None
 
     @staticmethod
+    def differentiable_backward(ctx, g):
+        """dx = g * d(x) with d(x) = c * softmax(x) - (constants) per row: d's derivative is softmax's, so the
+        softmax this op computed is recorded as softmax(x) (ctx.attach) and the rest stays constant."""
+        from ...ops.reduce import Softmax
+
+        if ctx.fused:
+            raise RuntimeError("the derivative of the fused (Triton) cross_entropy is not implemented for "
+                               "create_graph=True")
+        node = ctx._node
+        xp = xp_of(g._data)
+        d1 = _ClassLoss.backward(node, xp.ones(g.shape, g._data.dtype))[0]  # the gradient for g = 1
+        if ctx.cpu_grad:
+            (dlogits,) = node.saved_tensors
+            n, reduction, moved_shape, x_ndim = ctx.meta
+            t, valid, ls = ctx.targets
+            C = dlogits.shape[1]
+            p = dlogits + ls / C  # softmax - smoothed one-hot, where a row counts
+            p[xp.arange(len(t)), xp.where(valid, t, 0)] += 1 - ls
+            coef = valid / max(n, 1) if reduction == "mean" else valid.astype(p.dtype)
+        else:
+            saved, lse = node.saved_tensors
+            tc, valid, w, w_t, d_nll, d_smooth, ls, C, moved_shape, log_softmax = ctx.meta
+            x_ndim = ctx.x_meta[1]
+            if not log_softmax:  # nll_loss: linear in its input, the derivative of d is 0
+                return (_scale_rows(g, Tensor._make(d1), x_ndim, ctx.reduction),) + (None,) * 7
+            p = xp.exp(saved - lse[:, None])
+            coef = (1 - ls) * w_t / d_nll + (ls / C) * valid / d_smooth * (C if w is None else w.sum())
+        p_full = _unrows(p, moved_shape, x_ndim)
+        softmax = ctx.attach(Softmax, 0, p_full, saved=(p_full,), meta=(1 if x_ndim > 1 else 0, False), fused=False,
+                             cpu=False)
+        coef = Tensor._make(_unrows(xp.broadcast_to(coef[:, None], p.shape).astype(p.dtype), moved_shape, x_ndim))
+        d = Tensor._make(d1) + (softmax - Tensor._make(p_full)) * coef  # d1's value, softmax's derivative
+        return (_scale_rows(g, d, x_ndim, ctx.reduction),) + (None,) * 7
+
+    @staticmethod
     def _fused_backward(ctx, g):
         from ...kernels import cross_entropy as kernel
 
@@ -195,6 +231,13 @@ class _ClassLoss(Function):
             ctx.meta = (n, reduction, moved_shape, scale)
         dx2 = kernel.cross_entropy_bwd(dlogits, xp.asarray(scale))
         return _unrows(dx2, moved_shape, len(moved_shape))
+
+
+def _scale_rows(g, d, x_ndim, reduction):
+    """g * d for a class loss: g a scalar, or (reduction 'none') one value per row, the class axis 1."""
+    if reduction == "none" and x_ndim > 1:
+        g = g.unsqueeze(1)
+    return g * d
 
 
 class _SoftTargetCE(Function):
@@ -236,6 +279,27 @@ class _SoftTargetCE(Function):
             dt2 = -g * (1 - ls) * logp * (1 if weight is None else weight)
             dt = _unrows(dt2.astype(target.dtype, copy=False), moved_shape, x_ndim)
         return _unrows(dx2.astype(x_dtype, copy=False), moved_shape, x_ndim), dt, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        from ...ops.reduce import Softmax
+
+        logp, target, weight = ctx.saved_tensors
+        n, ls, C, moved_shape, x_dtype, x_ndim = ctx.meta
+        axis = 1 if x_ndim > 1 else 0
+        logp_full = _unrows(logp._data, moved_shape, x_ndim)  # log_softmax(x), recorded as such
+        logp = ctx.attach(Softmax, 0, logp_full, saved=(logp_full,), meta=(axis, True), fused=False, cpu=False)
+        shape = [1] * x_ndim
+        if weight is not None:
+            shape[axis] = C
+        w = 1 if weight is None else weight.reshape(shape)
+        wt = (target * (1 - ls) + ls / C) * w
+        g = g / n
+        if g.ndim and x_ndim > 1:  # reduction 'none': one value per row
+            g = g.unsqueeze(1)
+        dx = g * (wt.sum(axis, keepdim=True) * logp.exp() - wt)
+        dt = -g * (1 - ls) * logp * w if ctx.needs_input_grad[1] else None
+        return dx, dt, None, None, None
 
 
 def _check_class_target(x, target):
@@ -461,6 +525,20 @@ class _PointwiseLoss(Function):
         return (g * da if ctx.needs_input_grad[0] else None, g * db if ctx.needs_input_grad[1] else None,
                 None, None, None, None, None)
 
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        from ...ops import _tensor_xp
+
+        a, b, weight = ctx.saved_tensors
+        grads, params, reduction = ctx.meta
+        if reduction != "none":
+            g = g / ctx.n
+        if weight is not None:
+            g = g * weight
+        da, db = grads(_tensor_xp, a, b, params)
+        return (g * _tensor_xp.fit(da, g) if ctx.needs_input_grad[0] else None,
+                g * _tensor_xp.fit(db, g) if ctx.needs_input_grad[1] else None, None, None, None, None, None)
+
 
 # grad_fn names as PyTorch prints them: its native losses have their own backward (MseLossBackward0); the
 # losses it composes in Python end in their reduction (MeanBackward0 / SumBackward0, SubBackward0 unreduced)
@@ -634,6 +712,11 @@ class _ReduceAll(Function):
         shape, n = ctx.meta
         return xp_of(g).broadcast_to(g / n, shape), None
 
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        shape, n = ctx.meta
+        return (g / n).expand(shape), None
+
 
 def _apply_reduction(loss, reduction):
     return loss if reduction == "none" else _named(_ReduceAll, "Mean" if reduction == "mean" else "Sum").apply(
@@ -646,12 +729,14 @@ class _CosineSimilarity(Function):
     @staticmethod
     def forward(ctx, x1, x2, dim, eps):
         xp = xp_of(x1)
+        inputs = (x1, x2)
         x1, x2 = xp.broadcast_arrays(x1, x2)
         n1 = xp.sqrt((x1 * x1).sum(dim, keepdims=True))
         n2 = xp.sqrt((x2 * x2).sum(dim, keepdims=True))
         d1, d2 = xp.maximum(n1, eps), xp.maximum(n2, eps)
         cos = ((x1 / d1) * (x2 / d2)).sum(dim, keepdims=True)
-        ctx.save_for_backward(x1, x2)
+        ctx.save_for_backward(*inputs)  # the tensors themselves (not broadcast views): create_graph finds them
+        ctx.eps = eps
         ctx.meta = (dim, d1, d2, n1 > eps, n2 > eps, cos)
         return xp.squeeze(cos, dim)
 
@@ -660,11 +745,26 @@ class _CosineSimilarity(Function):
         x1, x2 = ctx.saved_tensors
         dim, d1, d2, free1, free2, cos = ctx.meta
         xp = xp_of(g)
+        x1, x2 = xp.broadcast_arrays(x1, x2)
         g = xp.expand_dims(g, dim)
         u1, u2 = x1 / d1, x2 / d2
         # d cos / d x1 = (u2 - cos * u1) / |x1| where the norm is not clamped, u2 / eps where it is
         dx1 = g * (u2 - xp.where(free1, cos, 0) * u1) / d1
         dx2 = g * (u1 - xp.where(free2, cos, 0) * u2) / d2
+        return dx1, dx2, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        x1, x2 = ctx.saved_tensors
+        dim, _, _, free1, free2, _ = ctx.meta
+        eps = ctx.eps
+        d1 = (x1 * x1).sum(dim, keepdim=True).sqrt().clamp(min=eps)  # from the inputs: their derivatives count
+        d2 = (x2 * x2).sum(dim, keepdim=True).sqrt().clamp(min=eps)
+        u1, u2 = x1 / d1, x2 / d2
+        cos = (u1 * u2).sum(dim, keepdim=True)
+        g = g.unsqueeze(dim)
+        dx1 = g * (u2 - cos.masked_fill(Tensor._make(~free1), 0.0) * u1) / d1
+        dx2 = g * (u1 - cos.masked_fill(Tensor._make(~free2), 0.0) * u2) / d2
         return dx1, dx2, None, None
 
 
@@ -712,6 +812,19 @@ class _PNorm(Function):
             else:
                 dd = xp.sign(d) * ad ** (p - 1) / norm ** (p - 1)
             dd = xp.where(norm == 0, 0, dd)
+        return g * dd, -(g * dd), None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        x1, x2 = ctx.saved_tensors
+        p, eps, norm, keepdim = ctx.meta
+        if p in (math.inf, 0):
+            raise RuntimeError(f"the derivative of pairwise_distance with p={p} is not implemented for "
+                               "create_graph=True")
+        g = g if keepdim else g.unsqueeze(-1)
+        d = x1 - x2 + eps
+        n = (d.abs() ** p).sum(-1, keepdim=True) ** (1.0 / p)
+        dd = (d.sign() * d.abs() ** (p - 1) / n ** (p - 1)).masked_fill(Tensor._make(norm == 0), 0.0)
         return g * dd, -(g * dd), None, None, None
 
 

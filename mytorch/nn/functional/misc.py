@@ -9,6 +9,7 @@ import numpy as np
 
 from ..._array import xp_of
 from ...autograd.function import Function
+from ...tensor import Tensor
 
 __all__ = ["pad", "normalize", "pixel_shuffle", "pixel_unshuffle", "softmin"]
 
@@ -115,6 +116,14 @@ class _Pad(Function):
             g = _unpad_axis(xp, g, axis, lo, hi, n, mode)
         return g, None, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        pads, mode, sizes = ctx.meta
+        if mode != "constant":
+            raise RuntimeError(f"the derivative of {mode} padding is not implemented for create_graph=True")
+        # constant padding's gradient crops what it added (and zero-pads what it cropped): the same op
+        return _Pad.apply(g, tuple((axis, -lo, -hi) for axis, lo, hi in pads), "constant", 0), None, None, None
+
 
 def pad(input, pad, mode="constant", value=None):
     pad = tuple(int(p) for p in pad)
@@ -188,6 +197,7 @@ class _Normalize(Function):
             norm = (ax ** p).sum(dim, keepdims=True) ** (1.0 / p)
         denom = xp.maximum(norm, eps)
         ctx.save_for_backward(x)
+        ctx.eps = eps
         ctx.meta = (p, dim, norm, denom, norm > eps)
         return x / denom
 
@@ -209,6 +219,19 @@ class _Normalize(Function):
         inner = (g * x).sum(dim, keepdims=True) / (denom * denom)
         dx = g / denom - xp.where(free, inner * dnorm, 0)
         return dx, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        x, = ctx.saved_tensors
+        p, dim, _, _, free = ctx.meta
+        if p in (np.inf, 0):
+            raise RuntimeError(f"the derivative of normalize with p={p} is not implemented for create_graph=True")
+        free = Tensor._make(free)
+        norm = (x.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)  # from x: its derivative counts
+        denom = norm.clamp(min=ctx.eps)
+        dnorm = x.sign() * x.abs() ** (p - 1) / norm ** (p - 1)
+        inner = (g * x).sum(dim, keepdim=True) / (denom * denom)
+        return g / denom - (inner * dnorm).masked_fill(~free, 0.0), None, None, None
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):

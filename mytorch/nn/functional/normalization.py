@@ -34,7 +34,7 @@ class _Norm(Function):
                 stats_out=None, fused=False):
         """fixed_stats: (mean, var) broadcastable to stat_shape (BatchNorm eval) - no gradient through them.
         stats_out: a list that receives the batch (mean, var) (used to update running statistics)."""
-        ctx.fused = fused
+        ctx.fused, ctx.eps = fused, eps
         ctx.shapes = (stat_shape, axes, param_shape, fixed_stats is not None, None if bias is None else bias.shape)
         if fused:
             from ...kernels import layer_norm as kernel
@@ -138,6 +138,43 @@ class _Norm(Function):
             dw = xp.sum(dy * xhat.reshape(x.shape), axis=red).reshape(weight.shape).astype(weight.dtype)
         if bias_shape is not None and ctx.needs_input_grad[2]:
             db = xp.sum(dy, axis=red).reshape(bias_shape)
+        return dx, dw, db, None, None, None, None, None, None, None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, dy):
+        """backward's closed form in recorded Tensor ops, the statistics recomputed from x (their derivatives
+        count); fixed (eval) statistics stay constants."""
+        x, weight, mean, rstd = ctx.saved_tensors
+        stat_shape, axes, param_shape, fixed, bias_shape = ctx.shapes
+        need = ctx.needs_input_grad
+        xs = x.reshape(stat_shape)
+        if fixed:
+            xhat = (xs - mean) * rstd
+        else:
+            centred = xs if mean is None else xs - xs.mean(axes, keepdim=True)
+            rstd = ((centred * centred).mean(axes, keepdim=True) + ctx.eps).rsqrt()
+            xhat = centred * rstd
+        g = (dy if weight is None else dy * weight.reshape(param_shape)).reshape(stat_shape)
+        dx = dw = db = None
+        if need[0]:
+            if fixed:
+                dx = g * rstd
+            else:
+                dx = g - xhat * (g * xhat).mean(axes, keepdim=True)
+                if mean is not None:
+                    dx = dx - g.mean(axes, keepdim=True)
+                dx = rstd * dx
+            dx = dx.reshape(x.shape)
+        pshape = (1,) * (x.ndim - len(param_shape)) + tuple(param_shape)
+        red = tuple(i for i, n in enumerate(pshape) if n == 1)
+
+        def reduce(t):
+            return t.sum(red) if red else t
+
+        if weight is not None and need[1]:
+            dw = reduce(dy * xhat.reshape(x.shape)).reshape(weight.shape)
+        if bias_shape is not None and need[2]:
+            db = reduce(dy).reshape(bias_shape)
         return dx, dw, db, None, None, None, None, None, None, None, None
 
 

@@ -143,6 +143,18 @@ class _MaxPool(Function):
         index, = ctx.saved_tensors
         return _scatter_planes(dy, index, ctx.x_shape), None
 
+    @staticmethod
+    def differentiable_backward(ctx, dy, _):
+        from ...ops.index import scatter_into
+
+        index, = ctx.saved_tensors
+        shape = ctx.x_shape
+        planes = shape[0] * shape[1]
+        flat = index._data.reshape(planes, -1)
+        rows = xp_of(flat).arange(planes)[:, None]
+        dx = scatter_into(dy.reshape(planes, -1), (planes, _prod(shape[2:])), (rows, flat), accumulate=True)
+        return dx.reshape(shape), None
+
 
 def _scatter_planes(dy, index, x_shape):
     """dx[n, c, index[n, c, j]] += dy[n, c, j] in one bincount."""
@@ -215,6 +227,7 @@ class _AvgPool(Function):
         win = _windows(xpad, kernel, stride, (1,) * d)
         win = win[(slice(None), slice(None)) + tuple(slice(0, o) for o in out)]
         ctx.geometry = (xpad.shape[2:], kernel, stride, pads, divisor, x.shape[2:])
+        ctx.forward_args = (kernel, stride, pads, out, divisor)
         return (win.sum(axis=tuple(range(2 + d, 2 + 2 * d))) / divisor).astype(x.dtype, copy=False)
 
     @staticmethod
@@ -227,6 +240,34 @@ class _AvgPool(Function):
         dx = _col2im(cols, padded, stride, (1,) * len(kernel))
         crop = tuple(slice(lo, lo + s) for (lo, _), s in zip(pads, spatial))
         return (dx[(slice(None), slice(None)) + crop],) + (None,) * 5
+
+    @staticmethod
+    def differentiable_backward(ctx, dy):
+        return (_AvgPoolAdjoint.apply(dy, ctx.geometry, ctx.forward_args),) + (None,) * 5
+
+
+class _AvgPoolAdjoint(Function):
+    """avg_pool's backward as an op of its own (dy -> dx, linear): its derivative is avg_pool again."""
+
+    @staticmethod
+    def forward(ctx, dy, geometry, forward_args):
+        ctx.forward_args = forward_args
+        return _AvgPool.backward(_Geometry(geometry), dy)[0]
+
+    @staticmethod
+    def backward(ctx, g):
+        return _AvgPool.forward(_Geometry(None), g, *ctx.forward_args), None, None
+
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        return _AvgPool.apply(g, *ctx.forward_args), None, None
+
+
+class _Geometry:
+    """A stand-in ctx for calling _AvgPool's array bodies directly."""
+
+    def __init__(self, geometry):
+        self.geometry = geometry
 
 
 def _avg_pool(fn, d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
@@ -320,6 +361,10 @@ class _AxisMatmul(Function):
         for i, m in enumerate(ctx.mats):
             g = _apply_axis(g, m.T, first + i)
         return g, None
+
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        return _AxisMatmul.apply(g, tuple(m.T for m in ctx.mats)), None
 
 
 def _average_matrix(xp, size, out, dtype):
