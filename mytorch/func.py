@@ -16,7 +16,7 @@ import contextlib
 from . import autograd
 from .tensor import Tensor
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "vmap"]
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap"]
 
 
 @contextlib.contextmanager
@@ -93,6 +93,13 @@ def _leaves(x):
     return []
 
 
+def _lift(x):
+    """An input for a transform: a view of itself when it already requires grad (the transform then runs inside
+    another one, or under autograd: its results stay differentiable w.r.t. x, as torch.func's compose), else a
+    fresh leaf."""
+    return x.view_as(x) if x.requires_grad else x.detach().requires_grad_(True)
+
+
 def _rebuild(template, flat):
     it = iter(flat)
     return _map(template, lambda _: next(it))
@@ -102,8 +109,9 @@ def grad_and_value(func, argnums=0, has_aux=False):
     def wrapper(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args))
         args = list(args)
+        nested = any(t.requires_grad for i in nums for t in _leaves(args[i])) and autograd.is_grad_enabled()
         for i in nums:
-            args[i] = _map(args[i], lambda t: t.detach().requires_grad_(True))
+            args[i] = _map(args[i], _lift if nested else lambda t: t.detach().requires_grad_(True))
         with autograd.enable_grad():
             out = func(*args, **kwargs)
         value, aux = (out if has_aux else (out, None))
@@ -112,7 +120,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                                f"{type(value).__name__}" + (f" of shape {list(value.shape)}" if
                                                             isinstance(value, Tensor) else ""))
         inputs = [t for i in nums for t in _leaves(args[i])]
-        grads = autograd.grad(value, inputs, allow_unused=True)
+        grads = autograd.grad(value, inputs, allow_unused=True, create_graph=nested)
         grads = [g if g is not None else _zeros_like(t) for g, t in zip(grads, inputs)]
         per_arg, k = [], 0
         for i in nums:
@@ -120,8 +128,9 @@ def grad_and_value(func, argnums=0, has_aux=False):
             per_arg.append(_rebuild(args[i], grads[k:k + n]))
             k += n
         g = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
-        value = value.detach()
-        return (g, (value, _map(aux, lambda t: t.detach()))) if has_aux else (g, value)
+        if not nested:
+            value, aux = value.detach(), _map(aux, lambda t: t.detach())
+        return (g, (value, aux)) if has_aux else (g, value)
     return wrapper
 
 
@@ -143,7 +152,8 @@ def grad(func, argnums=0, has_aux=False):
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn[, aux]); vjp_fn(cotangents) returns the cotangents' products with the
     Jacobian, one per primal. vjp_fn can be called several times."""
-    inputs = [_map(p, lambda t: t.detach().requires_grad_(True)) for p in primals]
+    nested = any(t.requires_grad for p in primals for t in _leaves(p)) and autograd.is_grad_enabled()
+    inputs = [_map(p, _lift if nested else lambda t: t.detach().requires_grad_(True)) for p in primals]
     with autograd.enable_grad():
         out = func(*inputs)
     out, aux = (out if has_aux else (out, None))
@@ -152,7 +162,8 @@ def vjp(func, *primals, has_aux=False):
     def vjp_fn(cotangents):
         cts = _leaves(cotangents)
         leaves = [t for p in inputs for t in _leaves(p)]
-        grads = autograd.grad(outs, leaves, grad_outputs=cts, retain_graph=True, allow_unused=True)
+        grads = autograd.grad(outs, leaves, grad_outputs=cts, retain_graph=True, allow_unused=True,
+                              create_graph=nested or any(c.requires_grad for c in cts))
         grads = [g if g is not None else _zeros_like(t) for g, t in zip(grads, leaves)]
         per, k = [], 0
         for p in inputs:
@@ -161,8 +172,9 @@ def vjp(func, *primals, has_aux=False):
             k += n
         return tuple(per)
 
-    detached = _map(out, lambda t: t.detach())
-    return (detached, vjp_fn, aux) if has_aux else (detached, vjp_fn)
+    if not nested:
+        out = _map(out, lambda t: t.detach())
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 def jacrev(func, argnums=0, has_aux=False):
@@ -171,8 +183,9 @@ def jacrev(func, argnums=0, has_aux=False):
         from .ops.shape import stack
 
         nums = _argnums_tuple(argnums, len(args))
-        out, fn = vjp(lambda *xs: func(*[xs[nums.index(i)] if i in nums else a for i, a in enumerate(args)]),
-                      *[args[i] for i in nums])
+        found = vjp(lambda *xs: func(*[xs[nums.index(i)] if i in nums else a for i, a in enumerate(args)]),
+                    *[args[i] for i in nums], has_aux=has_aux)
+        out, fn = found[:2]
         if not isinstance(out, Tensor):
             raise RuntimeError("jacrev: only a single Tensor output is supported")
         rows = []
@@ -183,8 +196,19 @@ def jacrev(func, argnums=0, has_aux=False):
         jac = []
         for k, i in enumerate(nums):
             jac.append(stack([r[k] for r in rows]).reshape(tuple(out.shape) + tuple(args[i].shape)))
-        return jac[0] if isinstance(argnums, int) else tuple(jac)
+        jac = jac[0] if isinstance(argnums, int) else tuple(jac)
+        return (jac, found[2]) if has_aux else jac
     return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """The Jacobian, as jacrev's (the same numbers: reverse mode, one backward pass per output element)."""
+    return jacrev(func, argnums, has_aux)
+
+
+def hessian(func, argnums=0):
+    """The Hessian of a scalar func: the Jacobian of its gradient (jacrev of jacrev)."""
+    return jacrev(jacrev(func, argnums), argnums)
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):

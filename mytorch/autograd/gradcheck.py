@@ -88,9 +88,58 @@ def _as_reals(arr):
     return arr.astype(np.float64).reshape(-1)
 
 
-def gradgradcheck(*args, **kwargs):
-    raise RuntimeError("gradgradcheck needs higher-order gradients, which mytorch does not record "
-                       "(backward runs on raw arrays)")
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  gen_non_contig_grad_outputs=False, raise_exception=True, nondet_tol=0.0, check_undefined_grad=True,
+                  check_grad_dtypes=False, check_batched_grad=False, check_fwd_over_rev=False, check_rev_over_rev=True,
+                  fast_mode=False, masked=False):
+    """Second derivatives against central differences: gradcheck of (inputs, grad_outputs) -> the gradient of
+    func's outputs (weighted by grad_outputs, random when not given) w.r.t. the inputs, taken with
+    create_graph=True."""
+    from ..autograd import grad as autograd_grad
+    from ..autograd.grad_mode import enable_grad
+    from ..tensor import Tensor
+
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    n = len(inputs)
+
+    def outputs_of(*args):
+        out = func(*args)
+        return [o for o in (out if isinstance(out, tuple) else (out,)) if isinstance(o, Tensor) and o.requires_grad]
+
+    if grad_outputs is None:  # random weights, in float64 like the inputs should be
+        rng = np.random.default_rng(0)
+        grad_outputs = tuple(Tensor._make(_random_like(rng, o._data)).requires_grad_() for o in outputs_of(*inputs))
+    grad_outputs = grad_outputs if isinstance(grad_outputs, tuple) else (grad_outputs,)
+
+    def first_derivatives(*args):
+        xs, gos = args[:n], args[n:]
+        with enable_grad():  # gradcheck evaluates this under no_grad for its finite differences
+            grads = autograd_grad(outputs_of(*xs), _flat_inputs(xs), gos, create_graph=True, allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    # the recorded backward (differentiable_backward, create_graph=True) must give backward's numbers first
+    recorded = first_derivatives(*inputs, *grad_outputs)
+    with enable_grad():
+        plain = [g for g in autograd_grad(outputs_of(*inputs), _flat_inputs(inputs), grad_outputs, allow_unused=True)
+                 if g is not None]
+    for k, (r, p) in enumerate(zip(recorded, plain)):
+        if not np.allclose(r._data, p._data, rtol=rtol, atol=atol):
+            msg = (f"Gradient mismatch for input {k}: backward with create_graph=True (the recorded formula) "
+                   f"disagrees with backward,\nrecorded:{r._data.reshape(-1)[:6]}\nbackward:{p._data.reshape(-1)[:6]}")
+            if raise_exception:
+                raise RuntimeError(msg)
+            return False
+    return gradcheck(first_derivatives, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)
+
+
+def _random_like(rng, arr):
+    from .._array import xp_of
+
+    values = rng.standard_normal(arr.shape)
+    if arr.dtype.kind == "c":
+        values = values + 1j * rng.standard_normal(arr.shape)
+    return xp_of(arr).asarray(values.astype(arr.dtype))
 
 
 def _position(inputs, x):
