@@ -1,4 +1,4 @@
-"""mytorch.autograd.functional (vjp, jvp, jacobian) against torch.autograd.functional."""
+"""mytorch.autograd.functional (vjp, jvp, jacobian, hessian, vhp, hvp) against torch.autograd.functional."""
 import numpy as np
 import pytest
 import torch
@@ -55,12 +55,10 @@ def test_vjp_and_jvp_match_torch(name):
         _same(mine, ref)
 
 
-def test_strict_create_graph_and_bad_arguments():
+def test_strict_and_bad_arguments():
     make, arrays = FUNCS["independent"]
     with pytest.raises(RuntimeError, match="independent of input 1"):
         AF.jacobian(make(mytorch), _inputs(mytorch, arrays, True), strict=True)
-    with pytest.raises(RuntimeError, match="create_graph"):
-        AF.jacobian(make(mytorch), mytorch.ones(2), create_graph=True)
     with pytest.raises(RuntimeError, match="v can only be None"):
         AF.vjp(lambda x: x * 2, mytorch.ones(2))
     with pytest.raises(TypeError, match="must be either a Tensor or a tuple of Tensors"):
@@ -69,3 +67,41 @@ def test_strict_create_graph_and_bad_arguments():
         AF.jacobian(lambda x: x, mytorch.ones(2), strategy="sideways")
     out, grad = AF.vjp(lambda x: (x ** 2).sum(), mytorch.tensor([1.0, 2.0]))
     assert out.item() == 5.0 and grad.tolist() == [2.0, 4.0] and not out.requires_grad
+
+
+SCALAR_FUNCS = {
+    "one_input": (lambda lib: lambda x: (x.sin() * x.exp().sum()).sum() + (x ** 3).prod(), (X,)),
+    "two_inputs": (lambda lib: lambda x, y: ((x @ y).tanh() ** 2).sum() + (x * x).sum() * y.sum(), (X, Y)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_FUNCS))
+def test_second_order_against_torch(name):
+    make, arrays = SCALAR_FUNCS[name]
+    _same(AF.hessian(make(mytorch), _inputs(mytorch, arrays, False)),
+          TAF.hessian(make(torch), _inputs(torch, arrays, False)))
+    v = [RNG.standard_normal(a.shape) for a in arrays]
+    pack = (lambda lib: tuple(lib.tensor(a) for a in v) if len(v) > 1 else lib.tensor(v[0]))
+    for fn, tfn in ((AF.vhp, TAF.vhp), (AF.hvp, TAF.hvp)):
+        _same(fn(make(mytorch), _inputs(mytorch, arrays, False), pack(mytorch)),
+              tfn(make(torch), _inputs(torch, arrays, False), pack(torch)))
+
+
+def test_create_graph_keeps_results_differentiable():
+    """With create_graph=True the results stay in the graph: differentiating a Jacobian / vjp again gives
+    torch's numbers (and the inputs' own graph is reached)."""
+    make, arrays = FUNCS["two_to_one"]
+    res = []
+    for lib, af in ((mytorch, AF), (torch, TAF)):
+        x, y = (lib.tensor(a, requires_grad=True) for a in arrays)
+        jx, jy = af.jacobian(make(lib), (x * 1, y), create_graph=True)
+        _, g = af.vjp(make(lib), (x, y), lib.ones(3, dtype=lib.float64), create_graph=True)
+        assert jx.requires_grad and g[0].requires_grad
+        ((jx ** 2).sum() + (jy * g[1]).sum()).backward()
+        res.append((x.grad, y.grad))
+    _same(*res)
+
+
+def test_hessian_needs_a_scalar_function():
+    with pytest.raises(RuntimeError, match="single element"):
+        AF.hessian(lambda x: x * 2, mytorch.ones(2))

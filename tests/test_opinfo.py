@@ -7,6 +7,9 @@ complex32/float8-only ops, private `torch._*` / aten entries, ...) are skipped w
 is a ratchet: every entry listed there must keep passing. To add newly passing entries (the file only
 grows) run with MYTORCH_OPINFO_UPDATE=1; MYTORCH_OPINFO_REPORT=path writes every entry's status;
 MYTORCH_OPINFO_SAMPLES=n judges n samples per entry instead of 10.
+
+Second derivatives (a backward recorded with create_graph=True, differentiated again) are judged the same way for
+the entries whose values and gradients pass, with their own ratchet, `opinfo_gradgrad_passing.txt`.
 """
 import math
 import os
@@ -27,6 +30,8 @@ except ImportError as e:  # the database needs the `expecttest` package
     pytest.skip(f"PyTorch's OpInfo database is unavailable: {e}", allow_module_level=True)
 
 RATCHET = pathlib.Path(__file__).with_name("opinfo_passing.txt")
+GRADGRAD_RATCHET = pathlib.Path(__file__).with_name("opinfo_gradgrad_passing.txt")
+GRADGRAD_SAMPLES_PER_OP = int(os.environ.get("MYTORCH_OPINFO_GRADGRAD_SAMPLES", 3))
 SAMPLES_PER_OP = int(os.environ.get("MYTORCH_OPINFO_SAMPLES", 10))  # per entry, the first n samples
 SECONDS_PER_ENTRY = 5
 # random ops: only the shape and dtype of the result can be compared
@@ -308,6 +313,78 @@ def _check_grads(op, fn, dtype):
     return judged
 
 
+def _check_gradgrads(op, fn, dtype):
+    """Second derivatives: the weighted sum of the input gradients (taken with create_graph=True) differentiated
+    again, against torch's, wherever torch has a double backward for the sample."""
+    judged = 0
+    for i, s in enumerate(_samples(op, dtype, requires_grad=True)):
+        if i >= GRADGRAD_SAMPLES_PER_OP:
+            break
+        if _uses_dropout(op, s):
+            continue
+        leaves = []
+        try:
+            m_args = to_mytorch([s.input, s.args, s.kwargs], leaves)
+        except Unsupported:
+            continue
+        if not leaves:
+            continue
+        ref_leaves = [t for t, _ in leaves]
+        try:
+            ref_loss = _weighted_sum(_flat_tensors(_call(op, op.op, s, (s.input, s.args, s.kwargs))), torch)
+            if ref_loss is None:
+                continue
+            ref_grads = torch.autograd.grad(ref_loss, ref_leaves, create_graph=True, allow_unused=True)
+            live = [k for k, g in enumerate(ref_grads) if g is not None and g.requires_grad]
+            ref_loss2 = _weighted_sum([ref_grads[k] for k in live], torch)
+            if ref_loss2 is None:
+                continue
+            ref_gg = torch.autograd.grad(ref_loss2, ref_leaves, allow_unused=True)
+        except Exception:  # torch has no double backward here (or rejects the sample)
+            continue
+        m_leaves = [t for _, t in leaves]
+        mine_loss = _weighted_sum(_flat_tensors(_call(op, fn, s, m_args)), mytorch)
+        assert mine_loss is not None, "mytorch output does not require grad"
+        grads = mytorch.autograd.grad(mine_loss, m_leaves, create_graph=True, allow_unused=True)
+        for k in live:
+            assert grads[k] is not None and grads[k].requires_grad, f"input {k}: its gradient is not in the graph"
+        mine_gg = mytorch.autograd.grad(_weighted_sum([grads[k] for k in live], mytorch), m_leaves,
+                                        allow_unused=True)
+        for k, (mg, rg) in enumerate(zip(mine_gg, ref_gg)):
+            if rg is None or (mg is None and not rg.any()):
+                continue
+            assert mg is not None, f"input {k}: no second derivative (torch has one)"
+            _compare(mg, rg, rtol=1e-5, atol=1e-6)
+        judged += 1
+    return judged
+
+
+def run_gradgrad_entry(op):
+    """('skip', reason) | ('pass', '') | ('fail', message) for the second derivatives of one entry."""
+    if _not_applicable(op) or not op.supports_autograd or not op.supports_gradgrad or op.name in RANDOM:
+        return "skip", "no second derivative to compare"
+    fn = _resolve(op)
+    dtypes = op.supported_dtypes("cpu")
+    grad_dtype = next((d for d in (torch.float64, torch.complex128) if d in dtypes), None)
+    if fn is None or grad_dtype is None:
+        return "skip", "no float64 variant"
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(SECONDS_PER_ENTRY)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            judged = _check_gradgrads(op, fn, grad_dtype)
+    except Exception as e:  # noqa: BLE001
+        msg = f"{type(e).__name__}: {e}".splitlines()
+        return "fail", (msg[0] if msg else type(e).__name__)[:200]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    if judged == 0:
+        return "skip", "no sample with a second derivative in torch"
+    return "pass", ""
+
+
 class _Timeout(Exception):
     pass
 
@@ -347,7 +424,7 @@ def run_entry(op):
 
 
 @pytest.fixture(scope="module")
-def results():
+def quiet_op_db():
     from torch.testing._internal import common_utils
 
     threads, find_test = torch.get_num_threads(), common_utils.extract_test_fn
@@ -356,46 +433,63 @@ def results():
     # (debugging aid only): under pytest's deep stack that costs more than running the samples
     common_utils.extract_test_fn = lambda: None
     try:
-        yield _run_all()
+        yield
     finally:
         torch.set_num_threads(threads)
         common_utils.extract_test_fn = find_test
 
 
-def _run_all():
+@pytest.fixture(scope="module")
+def results(quiet_op_db):
+    return _run_all(run_entry)
+
+
+def _run_all(run, only=None):
     torch.manual_seed(0)
     mytorch.manual_seed(0)
     out = {}
     for op in op_db:
-        out.setdefault(_entry_key(op), run_entry(op))
+        key = _entry_key(op)
+        if only is None or key in only:
+            out.setdefault(key, run(op))
     return out
 
 
-def _read_ratchet():
-    if not RATCHET.exists():
+def _read_ratchet(path=RATCHET):
+    if not path.exists():
         return set()
-    return {line.strip() for line in RATCHET.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    return {line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")}
 
 
-def test_opinfo_ratchet(results, capsys):
+def _judge(results, path, what, capsys):
     passing = {k for k, (status, _) in results.items() if status == "pass"}
     judged = {k for k, (status, _) in results.items() if status != "skip"}
     skipped = len(results) - len(judged)
     with capsys.disabled():
-        print(f"\nOpInfo coverage: {len(passing)} / {len(judged)} judgeable entries pass "
+        print(f"\nOpInfo {what}: {len(passing)} / {len(judged)} judgeable entries pass "
               f"({100 * len(passing) / max(len(judged), 1):.0f}%); {skipped} of {len(results)} not applicable")
     if os.environ.get("MYTORCH_OPINFO_REPORT"):
         lines = [f"{k}\t{s}\t{m}" for k, (s, m) in sorted(results.items())]
-        pathlib.Path(os.environ["MYTORCH_OPINFO_REPORT"]).write_text("\n".join(lines) + "\n")
-    ratchet = _read_ratchet()
+        report = pathlib.Path(os.environ["MYTORCH_OPINFO_REPORT"])
+        report.with_name(report.name + ("" if path == RATCHET else ".gradgrad")).write_text("\n".join(lines) + "\n")
+    ratchet = _read_ratchet(path)
     if os.environ.get("MYTORCH_OPINFO_UPDATE"):
-        RATCHET.write_text("# OpInfo entries that must keep passing (tests/test_opinfo.py); this list only grows\n"
-                           + "\n".join(sorted(ratchet | passing)) + "\n")
+        path.write_text(f"# OpInfo entries whose {what} must keep passing (tests/test_opinfo.py); this list only "
+                        "grows\n" + "\n".join(sorted(ratchet | passing)) + "\n")
         ratchet |= passing
     regressed = {k: results[k][1] for k in sorted(ratchet) if k in results and results[k][0] != "pass"}
     assert not regressed, f"OpInfo entries that used to pass now fail: {regressed}"
     unknown = sorted(ratchet - set(results))
     assert not unknown, f"ratchet names entries this torch's op_db lacks: {unknown}"
+
+
+def test_opinfo_ratchet(results, capsys):
+    _judge(results, RATCHET, "values and gradients", capsys)
+
+
+def test_opinfo_second_derivatives(quiet_op_db, capsys):
+    """Second derivatives (create_graph=True) of the entries whose values and gradients pass."""
+    _judge(_run_all(run_gradgrad_entry, only=_read_ratchet()), GRADGRAD_RATCHET, "second derivatives", capsys)
 
 
 def test_harness_catches_a_wrong_op(monkeypatch):
@@ -404,4 +498,15 @@ def test_harness_catches_a_wrong_op(monkeypatch):
     assert run_entry(op)[0] == "pass"
     monkeypatch.setattr(mytorch, "exp", mytorch.sin)
     status, msg = run_entry(op)
+    assert status == "fail", msg
+
+
+def test_second_derivative_harness_catches_a_wrong_formula(monkeypatch):
+    """A wrong double backward must not pass: sin's derivative evaluated as +sin instead of cos."""
+    from mytorch.ops import elementwise
+
+    op = next(o for o in op_db if o.name == "sin")
+    assert run_gradgrad_entry(op)[0] == "pass"
+    monkeypatch.setattr(elementwise.Sin, "deriv", staticmethod(lambda xp, x, y: xp.cos(x) if xp is np else xp.sin(x)))
+    status, msg = run_gradgrad_entry(op)
     assert status == "fail", msg
