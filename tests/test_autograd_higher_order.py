@@ -116,6 +116,13 @@ CASES = {
                              + (F(lib).pairwise_distance(x, y) ** 3).sum(), [_r(4, 5), _r(4, 5)]),
     "pooling": (lambda lib, x: (F(lib).max_pool2d(x, 2) ** 3).sum() + (F(lib).avg_pool2d(x.tanh(), 3, 2, 1) ** 3).sum()
                 + (F(lib).adaptive_avg_pool2d(x.tanh(), (3, 2)) ** 3).sum(), [_r(2, 3, 6, 6)]),
+    "resampling and padding modes": (lambda lib, x, w: (F(lib).interpolate(x, scale_factor=2, mode="bilinear") ** 3).sum()
+                                     + (F(lib).interpolate(x, size=(5, 7), mode="bicubic", align_corners=True) ** 3).sum()
+                                     + (F(lib).interpolate(x, scale_factor=2) ** 3).sum()
+                                     + sum((F(lib).pad(x, (2, 1, 1, 2), mode=m) ** 3).sum()
+                                           for m in ("reflect", "replicate", "circular"))
+                                     + (F(lib).conv2d(F(lib).pad(x, (1, 1, 1, 1), mode="reflect"), w) ** 3).sum(),
+                                     [_r(1, 2, 4, 5), _r(3, 2, 3, 3)]),
     "linalg": (lambda lib, a, b: lib.linalg.det(a) ** 2 + (lib.linalg.inv(a) ** 2).sum()
                + (lib.linalg.solve(a, b) ** 2).sum() + lib.linalg.slogdet(a)[1]
                + (lib.linalg.cholesky(a @ a.mT + 3 * lib.eye(3, dtype=a.dtype)) ** 2).sum(),

@@ -383,6 +383,15 @@ class _PadMode(Function):
             g = _scatter_axis(g, idx, size, axis)
         return g, None, None
 
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        from ...ops.index import scatter_into
+
+        for axis, idx, size in reversed(ctx.plan):
+            target = tuple(g.shape[:axis]) + (size,) + tuple(g.shape[axis + 1:])
+            g = scatter_into(g, target, (slice(None),) * axis + (idx,), accumulate=True)
+        return g, None, None
+
 
 # ---- functional API -----------------------------------------------------------------------------------
 

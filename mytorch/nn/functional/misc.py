@@ -119,10 +119,18 @@ class _Pad(Function):
     @staticmethod
     def differentiable_backward(ctx, g):
         pads, mode, sizes = ctx.meta
-        if mode != "constant":
-            raise RuntimeError(f"the derivative of {mode} padding is not implemented for create_graph=True")
-        # constant padding's gradient crops what it added (and zero-pads what it cropped): the same op
-        return _Pad.apply(g, tuple((axis, -lo, -hi) for axis, lo, hi in pads), "constant", 0), None, None, None
+        if mode == "constant":  # the gradient crops what was added (and zero-pads what was cropped): the same op
+            return _Pad.apply(g, tuple((axis, -lo, -hi) for axis, lo, hi in pads), "constant", 0), None, None, None
+        if any(lo < 0 or hi < 0 for _, lo, hi in pads):
+            raise RuntimeError(f"the derivative of {mode} padding that crops is not implemented for create_graph=True")
+        from ...ops.index import scatter_into
+        from .conv import _pad_index
+
+        for (axis, lo, hi), n in zip(reversed(pads), reversed(sizes)):  # each axis a gather: scatter-add it back
+            target = tuple(g.shape[:axis]) + (n,) + tuple(g.shape[axis + 1:])
+            idx = _pad_index(xp_of(g._data), n, lo, hi, mode)
+            g = scatter_into(g, target, (slice(None),) * axis + (idx,), accumulate=True)
+        return g, None, None, None
 
 
 def pad(input, pad, mode="constant", value=None):

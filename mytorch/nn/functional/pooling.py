@@ -565,6 +565,21 @@ class _Resample(Function):
             g = _scatter_axis(xp.concatenate(parts, axis=axis) if len(parts) > 1 else parts[0], idx, size, axis)
         return g, None
 
+    @staticmethod
+    def differentiable_backward(ctx, g):
+        from ...ops.index import scatter_into
+
+        for axis, size, taps in reversed(ctx.plan):
+            shape = (-1,) + (1,) * (g.ndim - axis - 1)
+            target = tuple(g.shape[:axis]) + (size,) + tuple(g.shape[axis + 1:])
+            total = None
+            for idx, w in taps:
+                part = g if w is None else g * Tensor._make(w.astype(g._data.dtype, copy=False).reshape(shape))
+                part = scatter_into(part, target, (slice(None),) * axis + (idx,), accumulate=True)
+                total = part if total is None else total + part
+            g = total
+        return g, None
+
 
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
