@@ -16,7 +16,7 @@ import contextlib
 from . import autograd
 from .tensor import Tensor
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap"]
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap"]
 
 
 @contextlib.contextmanager
@@ -175,6 +175,60 @@ def vjp(func, *primals, has_aux=False):
     if not nested:
         out = _map(out, lambda t: t.detach())
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
+
+
+def _forward_product(outs, leaves, nested):
+    """tangents -> J tangents for outputs `outs` of `leaves`, by reverse mode twice: g(u) = J^T u is linear in u,
+    so the gradient of <g(u), v> w.r.t. u is J v (u itself never needs a value)."""
+    cots = [_zeros_like(o).requires_grad_(True) for o in outs]
+    pulled = autograd.grad(outs, leaves, grad_outputs=cots, create_graph=True, allow_unused=True)
+    live = [(p, i) for i, p in enumerate(pulled) if p is not None and p.requires_grad]
+
+    def push(tangents):
+        if len(tangents) != len(leaves) or any(tuple(t.shape) != tuple(x.shape) for t, x in zip(tangents, leaves)):
+            raise RuntimeError(f"jvp: Expected tangents with shapes {[list(x.shape) for x in leaves]}, got "
+                               f"{[list(t.shape) for t in tangents]}")
+        if not live:
+            return [_zeros_like(o) for o in outs]
+        found = autograd.grad([p for p, _ in live], cots, grad_outputs=[tangents[i].to(leaves[i].dtype) for _, i in live],
+                              retain_graph=True, create_graph=nested, allow_unused=True)
+        return [f if f is not None else _zeros_like(o) for f, o in zip(found, outs)]
+    return push
+
+
+def _primal_graph(func, primals, has_aux, fn_name):
+    """func run on lifted copies of primals: (outputs pytree, aux, flat outputs, flat inputs, nested)."""
+    nested = any(t.requires_grad for p in primals for t in _leaves(p)) and autograd.is_grad_enabled()
+    inputs = [_map(p, _lift if nested else lambda t: t.detach().requires_grad_(True)) for p in primals]
+    with autograd.enable_grad():
+        out = func(*inputs)
+    out, aux = (out if has_aux else (out, None))
+    outs = _leaves(out)
+    if not all(isinstance(o, Tensor) for o in outs):
+        raise RuntimeError(f"{fn_name}(f, ...): f must return Tensors (or a pytree of them)")
+    return out, aux, outs, [t for p in inputs for t in _leaves(p)], nested
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """(func(*primals), J tangents[, aux]): the forward-mode product, computed by reverse mode twice."""
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be tuples")
+    out, aux, outs, leaves, nested = _primal_graph(func, primals, has_aux, "jvp")
+    flat_tangents = [t for p in tangents for t in _leaves(p)]
+    products = _forward_product(outs, leaves, nested)(flat_tangents)
+    detach = (lambda t: t) if nested else (lambda t: t.detach())
+    result = (_map(out, detach), _rebuild(out, [detach(p) for p in products]))
+    return result + (_map(aux, detach),) if has_aux else result
+
+
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): jvp_fn(*tangents) is J tangents at primals, reusing one recorded graph."""
+    out, _, outs, leaves, nested = _primal_graph(func, primals, False, "linearize")
+    push = _forward_product(outs, leaves, nested)
+
+    def jvp_fn(*tangents):
+        return _rebuild(out, [p if nested else p.detach() for p in push([t for p in tangents for t in _leaves(p)])])
+    return (out if nested else _map(out, lambda t: t.detach())), jvp_fn
 
 
 def jacrev(func, argnums=0, has_aux=False):

@@ -3,6 +3,8 @@
 A Generator wraps numpy's PCG64 bit generator (cupy's on CUDA), so runs are reproducible:
 the same seed gives the same numbers, on the same device.
 """
+import contextlib
+
 import numpy as np
 
 from ._array import CPU, array_module, to_device
@@ -112,3 +114,24 @@ def get_rng_state():
 
 def set_rng_state(state):
     default_generator(CPU).set_state(state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"):
+    """Within the block, random draws don't disturb the outer sequence: the CPU generator's state (and that of
+    the given GPU devices, every used one by default) is restored on exit."""
+    if not enabled:
+        yield
+        return
+    if device_type not in ("cuda", "cpu"):
+        raise RuntimeError(f"fork_rng: device_type {device_type!r} is not available in mytorch")
+    gpus = [d for d in _default_generators if d.type == "cuda"]
+    if devices is not None:
+        wanted = {int(d) if not hasattr(d, "index") else (d.index or 0) for d in devices}
+        gpus = [d for d in gpus if (d.index or 0) in wanted]
+    saved = [(d, _default_generators[d].get_state()) for d in [CPU] + gpus]
+    try:
+        yield
+    finally:
+        for d, state in saved:
+            default_generator(d).set_state(state)

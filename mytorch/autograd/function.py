@@ -49,6 +49,9 @@ class _AutocastHook:
 
 autocast = _AutocastHook()
 
+# autograd.graph.saved_tensors_hooks: the (pack, unpack) pairs in force, innermost last
+saved_tensor_hooks = []
+
 
 class Node:
     """A recorded op in the graph (PyTorch's grad_fn). Also the `ctx` its forward and backward see."""
@@ -59,6 +62,7 @@ class Node:
     _pre_hooks = ()
     _saved = ()
     _saved_versions = ()
+    _packed = None  # (unpack, [(is_tensor, value)]) when saved_tensors_hooks packed what ctx saved
     _materialize_grads = False
     _broadcast_grads = False  # this node's backward takes read-only broadcast gradients (Function.broadcast_grads)
     _out_meta = None  # ((shape, dtype), ...) for multi-output nodes
@@ -86,6 +90,10 @@ class Node:
                     f"inplace operation: {desc}, is at version {counter.value}; expected version "
                     f"{version} instead. Hint: the operation that saved it is {self.name()}; do the "
                     "in-place operation on a clone, or out of place.")
+        if self._packed is not None:
+            unpack, packed = self._packed
+            arrays = not self._fn._tensor_io
+            return tuple((unpack(v)._data if arrays else unpack(v)) if is_tensor else v for is_tensor, v in packed)
         return self._saved
 
     def mark_non_differentiable(self, *values):
@@ -116,6 +124,7 @@ class Node:
 
     def _release(self):
         self._saved = ()
+        self._packed = None
         self._freed = True
         self.__dict__.pop("_keep", None)
 
@@ -417,6 +426,23 @@ def _link(ctx, args, needs, tensors, non_diff, out_arrays):
                 versions.append((t._version, t._version.value, weakref.ref(t), k, hit[1]))
         if versions:
             ctx._saved_versions = versions
+        if saved_tensor_hooks:
+            _pack(ctx, saved, lambda s: owner.get(id(s), (None,))[0])
+
+
+def _pack(ctx, saved, tensor_of):
+    """saved_tensors_hooks: hand each saved tensor to the innermost pack hook; ctx keeps what it returns (and the
+    unpack hook, which saved_tensors calls). tensor_of(value): the Tensor holding a saved value, or None."""
+    pack, unpack = saved_tensor_hooks[-1]
+    packed = []
+    for s in saved:
+        if isinstance(s, Tensor) or (hasattr(s, "shape") and hasattr(s, "dtype")):
+            t = tensor_of(s)
+            packed.append((True, pack(t if t is not None and (t is s or t._data is s) else Tensor._make(s))))
+        else:
+            packed.append((False, s))
+    ctx._saved = ()
+    ctx._packed = (unpack, packed)
 
 
 def _wrap_user_outputs(cls, ctx, args, result, record):
@@ -449,6 +475,8 @@ def _wrap_user_outputs(cls, ctx, args, result, record):
         if saved:
             ctx._saved_versions = [(s._version, s._version.value, weakref.ref(s), k, None)
                                    for k, s in enumerate(saved) if isinstance(s, Tensor)]
+            if saved_tensor_hooks:
+                _pack(ctx, saved, lambda s: s)
     return tuple(wrapped) if multi else wrapped[0]
 
 

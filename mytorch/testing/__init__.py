@@ -12,3 +12,4 @@ DEVICE_TEST_SELECT = ("not test_where and not test_device_mismatch_message and n
                       "and not running_stats_functional and not functional_running_stats")
 
 from ._comparison import assert_allclose, assert_close  # noqa: E402,F401  (torch.testing's comparisons)
+from ._creation import make_tensor  # noqa: E402,F401
