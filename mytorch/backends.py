@@ -86,6 +86,38 @@ for _kind in _sdp:
     setattr(cuda, f"enable_{_kind}_sdp", lambda enabled, _kind=_kind: _sdp.__setitem__(_kind, bool(enabled)))
     setattr(cuda, f"{_kind}_sdp_enabled", lambda _kind=_kind: _sdp[_kind])
 
+
+
+@contextlib.contextmanager
+def _sdp_kernel(enable_flash=True, enable_math=True, enable_mem_efficient=True, enable_cudnn=True):
+    """The deprecated spelling of nn.attention.sdpa_kernel: the enabled kinds within the block."""
+    import warnings
+
+    from .nn.attention import SDPBackend, sdpa_kernel
+
+    warnings.warn("`mytorch.backends.cuda.sdp_kernel()` is deprecated. In the future, this context manager will be "
+                  "removed. Please see `mytorch.nn.attention.sdpa_kernel()` for the new context manager, with "
+                  "updated signature.", FutureWarning, stacklevel=3)
+    wanted = {"flash": enable_flash, "mem_efficient": enable_mem_efficient, "math": enable_math,
+              "cudnn": enable_cudnn}
+    kinds = {"flash": SDPBackend.FLASH_ATTENTION, "mem_efficient": SDPBackend.EFFICIENT_ATTENTION,
+             "math": SDPBackend.MATH, "cudnn": SDPBackend.CUDNN_ATTENTION}
+    old = dict(_sdp)
+    _sdp.update({k: bool(v) for k, v in wanted.items()})
+    try:
+        with sdpa_kernel([kinds[k] for k, v in wanted.items() if v] or [SDPBackend.ERROR]):
+            yield
+    finally:
+        _sdp.update(old)
+
+
+cuda.sdp_kernel = _sdp_kernel
+
+opt_einsum = _submodule("opt_einsum", "opt_einsum switches, kept for PyTorch code: mytorch's einsum contracts with "
+                        "numpy's own path optimizer, not the opt_einsum package.")
+opt_einsum.enabled, opt_einsum.strategy = False, None
+opt_einsum.is_available = lambda: False
+
 cudnn = _submodule("cudnn", "cuDNN switches: enabled, benchmark, deterministic, allow_tf32 (PyTorch's defaults).")
 cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = True, False, False, True
 cudnn.benchmark_limit = 10
