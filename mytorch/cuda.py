@@ -128,6 +128,107 @@ def empty_cache():
         _require().get_default_memory_pool().free_all_blocks()
 
 
+class Event:
+    """A CUDA event (cupy's): record() marks a point in a stream; elapsed_time(end) gives milliseconds between two
+    events recorded with enable_timing=True."""
+
+    def __init__(self, enable_timing=False, blocking=False, interprocess=False):
+        self.enable_timing = enable_timing
+        self._event = _require().cuda.Event(block=blocking, disable_timing=not enable_timing,
+                                            interprocess=interprocess)
+
+    def record(self, stream=None):
+        self._event.record(None if stream is None else stream._stream)
+
+    def wait(self, stream=None):
+        (current_stream() if stream is None else stream)._stream.wait_event(self._event)
+
+    def query(self):
+        return bool(self._event.done)
+
+    def synchronize(self):
+        self._event.synchronize()
+
+    def elapsed_time(self, end_event):
+        if not (self.enable_timing and end_event.enable_timing):
+            raise RuntimeError("Both events must be created with argument 'enable_timing=True'.")
+        return float(_require().cuda.get_elapsed_time(self._event, end_event._event))
+
+    def __repr__(self):
+        return f"<mytorch.cuda.Event {hex(id(self))}>"
+
+
+class Stream:
+    """A CUDA stream (cupy's). `with mytorch.cuda.stream(s):` makes it current for the ops inside."""
+
+    def __init__(self, device=None, priority=0, *, _stream=None):
+        cp = _require()
+        self.device = to_device(f"cuda:{_index(device)}")
+        if _stream is None:
+            with cp.cuda.Device(self.device.index):
+                _stream = cp.cuda.Stream(non_blocking=True)
+        self._stream = _stream
+
+    def synchronize(self):
+        self._stream.synchronize()
+
+    def query(self):
+        return bool(getattr(self._stream, "done", True))
+
+    def wait_event(self, event):
+        self._stream.wait_event(event._event)
+
+    def wait_stream(self, stream):
+        self.wait_event(stream.record_event())
+
+    def record_event(self, event=None):
+        event = Event() if event is None else event
+        event.record(self)
+        return event
+
+    def __eq__(self, other):
+        return isinstance(other, Stream) and self._stream.ptr == other._stream.ptr
+
+    def __hash__(self):
+        return hash(self._stream.ptr)
+
+    def __repr__(self):
+        return f"<mytorch.cuda.Stream device={self.device} cuda_stream={hex(self._stream.ptr)}>"
+
+
+def current_stream(device=None):
+    cp = _require()
+    return Stream(device, _stream=cp.cuda.get_current_stream())
+
+
+def default_stream(device=None):
+    return Stream(device, _stream=_require().cuda.Stream.null)
+
+
+class StreamContext:
+    """`with stream(s):` the ops inside queue on s (None: no change)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __enter__(self):
+        if self.stream is not None:
+            self.stream._stream.__enter__()
+        return self.stream
+
+    def __exit__(self, *exc):
+        if self.stream is not None:
+            self.stream._stream.__exit__(*exc)
+
+
+def stream(stream):
+    return StreamContext(stream)
+
+
+def set_stream(stream):
+    stream._stream.use()
+
+
 def is_bf16_supported():
     return False  # cupy has no bfloat16 arrays
 

@@ -288,10 +288,30 @@ def test_device_cuda_queries():
     assert 0 < free <= total == props.total_memory
 
 
+@pytest.mark.skipif(not CUDA, reason="no GPU; run with --fake-cuda")
+def test_device_cuda_events_and_streams():
+    """The timing pattern of PyTorch scripts: events around work on a side stream, elapsed_time in ms."""
+    start, end = mytorch.cuda.Event(enable_timing=True), mytorch.cuda.Event(enable_timing=True)
+    side = mytorch.cuda.Stream()
+    side.wait_stream(mytorch.cuda.current_stream())
+    start.record()
+    with mytorch.cuda.stream(side):
+        y = (mytorch.ones(64, 64, device="cuda") @ mytorch.ones(64, 64, device="cuda")).sum()
+    mytorch.cuda.current_stream().wait_stream(side)
+    end.record()
+    end.synchronize()
+    assert end.query() and side.query() and float(y) == 64.0 ** 3
+    assert start.elapsed_time(end) >= 0.0
+    with pytest.raises(RuntimeError, match="enable_timing=True"):
+        mytorch.cuda.Event().elapsed_time(end)
+    assert mytorch.cuda.default_stream() == mytorch.cuda.default_stream()
+
+
 def test_cuda_queries_without_gpu_say_why():
     if CUDA:
         pytest.skip("a GPU (or the fake) is present")
-    for fn in (mytorch.cuda.get_device_capability, mytorch.cuda.mem_get_info, mytorch.cuda.get_device_properties):
+    for fn in (mytorch.cuda.get_device_capability, mytorch.cuda.mem_get_info, mytorch.cuda.get_device_properties,
+               mytorch.cuda.Event, mytorch.cuda.Stream):
         with pytest.raises(RuntimeError, match="CUDA is not available: cupy is (not installed|installed but)"):
             fn()
 
