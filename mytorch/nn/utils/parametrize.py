@@ -46,7 +46,10 @@ class ParametrizationList(ModuleList):
         with _no_grad():
             for module in reversed(list(self)):
                 if hasattr(module, "right_inverse"):
-                    new = module.right_inverse(new)
+                    try:
+                        new = module.right_inverse(new)
+                    except NotImplementedError:  # as PyTorch: a parametrization that can't invert keeps the value
+                        pass
         self.is_tensor = isinstance(new, Tensor)
         if self.is_tensor:
             if not unsafe and (new.shape != original.shape or new.dtype != original.dtype):
