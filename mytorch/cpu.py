@@ -3,7 +3,6 @@ order, synchronously) and the older `torch.cpu.amp` spellings of mytorch.amp."""
 import contextlib
 import sys
 import types
-import warnings
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize", "Stream", "Event",
            "stream", "current_stream", "StreamContext", "is_initialized", "amp"]
@@ -96,27 +95,11 @@ def stream(stream):
 
 
 def _amp_module():
-    from .amp import autocast_mode, grad_scaler
+    from . import _dtype
+    from .amp.legacy import _spellings
 
     module = types.ModuleType(f"{__name__}.amp", "torch.cpu.amp: the older spellings of mytorch.amp for the CPU.")
-
-    class autocast(autocast_mode.autocast):
-        def __init__(self, enabled=True, dtype=None, cache_enabled=True):
-            from . import _dtype
-
-            warnings.warn("`mytorch.cpu.amp.autocast(args...)` is deprecated. Please use "
-                          "`mytorch.amp.autocast('cpu', args...)` instead.", FutureWarning, stacklevel=2)
-            super().__init__("cpu", dtype=_dtype.bfloat16 if dtype is None else dtype, enabled=enabled,
-                             cache_enabled=cache_enabled)
-
-    class GradScaler(grad_scaler.GradScaler):
-        def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
-                     enabled=True):
-            warnings.warn("`mytorch.cpu.amp.GradScaler(args...)` is deprecated. Please use "
-                          "`mytorch.amp.GradScaler('cpu', args...)` instead.", FutureWarning, stacklevel=2)
-            super().__init__("cpu", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
-
-    module.autocast, module.GradScaler = autocast, GradScaler
+    module.autocast, module.GradScaler = _spellings("cpu", _dtype.bfloat16)
     module.__all__ = ["autocast", "GradScaler"]
     sys.modules[module.__name__] = module
     return module

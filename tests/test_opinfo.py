@@ -368,21 +368,7 @@ def run_gradgrad_entry(op):
     grad_dtype = next((d for d in (torch.float64, torch.complex128) if d in dtypes), None)
     if fn is None or grad_dtype is None:
         return "skip", "no float64 variant"
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(SECONDS_PER_ENTRY)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            judged = _check_gradgrads(op, fn, grad_dtype)
-    except Exception as e:  # noqa: BLE001
-        msg = f"{type(e).__name__}: {e}".splitlines()
-        return "fail", (msg[0] if msg else type(e).__name__)[:200]
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-    if judged == 0:
-        return "skip", "no sample with a second derivative in torch"
-    return "pass", ""
+    return _timed(lambda: _check_gradgrads(op, fn, grad_dtype), "no sample with a second derivative in torch")
 
 
 class _Timeout(Exception):
@@ -403,15 +389,24 @@ def run_entry(op):
         return "fail", "missing in mytorch"
     dtypes = op.supported_dtypes("cpu")
     value_dtype = next(d for d in VALUE_DTYPES if d in dtypes)
+
+    def check():
+        judged = _check_values(op, fn, value_dtype)
+        if op.supports_autograd and op.name not in RANDOM and (value_dtype.is_floating_point or value_dtype.is_complex):
+            grad_dtype = next((d for d in (torch.float64, torch.complex128) if d in dtypes), value_dtype)
+            judged += _check_grads(op, fn, grad_dtype)
+        return judged
+    return _timed(check, "no sample applies (sparse/complex32 inputs or torch rejects them)")
+
+
+def _timed(check, nothing_judged):
+    """Run check() (the number of samples judged) under the per-entry time limit: ('pass' | 'fail' | 'skip', why)."""
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SECONDS_PER_ENTRY)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            judged = _check_values(op, fn, value_dtype)
-            if op.supports_autograd and op.name not in RANDOM and (value_dtype.is_floating_point or value_dtype.is_complex):
-                grad_dtype = next((d for d in (torch.float64, torch.complex128) if d in dtypes), value_dtype)
-                judged += _check_grads(op, fn, grad_dtype)
+            judged = check()
     except Exception as e:  # noqa: BLE001  (any failure of mytorch on the sample is the entry failing)
         msg = f"{type(e).__name__}: {e}".splitlines()
         return "fail", (msg[0] if msg else type(e).__name__)[:200]
@@ -419,7 +414,7 @@ def run_entry(op):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     if judged == 0:
-        return "skip", "no sample applies (sparse/complex32 inputs or torch rejects them)"
+        return "skip", nothing_judged
     return "pass", ""
 
 

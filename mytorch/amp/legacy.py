@@ -1,4 +1,5 @@
-"""`mytorch.cuda.amp`: PyTorch's older CUDA-only spellings (deprecated there too; they warn the same way)."""
+"""`mytorch.cuda.amp` (and `mytorch.cpu.amp`): PyTorch's older device spellings (deprecated there too; they warn
+the same way)."""
 import warnings
 
 from .. import _dtype
@@ -7,19 +8,26 @@ from . import autocast_mode, grad_scaler
 __all__ = ["autocast", "GradScaler", "custom_fwd", "custom_bwd"]
 
 
-class autocast(autocast_mode.autocast):
-    def __init__(self, enabled=True, dtype=_dtype.float16, cache_enabled=True):
-        warnings.warn("`mytorch.cuda.amp.autocast(args...)` is deprecated. Please use "
-                      "`mytorch.amp.autocast('cuda', args...)` instead.", FutureWarning, stacklevel=2)
-        super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+def _spellings(device_type, default_dtype):
+    """mytorch.<device_type>.amp's autocast and GradScaler: mytorch.amp's, with PyTorch's deprecation warnings."""
+
+    class autocast(autocast_mode.autocast):
+        def __init__(self, enabled=True, dtype=default_dtype, cache_enabled=True):
+            warnings.warn(f"`mytorch.{device_type}.amp.autocast(args...)` is deprecated. Please use "
+                          f"`mytorch.amp.autocast('{device_type}', args...)` instead.", FutureWarning, stacklevel=2)
+            super().__init__(device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+
+    class GradScaler(grad_scaler.GradScaler):
+        def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
+                     enabled=True):
+            warnings.warn(f"`mytorch.{device_type}.amp.GradScaler(args...)` is deprecated. Please use "
+                          f"`mytorch.amp.GradScaler('{device_type}', args...)` instead.", FutureWarning, stacklevel=2)
+            super().__init__(device_type, init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+
+    return autocast, GradScaler
 
 
-class GradScaler(grad_scaler.GradScaler):
-    def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
-                 enabled=True):
-        warnings.warn("`mytorch.cuda.amp.GradScaler(args...)` is deprecated. Please use "
-                      "`mytorch.amp.GradScaler('cuda', args...)` instead.", FutureWarning, stacklevel=2)
-        super().__init__("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+autocast, GradScaler = _spellings("cuda", _dtype.float16)
 
 
 def custom_fwd(fwd=None, *, cast_inputs=None):

@@ -27,20 +27,17 @@ def fit(d, grad):
     return d
 
 
-def minimum(a, b):
-    if not isinstance(b, mytorch.Tensor):
-        return mytorch.clamp(a, max=b)
-    if not isinstance(a, mytorch.Tensor):
-        return mytorch.clamp(b, max=a)
-    return mytorch.minimum(a, b)
+def _extreme(op, clamp_kw):
+    def f(a, b):  # with a number on either side: a clamp (numpy broadcasts numbers; mytorch's op wants tensors)
+        if not isinstance(b, mytorch.Tensor):
+            return mytorch.clamp(a, **{clamp_kw: b})
+        if not isinstance(a, mytorch.Tensor):
+            return mytorch.clamp(b, **{clamp_kw: a})
+        return op(a, b)
+    return f
 
 
-def maximum(a, b):
-    if not isinstance(b, mytorch.Tensor):
-        return mytorch.clamp(a, min=b)
-    if not isinstance(a, mytorch.Tensor):
-        return mytorch.clamp(b, min=a)
-    return mytorch.maximum(a, b)
+minimum, maximum = _extreme(mytorch.minimum, "max"), _extreme(mytorch.maximum, "min")
 
 
 def logaddexp(a, b):
