@@ -51,9 +51,12 @@ class _BackwardHookOutputs(Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        return _arrays(_BackwardHookOutputs.differentiable_backward(ctx, *_tensors(grads)))
+
+    @staticmethod
+    def differentiable_backward(ctx, *grad_outputs):  # the hooks see Tensors either way
         state = ctx.state
         module = state["module"]
-        grad_outputs = tuple(None if g is None else Tensor._make(g) for g in grads)
         for hook in list(module._backward_pre_hooks.values()):
             res = hook(module, grad_outputs)
             if res is not None:
@@ -61,7 +64,7 @@ class _BackwardHookOutputs(Function):
         state["grad_outputs"] = grad_outputs
         if not state["inputs_need_grad"]:  # no input gradient will come: call the hooks now
             _call_backward_hooks(module, (None,) * state["n_inputs"], grad_outputs)
-        return (None,) + tuple(None if g is None else g._data for g in grad_outputs)
+        return (None,) + tuple(grad_outputs)
 
 
 class _BackwardHookInputs(Function):
@@ -74,10 +77,20 @@ class _BackwardHookInputs(Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        return _arrays(_BackwardHookInputs.differentiable_backward(ctx, *_tensors(grads)))
+
+    @staticmethod
+    def differentiable_backward(ctx, *grad_inputs):
         state = ctx.state
-        grad_inputs = tuple(None if g is None else Tensor._make(g) for g in grads)
-        grad_inputs = _call_backward_hooks(state["module"], grad_inputs, state.get("grad_outputs", ()))
-        return (None,) + tuple(None if g is None else g._data for g in grad_inputs)
+        return (None,) + tuple(_call_backward_hooks(state["module"], grad_inputs, state.get("grad_outputs", ())))
+
+
+def _tensors(grads):
+    return tuple(None if g is None else Tensor._make(g) for g in grads)
+
+
+def _arrays(grads):
+    return tuple(None if g is None else g._data for g in grads)
 
 
 def _call_backward_hooks(module, grad_inputs, grad_outputs):
