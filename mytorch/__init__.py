@@ -110,7 +110,8 @@ _getattr_core = __getattr__
 
 
 def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal / masked load on first use too)
-    if name in ("linalg", "special", "fft", "signal", "masked", "distributions", "testing", "func", "multiprocessing"):
+    if name in ("linalg", "special", "fft", "signal", "masked", "distributions", "testing", "func", "multiprocessing",
+                "hub", "cpu"):
         return _lazy(name)
     if name == "vmap":
         return _lazy("func").vmap

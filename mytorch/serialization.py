@@ -1,5 +1,8 @@
 """Saving and loading tensors without pickle: nothing in a file can run code on load.
 
+`load` also reads PyTorch's torch.save files, through an unpickler that can only rebuild tensors and plain
+containers (mytorch/_torch_format.py): torch.load(weights_only=True)'s rule, always.
+
 `save`/`load` (the torch.save/torch.load API) write one file:
     b"MYTORCH\\x00" | u64 little-endian header length | JSON header | tensor bytes (64-byte aligned)
 The JSON header holds the object tree with tagged nodes ({"T": "dict", ...}, {"T": "tensor", "i": 3})
@@ -372,21 +375,26 @@ def _check_magic(start, name):
     if start == MAGIC:
         return
     hint = ""
-    if start.startswith(b"PK\x03\x04"):
-        hint = (" It looks like a PyTorch (zip/pickle) checkpoint; mytorch never unpickles. Convert it with "
-                "safetensors and use mytorch.load_file.")
-    elif len(start) == 8 and 0 < struct.unpack("<Q", start)[0] < _MAX_HEADER:
+    if len(start) == 8 and 0 < struct.unpack("<Q", start)[0] < _MAX_HEADER:
         hint = " It may be a safetensors file: use mytorch.load_file."
     raise RuntimeError(f"{name} is not a mytorch checkpoint (bad magic bytes {start[:8]!r}).{hint}")
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
-    """Load what `save` wrote. Never executes code: the file is JSON plus raw bytes, so weights_only
-    is always effectively True. mmap=True (paths only) maps tensor bytes copy-on-write from the file."""
+    """Load what `save` wrote, or a torch.save file. Never executes code: mytorch's file is JSON plus raw bytes,
+    and a PyTorch checkpoint is read by an unpickler that only rebuilds tensors and plain containers
+    (mytorch/_torch_format.py), so weights_only is always effectively True. mmap=True (paths only, mytorch's
+    format) maps tensor bytes copy-on-write from the file."""
     name = _name_of(f)
     fh, owned = _open_read(f)
     try:
-        _check_magic(fh.read(len(MAGIC)), name)
+        start = fh.read(len(MAGIC))
+        if start != MAGIC:
+            from . import _torch_format
+
+            if _torch_format.looks_like(start):  # a torch.save file: read without running its code
+                return _torch_format.load(fh, start, map_location, name)
+        _check_magic(start, name)
         (n,) = struct.unpack("<Q", _read_exact(fh, 8, name))
         available = _remaining(fh)
         if n > _MAX_HEADER:
@@ -635,9 +643,22 @@ def load_metadata(filename):
     return header.get("__metadata__") if isinstance(header, dict) else None
 
 
-# PyTorch's weights_only allowlist. mytorch's loader never unpickles, so there is nothing to allow: these
-# are accepted (and remembered for get_safe_globals) so code written for torch.load(weights_only=True) runs.
+# PyTorch's weights_only allowlist: the extra globals (classes, functions; or (obj, "module.name") pairs) that
+# a torch.save file may name, beyond tensors and plain containers (mytorch/_torch_format.py). mytorch's own
+# format has nothing to allow.
 _safe_globals = []
+
+
+def _allowed_global(module, name):
+    """The object add_safe_globals allowed under `module.name`, or None."""
+    wanted = f"{module}.{name}"
+    for entry in _safe_globals:
+        obj, full = entry if isinstance(entry, tuple) else (entry, None)
+        if full is None:
+            full = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', getattr(obj, '__name__', ''))}"
+        if full == wanted:
+            return obj
+    return None
 
 
 def add_safe_globals(safe_globals):
@@ -653,7 +674,7 @@ def clear_safe_globals():
 
 
 class safe_globals:
-    """`with mytorch.serialization.safe_globals([...]):` — a no-op block, as loading runs no code."""
+    """`with mytorch.serialization.safe_globals([...]):` the globals a torch.save file may name, within the block."""
 
     def __init__(self, safe_globals):
         self.safe_globals = list(safe_globals)

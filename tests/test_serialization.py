@@ -1,7 +1,9 @@
 """mytorch.save/load (JSON header + raw bytes, never pickle) and safetensors interop with PyTorch."""
+import argparse
 import collections
 import io
 import json
+import pickle
 import os
 import struct
 
@@ -172,7 +174,6 @@ def _header_file(tmp_path, header, data=b""):
 
 
 BAD_FILES = [
-    ("pickle", lambda p: torch.save({"a": torch.ones(1)}, p), "PyTorch"),
     ("garbage", lambda p: p.write_bytes(b"\x80\x04\x95 cos\nsystem\n"), "not a mytorch checkpoint"),
     ("empty", lambda p: p.write_bytes(b""), "not a mytorch checkpoint"),
     ("truncated", lambda p: p.write_bytes(serialization.MAGIC + struct.pack("<Q", 100) + b"{}"), "truncated"),
@@ -187,7 +188,38 @@ def test_bad_files_rejected(tmp_path, name, make, message):
     make(path)
     with pytest.raises(RuntimeError, match=message) as info:
         mytorch.load(path)
-    assert "bad.pt" in str(info.value) or name == "pickle"
+    assert "bad.pt" in str(info.value)
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_torch_save_files_load_without_running_code(tmp_path, zipped):
+    """torch.save's checkpoints (the zip format and the older stream) load as mytorch tensors; a pickle that
+    names anything but tensors and plain containers is refused before it runs."""
+    ref = torch.nn.Linear(3, 2)
+    path = tmp_path / "torch.pt"
+    torch.save({"model": ref.state_dict(), "step": 7}, path, _use_new_zipfile_serialization=zipped)
+    with open(path, "rb") as fh:  # a file object too
+        loaded = mytorch.load(fh)
+    model = mytorch.nn.Linear(3, 2)
+    model.load_state_dict(loaded["model"])
+    assert loaded["step"] == 7
+    np.testing.assert_array_equal(model.weight.detach().numpy(), ref.weight.detach().numpy())
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):  # unpickling this would create `marker`
+            return open, (str(marker), "w")
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"weight": Evil()}))
+    with pytest.raises(pickle.UnpicklingError, match="unsupported global io.open"):
+        mytorch.load(evil)
+    assert not marker.exists()
+    with mytorch.serialization.safe_globals([collections.Counter, argparse.Namespace]):  # allowed, as in torch
+        torch.save({"args": argparse.Namespace(lr=0.1)}, path)
+        assert mytorch.load(path)["args"].lr == 0.1
+    with pytest.raises(pickle.UnpicklingError, match="argparse.Namespace"):
+        mytorch.load(path)
 
 
 EVIL_HEADERS = [
