@@ -26,6 +26,14 @@ _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 
 
+class _TensorTypeMark:
+    """What ``torch.Tensor`` unpickles to: a type name for _rebuild_from_type_v2, never a constructor (a pickle
+    calling it would allocate whatever size the file asks for)."""
+
+
+_TENSOR_TYPE = _TensorTypeMark()
+
+
 class _StorageType:
     """What ``torch.FloatStorage`` & co. unpickle to: only the dtype of the bytes."""
 
@@ -67,7 +75,7 @@ class _WeightsUnpickler(pickle.Unpickler):
             ("collections", "OrderedDict"): collections.OrderedDict, ("collections", "Counter"): collections.Counter,
             ("builtins", "set"): set, ("builtins", "frozenset"): frozenset, ("builtins", "complex"): complex,
             ("builtins", "bytearray"): bytearray, ("builtins", "bytes"): bytes, ("_codecs", "encode"): _latin1_bytes,
-            ("torch", "Size"): Size, ("torch", "device"): _device, ("torch", "Tensor"): Tensor,
+            ("torch", "Size"): Size, ("torch", "device"): _device, ("torch", "Tensor"): _TENSOR_TYPE,
             ("torch._utils", "_rebuild_tensor"): self._rebuild_tensor_v1,
             ("torch._utils", "_rebuild_tensor_v2"): self._rebuild_tensor_v2,
             ("torch._utils", "_rebuild_tensor_v3"): self._rebuild_tensor_v3,
