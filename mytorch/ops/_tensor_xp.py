@@ -71,6 +71,7 @@ sqrt, sin, cos, tan, sinh, cosh, tanh = mytorch.sqrt, mytorch.sin, mytorch.cos, 
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = mytorch.asin, mytorch.acos, mytorch.atan, mytorch.asinh, \
     mytorch.acosh, mytorch.atanh
 nan = math.nan
+signbit = mytorch.signbit
 abs, sign, erf, sigmoid, isnan = mytorch.abs, mytorch.sign, mytorch.erf, mytorch.sigmoid, mytorch.isnan
 
 inf = math.inf

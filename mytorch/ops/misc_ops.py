@@ -368,6 +368,15 @@ class LogCumSumExp(Function):
             gx = xp.where(xp.isnan(gx) & (g64 == 0), 0, gx)
         return gx.astype(grad.dtype), None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        axis = ctx.axis
+        shift = out.detach().amax(axis, keepdim=True)  # a constant shift: exp(shift - out) stays finite
+        shift = shift.masked_fill(~shift.isfinite(), 0.0)
+        w = grad * (shift - out).exp()
+        return w.flip(axis).cumsum(axis).flip(axis) * (x - shift).exp(), None
+
 
 def _logaddexp_scan(xp, x, axis):
     xm = xp.moveaxis(x.copy(), axis, -1)

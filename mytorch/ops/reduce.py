@@ -613,6 +613,16 @@ class Cumprod(Function):
         g_zero = _rev_cumsum(grad * others, axis)
         return xp.where(before, g_before, xp.where(first_zero, g_zero, 0)).astype(x.dtype, copy=False), None
 
+    @staticmethod
+    def differentiable_backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        if bool((x._data == 0).any()):
+            raise RuntimeError("the derivative of cumprod over a zero is not implemented for create_graph=True")
+        if x.is_complex():
+            x, out = x.conj(), out.conj()
+        axis = ctx.axis
+        return (grad * out).flip(axis).cumsum(axis).flip(axis) / x, None
+
 
 def _scan(fn, input, dim, dtype):
     if dtype is not None:
