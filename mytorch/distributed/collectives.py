@@ -2,14 +2,16 @@
 
 Each checks its arguments, hands the tensors' arrays to the group's backend engine (gloo or
 NCCL), and either waits (the default) or returns the Work for `async_op=True`. Results are
-written in place into the given tensors, as in PyTorch.
+written in place into the given tensors, as in PyTorch. On a rank outside `group` (which holds
+GroupMember.NON_GROUP_MEMBER) a collective warns and does nothing, as in PyTorch. Ranks are group
+ranks everywhere except `src`, which is a global rank (`group_src` is the group rank).
 """
 import pickle
 
 import numpy as np
 
 from ..tensor import Tensor
-from .process_group import ReduceOp, default_group
+from .process_group import ReduceOp, get_group_rank, member_group
 
 
 def _check_tensor(tensor, name, what):
@@ -52,18 +54,23 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce `tensor` over all ranks, in place, so every rank holds the result."""
     _check_tensor(tensor, "tensor", "all_reduce")
     _check_op(op, tensor, "all_reduce")
-    pg = default_group(group)
+    pg = member_group(group, "all_reduce")
+    if pg is None:
+        return None
     work = pg.engine.all_reduce(tensor._data, op)
     _written(tensor)
     return _complete(work, async_op)
 
 
-def broadcast(tensor, src, group=None, async_op=False):
-    """Copy rank `src`'s `tensor` into `tensor` on every rank."""
+def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
+    """Copy the `tensor` of global rank `src` (or of group rank `group_src`) into `tensor` on every rank."""
     _check_tensor(tensor, "tensor", "broadcast")
-    pg = default_group(group)
-    _check_rank(src, pg, "broadcast", "src")
-    work = pg.engine.broadcast(tensor._data, src)
+    group_src = _group_src(group, src, group_src)
+    pg = member_group(group, "broadcast")
+    if pg is None:
+        return None
+    _check_rank(group_src, pg, "broadcast", "src" if src is not None else "group_src")
+    work = pg.engine.broadcast(tensor._data, group_src)
     _written(tensor)
     return _complete(work, async_op)
 
@@ -71,7 +78,9 @@ def broadcast(tensor, src, group=None, async_op=False):
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     """tensor_list[r] <- rank r's `tensor`, on every rank."""
     _check_tensor(tensor, "tensor", "all_gather")
-    pg = default_group(group)
+    pg = member_group(group, "all_gather")
+    if pg is None:
+        return None
     _check_list(tensor_list, pg.size(), "tensor_list", tensor, "all_gather")
     work = pg.engine.all_gather([t._data for t in tensor_list], tensor._data)
     _written(*tensor_list)
@@ -82,7 +91,9 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     """output on rank r <- the reduction over ranks of their input_list[r]."""
     _check_tensor(output, "output", "reduce_scatter")
     _check_op(op, output, "reduce_scatter")
-    pg = default_group(group)
+    pg = member_group(group, "reduce_scatter")
+    if pg is None:
+        return None
     _check_list(input_list, pg.size(), "input_list", output, "reduce_scatter")
     work = pg.engine.reduce_scatter(output._data, [t._data for t in input_list], op)
     _written(output)
@@ -105,7 +116,9 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     _check_tensor(input_tensor, "input_tensor", "all_gather_into_tensor")
     if not output_tensor.is_contiguous():
         raise RuntimeError("all_gather_into_tensor: output_tensor must be contiguous")
-    pg = default_group(group)
+    pg = member_group(group, "all_gather_into_tensor")
+    if pg is None:
+        return None
     outs = _chunks(output_tensor, pg.size(), "output_tensor", input_tensor, "all_gather_into_tensor")
     work = pg.engine.all_gather(outs, input_tensor._data)
     _written(output_tensor)
@@ -117,7 +130,9 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     _check_tensor(output, "output", "reduce_scatter_tensor")
     _check_tensor(input, "input", "reduce_scatter_tensor")
     _check_op(op, output, "reduce_scatter_tensor")
-    pg = default_group(group)
+    pg = member_group(group, "reduce_scatter_tensor")
+    if pg is None:
+        return None
     ins = _chunks(input, pg.size(), "input", output, "reduce_scatter_tensor")
     work = pg.engine.reduce_scatter(output._data, ins, op)
     _written(output)
@@ -125,13 +140,96 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
 
 
 def barrier(group=None, async_op=False, device_ids=None):
-    """Block until every rank has reached this barrier (or raise after the group's timeout)."""
-    return _complete(default_group(group).engine.barrier(), async_op)
+    """Block until every rank of the group has reached this barrier (or raise after the group's timeout)."""
+    pg = member_group(group, "barrier")
+    if pg is None:
+        return None
+    return _complete(pg.engine.barrier(), async_op)
 
 
 def _check_rank(rank, pg, what, name):
     if not isinstance(rank, (int, np.integer)) or not 0 <= rank < pg.size():
         raise ValueError(f"{what}: {name}={rank!r} is not a rank of the group (world size {pg.size()})")
+
+
+def _group_src(group, src, group_src):
+    """The group rank of the source: `group_src`, or the global rank `src` translated (torch's rules)."""
+    if group_src is not None:
+        if src is not None:
+            raise ValueError("Can't specify both group_rank and global_rank")
+        return group_src
+    if src is None:
+        raise ValueError("Must specify global_rank or group_rank")
+    return get_group_rank(group, src) if group is not None else src
+
+
+# all-to-all: rank i's j-th piece goes to rank j, which keeps it as its i-th piece -------------------
+
+def _check_tensor_list(tensors, name):
+    if not isinstance(tensors, list) or not all(isinstance(t, Tensor) for t in tensors):
+        got = type(tensors) if not isinstance(tensors, list) else [type(t) for t in tensors]
+        raise TypeError(f"Invalid function argument. Expected parameter `{name}` of type List[Tensor] but got {got} "
+                        f"instead.")
+
+
+def _check_same_dtype(tensors):
+    for t in tensors[1:]:
+        if t.dtype != tensors[0].dtype:
+            raise ValueError(f"Invalid usage of tensors with different dtypesFound {tensors[0].dtype} and  {t.dtype}")
+
+
+def _split_counts(splits, tensor, group_size):
+    """Elements per peer of `tensor`, split along dim 0 by `splits` (rows; empty: equal parts)."""
+    if tensor.dim() == 0:
+        raise RuntimeError("all_to_all_single: tensors need at least one dimension to split along dim 0")
+    rows = tensor.shape[0]
+    if not splits:
+        if rows % group_size != 0:
+            raise RuntimeError("Tensor's dim 0 does not divide equally across group size")
+        splits = [rows // group_size] * group_size
+    elif len(splits) != group_size:
+        raise RuntimeError("Number of tensor splits not equal to group size")
+    elif sum(splits) != rows or min(splits) < 0:
+        raise RuntimeError("Split sizes doesn't match total dim 0 size")
+    row_numel = tensor.numel() // rows if rows else 0
+    return [int(n) * row_numel for n in splits]
+
+
+def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None, group=None,
+                      async_op=False):
+    """Split `input` along dim 0 (by input_split_sizes, or evenly) and send piece j to rank j; `output`
+    receives the pieces from ranks 0, 1, ... concatenated (sized by output_split_sizes, or evenly)."""
+    pg = member_group(group, "all_to_all_single")
+    if pg is None:
+        return None
+    _check_tensor(output, "output", "all_to_all_single")
+    _check_tensor(input, "input", "all_to_all_single")
+    _check_same_dtype([output, input])
+    if not output_split_sizes and not input_split_sizes and output.numel() != input.numel():
+        raise RuntimeError("Tensors are not equal in size or data type")
+    out_counts = _split_counts(output_split_sizes, output, pg.size())
+    in_counts = _split_counts(input_split_sizes, input, pg.size())
+    work = pg.engine.all_to_all_single(output._data, input._data, out_counts, in_counts)
+    _written(output)
+    return _complete(work, async_op)
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
+    """Send input_tensor_list[j] to rank j; output_tensor_list[i] receives rank i's piece for this rank.
+    Pieces may differ in size (as long as sender and receiver agree)."""
+    pg = member_group(group, "all_to_all")
+    if pg is None:
+        return None
+    _check_tensor_list(output_tensor_list, "output_tensor_list")
+    _check_tensor_list(input_tensor_list, "input_tensor_list")
+    _check_same_dtype(output_tensor_list + input_tensor_list)
+    for name, tensors in (("output", output_tensor_list), ("input", input_tensor_list)):
+        if len(tensors) != pg.size():
+            raise RuntimeError(f"all_to_all: {name} tensor list size {len(tensors)} does not match world size "
+                               f"{pg.size()}")
+    work = pg.engine.all_to_all([t._data for t in output_tensor_list], [t._data for t in input_tensor_list])
+    _written(*output_tensor_list)
+    return _complete(work, async_op)
 
 
 # objects: pickled to bytes, moved as uint8 arrays (pickle, as in PyTorch: only exchange objects
@@ -151,7 +249,9 @@ def _all_gather_bytes(pg, payload):
 
 def all_gather_object(object_list, obj, group=None):
     """object_list[r] <- rank r's picklable `obj`; object_list must have world_size entries."""
-    pg = default_group(group)
+    pg = member_group(group, "all_gather_object")
+    if pg is None:
+        return None
     if not isinstance(object_list, list) or len(object_list) != pg.size():
         got = len(object_list) if isinstance(object_list, list) else type(object_list).__name__
         raise ValueError(f"all_gather_object: object_list must be a list of world_size={pg.size()} entries, "
@@ -160,9 +260,15 @@ def all_gather_object(object_list, obj, group=None):
         object_list[r] = pickle.loads(data)
 
 
-def broadcast_object_list(object_list, src=0, group=None, device=None):
-    """Replace object_list's entries on every rank with rank `src`'s (lists of equal length)."""
-    pg = default_group(group)
+def broadcast_object_list(object_list, src=None, group=None, device=None, group_src=None):
+    """Replace object_list's entries on every rank with those of global rank `src` (or group rank
+    `group_src`; default: global rank 0). The lists have equal lengths."""
+    if src is None and group_src is None:
+        src = 0
+    src = _group_src(group, src, group_src)
+    pg = member_group(group, "broadcast_object_list")
+    if pg is None:
+        return None
     _check_rank(src, pg, "broadcast_object_list", "src")
     if not isinstance(object_list, list):
         raise TypeError(f"broadcast_object_list: object_list must be a list, got {type(object_list).__name__}")

@@ -1,8 +1,12 @@
 """The "gloo" backend (CPUs): torch.distributed's gloo runs every collective.
 
 Our numpy buffers are handed to gloo as zero-copy torch views (torch.from_numpy), so a collective
-writes straight into the mytorch tensor. torch is needed only here, imported on first use.
+writes straight into the mytorch tensor. A subgroup's engine is a copy of the world's that passes
+the matching torch.distributed group (torch's new_group) to every call. torch is needed only here,
+imported on first use.
 """
+import copy
+
 import numpy as np
 
 from .process_group import ReduceOp, Work, divide_in_place
@@ -29,6 +33,8 @@ class GlooEngine:
     def __init__(self, addr, port, rank, world_size, local_rank, timeout, store, device_id):
         self.torch, self.dist = torch, dist = import_torch_distributed()
         self.rank, self.world_size, self.timeout = rank, world_size, timeout
+        self._group, self.ranks = None, list(range(world_size))  # torch's group (None: its default one)
+        self.where = f"rank {rank} of world size {world_size}"
         where = f"{addr}:{port}"
         if dist.is_initialized():
             raise RuntimeError("torch.distributed's default process group is already initialized in this "
@@ -57,6 +63,21 @@ class GlooEngine:
         self._reduce_ops = {ReduceOp.SUM: dist.ReduceOp.SUM, ReduceOp.AVG: dist.ReduceOp.SUM,
                             ReduceOp.PRODUCT: dist.ReduceOp.PRODUCT, ReduceOp.MIN: dist.ReduceOp.MIN,
                             ReduceOp.MAX: dist.ReduceOp.MAX}
+
+    def new_group(self, ranks, timeout, use_local_synchronization=False):
+        """The engine of the subgroup of global `ranks` (in group-rank order), or None on a rank outside
+        it. Every rank calls it (only members, with use_local_synchronization), as torch's new_group."""
+        options = {"use_local_synchronization": True} if use_local_synchronization else {}
+        if ranks != sorted(ranks):
+            options["sort_ranks"] = False
+        torch_group = self.dist.new_group(ranks, timeout=timeout, backend="gloo", **options)
+        if self.rank not in ranks:
+            return None
+        sub = copy.copy(self)
+        sub._group, sub.ranks, sub.timeout = torch_group, list(ranks), timeout
+        sub.rank, sub.world_size = ranks.index(self.rank), len(ranks)
+        sub.where = f"rank {sub.rank} of group {ranks} (global rank {self.rank})"
+        return sub
 
     # buffers: our arrays as torch tensors ---------------------------------------------------------
     def _view(self, arr, writes_back=True, reduces=False):
@@ -88,8 +109,8 @@ class GlooEngine:
             try:
                 torch_work.wait()
             except RuntimeError as err:
-                raise RuntimeError(f"mytorch.distributed {what} failed on rank {self.rank} of world size "
-                                   f"{self.world_size} (gloo, timeout {self.timeout}): {err}") from None
+                raise RuntimeError(f"mytorch.distributed {what} failed on {self.where} (gloo, timeout "
+                                   f"{self.timeout}): {err}") from None
 
         def finish():
             for step in steps:
@@ -104,14 +125,15 @@ class GlooEngine:
     # collectives -----------------------------------------------------------------------------------
     def all_reduce(self, arr, op):
         tensor, steps = self._view(arr, reduces=True)
-        work = self.dist.all_reduce(tensor, op=self._reduce_op(arr, op), async_op=True)
+        work = self.dist.all_reduce(tensor, op=self._reduce_op(arr, op), group=self._group, async_op=True)
         if op is ReduceOp.AVG:
             steps.append(lambda: divide_in_place(arr, self.world_size))
         return self._work("all_reduce", work, steps)
 
     def broadcast(self, arr, src):
         tensor, steps = self._view(arr)
-        return self._work("broadcast", self.dist.broadcast(tensor, src, async_op=True), steps)
+        work = self.dist.broadcast(tensor, self.ranks[src], group=self._group, async_op=True)  # torch: global src
+        return self._work("broadcast", work, steps)
 
     def all_gather(self, out_arrays, arr):
         tensor, _ = self._view(arr, writes_back=False)
@@ -120,13 +142,14 @@ class GlooEngine:
             view, out_steps = self._view(out)
             outs.append(view)
             steps += out_steps
-        return self._work("all_gather", self.dist.all_gather(outs, tensor, async_op=True), steps)
+        return self._work("all_gather", self.dist.all_gather(outs, tensor, group=self._group, async_op=True), steps)
 
     def reduce_scatter(self, out, in_arrays, op):
         out_tensor, steps = self._view(out, reduces=True)
         ins = [self._view(a, writes_back=False, reduces=True)[0] for a in in_arrays]
         try:
-            work = self.dist.reduce_scatter(out_tensor, ins, op=self._reduce_op(out, op), async_op=True)
+            work = self.dist.reduce_scatter(out_tensor, ins, op=self._reduce_op(out, op), group=self._group,
+                                            async_op=True)
         except RuntimeError as err:
             if "support" not in str(err):
                 raise
@@ -141,8 +164,30 @@ class GlooEngine:
         work = self.all_reduce(stacked, op)
         return Work(work.wait, lambda: out.__setitem__(Ellipsis, _to_like(out, stacked[self.rank])))
 
+    def all_to_all_single(self, out, arr, out_counts, in_counts):
+        """Flat all-to-all: this rank's `arr` (flattened) in pieces of in_counts elements, one per
+        rank; `out` gets out_counts elements from each rank, in rank order."""
+        out_tensor, steps = self._view(out)
+        in_tensor, _ = self._view(arr, writes_back=False)
+        work = self.dist.all_to_all_single(out_tensor.reshape(-1), in_tensor.reshape(-1), list(out_counts),
+                                           list(in_counts), group=self._group, async_op=True)
+        return self._work("all_to_all", work, steps)
+
+    def all_to_all(self, out_arrays, in_arrays):
+        # gloo's list all-to-all wants equal shapes; one flat exchange allows any sizes (as NCCL's)
+        send = np.concatenate([_host(a).reshape(-1) for a in in_arrays])
+        recv = np.empty(sum(out.size for out in out_arrays), send.dtype)
+        work = self.all_to_all_single(recv, send, [out.size for out in out_arrays], [a.size for a in in_arrays])
+
+        def copy_out():
+            start = 0
+            for out in out_arrays:
+                out[...] = _to_like(out, recv[start:start + out.size].reshape(out.shape))
+                start += out.size
+        return Work(work.wait, copy_out, work.is_completed)
+
     def barrier(self):
-        return self._work("barrier", self.dist.barrier(async_op=True), [])
+        return self._work("barrier", self.dist.barrier(group=self._group, async_op=True), [])
 
     # object collectives stage their bytes in host arrays
     def array(self, host):
@@ -153,8 +198,12 @@ class GlooEngine:
 
     def close(self):
         if self.dist.is_initialized():
-            self.dist.destroy_process_group()
+            self.dist.destroy_process_group(self._group)  # None: the default group and all the others
         self.store = None
+
+
+def _host(arr):
+    return arr if type(arr) is np.ndarray else arr.get()
 
 
 def _to_like(arr, host):

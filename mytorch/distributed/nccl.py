@@ -6,7 +6,10 @@ CUDA stream, so later kernels on that stream see their results. `Work.wait` poll
 recorded after the collective and aborts the communicator if it outlives the timeout, so a
 missing peer raises instead of hanging forever. Reductions NCCL lacks (AVG on old versions,
 bool) are composed: SUM then divide, bool as uint8 with SUM -> MAX and PRODUCT -> MIN.
+A subgroup gets its own communicator, made the same way: its group rank 0 creates the unique id and
+shares it under a key naming the group's ranks. All-to-all is grouped send/recv (NCCL 2.7+).
 """
+import copy
 import datetime
 import json
 import time
@@ -63,6 +66,29 @@ class NcclEngine:
             self.comm = nccl.NcclCommunicator(world_size, unique_id, rank)
         self._aborted = False
         self._can_check_errors = nccl.get_build_version() >= 2400  # ncclCommGetAsyncError: NCCL 2.4+
+        self.where = f"rank {rank} of world size {world_size}"
+        self._groups_made = {}  # ranks -> how many groups over exactly these ranks this rank has made
+
+    def new_group(self, ranks, timeout, use_local_synchronization=False):
+        """The engine of the subgroup of global `ranks` (in group-rank order), or None on a rank outside
+        it. Members must create their groups in the same order; non-members need not take part."""
+        members = "-".join(map(str, ranks))
+        # the n-th group over these ranks has its own key, whether or not non-members call new_group
+        count = self._groups_made.get(members, 0)
+        self._groups_made[members] = count + 1
+        if self.rank not in ranks:
+            return None
+        group_rank, key = ranks.index(self.rank), f"mytorch/nccl_unique_id/group/{members}/{count}"
+        if group_rank == 0:
+            self.store.set(key, json.dumps(list(self.nccl.get_unique_id())))
+        unique_id = tuple(json.loads(self.store.get(key)))
+        sub = copy.copy(self)
+        with self.cp.cuda.Device(self.device_index):
+            sub.comm = self.nccl.NcclCommunicator(len(ranks), unique_id, group_rank)
+        sub.rank, sub.world_size, sub.timeout = group_rank, len(ranks), timeout
+        sub.where = f"rank {group_rank} of group {ranks} (global rank {self.rank})"
+        sub._own_store, sub._aborted, sub._groups_made = False, False, None
+        return sub
 
     def _pick_device(self, device_id, local_rank):
         cp = self.cp
@@ -116,8 +142,7 @@ class NcclEngine:
             with cp.cuda.Device(self.device_index):
                 call(stream.ptr)
         except self.nccl.NcclError as err:
-            raise RuntimeError(f"mytorch.distributed {what} failed on rank {self.rank} of world size "
-                               f"{self.world_size} (nccl): {err}") from None
+            raise RuntimeError(f"mytorch.distributed {what} failed on {self.where} (nccl): {err}") from None
         done = cp.cuda.Event(disable_timing=True)
         done.record(stream)
         timeout_s = self.timeout.total_seconds()
@@ -130,9 +155,8 @@ class NcclEngine:
                     self.comm.abort()
                     self._aborted = True
                     raise RuntimeError(f"mytorch.distributed {what} timed out after "
-                                       f"{datetime.timedelta(seconds=timeout_s)} on rank {self.rank} of world size "
-                                       f"{self.world_size} (nccl): a peer never joined this collective; the "
-                                       f"communicator was aborted")
+                                       f"{datetime.timedelta(seconds=timeout_s)} on {self.where} (nccl): a peer "
+                                       f"never joined this collective; the communicator was aborted")
                 time.sleep(delay)
                 delay = min(delay * 2 or 1e-5, 1e-3)
             if self._can_check_errors:
@@ -191,6 +215,50 @@ class NcclEngine:
         return self._launch("reduce_scatter", lambda s: self.comm.reduceScatter(send.data.ptr, recv.data.ptr,
                                                                                 recv.size, dtype, nccl_op, s), steps,
                             (send, recv))
+
+    def _send_recv(self, what, sends, recvs):
+        """One NCCL group of point-to-point calls: sends[peer] / recvs[peer] are (pointer, bytes), to and
+        from each rank of this communicator (self included); zero-byte pieces are skipped (a pair is
+        skipped on both sides, since sender and receiver agree on its size)."""
+        nccl = self.nccl
+        if not hasattr(nccl, "groupStart") or not hasattr(self.comm, "send"):
+            raise RuntimeError(f"mytorch.distributed {what} with backend nccl needs NCCL 2.7+ and a cupy with "
+                               f"its send/recv (cupy.cuda.nccl.groupStart, NcclCommunicator.send)")
+
+        def call(stream):
+            nccl.groupStart()
+            try:
+                for peer, ((send_ptr, send_bytes), (recv_ptr, recv_bytes)) in enumerate(zip(sends, recvs)):
+                    if send_bytes:
+                        self.comm.send(send_ptr, send_bytes, nccl.NCCL_UINT8, peer, stream)
+                    if recv_bytes:
+                        self.comm.recv(recv_ptr, recv_bytes, nccl.NCCL_UINT8, peer, stream)
+            finally:
+                nccl.groupEnd()
+        return call
+
+    def all_to_all_single(self, out, arr, out_counts, in_counts):
+        """Flat all-to-all: this rank's `arr` (flattened) in pieces of in_counts elements, one per
+        rank; `out` gets out_counts elements from each rank, in rank order."""
+        recv, copy_back = self._buffer(out, "all_to_all_single")
+        send, _ = self._buffer(arr, "all_to_all_single")
+        item = send.dtype.itemsize
+
+        def pieces(buf, counts):
+            starts = [0]
+            for n in counts[:-1]:
+                starts.append(starts[-1] + n)
+            return [(buf.data.ptr + start * item, n * item) for start, n in zip(starts, counts)]
+        call = self._send_recv("all_to_all_single", pieces(send, in_counts), pieces(recv, out_counts))
+        return self._launch("all_to_all_single", call, [copy_back], (send, recv))
+
+    def all_to_all(self, out_arrays, in_arrays):
+        sends = [self._buffer(a, "all_to_all")[0] for a in in_arrays]
+        recvs = [self._buffer(out, "all_to_all") for out in out_arrays]
+        call = self._send_recv("all_to_all", [(b.data.ptr, b.nbytes) for b in sends],
+                               [(b.data.ptr, b.nbytes) for b, _ in recvs])
+        buffers = tuple(sends) + tuple(b for b, _ in recvs)
+        return self._launch("all_to_all", call, [step for _, step in recvs], buffers)
 
     def barrier(self):
         token = self.cp.zeros(1, dtype=self.cp.float32)

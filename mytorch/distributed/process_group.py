@@ -1,14 +1,16 @@
-"""The default process group: rendezvous from env:// or tcp://, the backend it drives, its state.
+"""Process groups: the default one (rendezvous from env:// or tcp://) and subgroups of it.
 
 `init_process_group` reads who this process is (rank, world size, master address) from its
 arguments, the environment (torchrun's RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT,
-or SLURM's), builds the backend ("gloo" on CPUs, "nccl" on GPUs) and keeps it here. Collectives
-(collectives.py) ask `default_group()` for it.
+or SLURM's), builds the backend ("gloo" on CPUs, "nccl" on GPUs) and keeps it here. `new_group`
+asks that backend for a sub-communicator over some of the ranks. Collectives (collectives.py) ask
+`default_group(group)` for the group to run on.
 """
 import datetime
 import enum
 import os
 import re
+import warnings
 
 # PyTorch's defaults: gloo waits 30 minutes, NCCL 10
 _DEFAULT_TIMEOUTS = {"gloo": datetime.timedelta(minutes=30), "nccl": datetime.timedelta(minutes=10)}
@@ -40,12 +42,16 @@ class Backend(str):
 
 
 class ProcessGroup:
-    """The group of all processes: its backend engine, rank, size and rendezvous address."""
+    """A group of processes: its backend engine, this process's rank in it, its size, and its
+    members' global ranks (ordered by group rank)."""
 
-    def __init__(self, backend_name, engine, rank, world_size, local_rank, timeout, address):
+    def __init__(self, backend_name, engine, rank, world_size, local_rank, timeout, address, ranks=None,
+                 group_desc=None):
         self.backend_name, self.engine = backend_name, engine
         self._rank, self._size, self.local_rank = rank, world_size, local_rank
         self.timeout, self.address = timeout, address
+        self.ranks = list(range(world_size)) if ranks is None else list(ranks)
+        self.group_desc = group_desc
 
     def rank(self):
         return self._rank
@@ -58,15 +64,20 @@ class ProcessGroup:
                 f"{self._size}, timeout {self.timeout})")
 
     def __repr__(self):
-        return f"ProcessGroup(backend={self.backend_name!r}, rank={self._rank}, size={self._size})"
+        members = "" if self is _default else f", ranks={self.ranks}"
+        return f"ProcessGroup(backend={self.backend_name!r}, rank={self._rank}, size={self._size}{members})"
 
 
 class group:  # noqa: N801  (torch.distributed.group.WORLD)
     WORLD = None
+    NON_GROUP_MEMBER = -100  # what new_group returns to a rank outside the new group
 
 
 GroupMember = group
 _default = None
+# group -> {global rank: group rank}, like torch's _world.pg_group_ranks. As in torch, the
+# NON_GROUP_MEMBER key holds the ranks of the last group this process was left out of.
+_group_ranks = {}
 
 
 def is_available():
@@ -77,26 +88,93 @@ def is_initialized():
     return _default is not None
 
 
+def _not_member(pg):
+    """Is `pg` the NON_GROUP_MEMBER sentinel (this rank was left out of the group)?"""
+    return type(pg) is int and pg == GroupMember.NON_GROUP_MEMBER
+
+
 def default_group(pg=None):
-    if pg is not None and pg is not _default:
-        raise ValueError("mytorch.distributed has one process group, the default (WORLD); got "
-                         f"group={pg!r}")
+    """The ProcessGroup a call with group=pg runs on: the default one for None, else `pg`, which must
+    be a live group this rank belongs to."""
     if _default is None:
         raise ValueError("Default process group has not been initialized, please make sure to call "
                          "init_process_group.")
-    return _default
+    if pg is None or pg is _default:
+        return _default
+    if _not_member(pg):
+        raise ValueError("Invalid process group specified")
+    if not (isinstance(pg, ProcessGroup) and pg in _group_ranks):
+        raise ValueError(f"Process group {pg} is not initialized in the world group map. Please initialize the "
+                         f"group first.")
+    return pg
+
+
+def member_group(pg, what):
+    """default_group(pg), or None after torch's warning when this rank is not in the group (its
+    collectives on that group do nothing)."""
+    if _not_member(pg):
+        global_rank = -1 if _default is None else _default.rank()
+        warnings.warn(f"Running {what} on global rank {global_rank} which does not belong to the given group.",
+                      stacklevel=3)
+        return None
+    return default_group(pg)
 
 
 def get_rank(group=None):
-    return default_group(group).rank()
+    """This process's rank in `group` (-1 if it is not a member)."""
+    if _not_member(group):
+        return -1
+    world = default_group()
+    if group is None or group is world:
+        return world.rank()
+    return get_group_rank(group, world.rank())
 
 
 def get_world_size(group=None):
+    """The number of processes in `group` (-1 if this process is not a member)."""
+    if _not_member(group):
+        return -1
     return default_group(group).size()
 
 
 def get_backend(group=None):
     return default_group(group).backend_name
+
+
+def _rank_map(group):
+    try:
+        ranks = _group_ranks.get(group)  # ProcessGroups hash by identity
+    except TypeError:  # unhashable: not a group
+        ranks = None
+    if ranks is None:
+        raise ValueError(f"Group {group} is not registered, please create group with torch.distributed.new_group "
+                         f"API")
+    return ranks
+
+
+def get_group_rank(group, global_rank):
+    """The rank in `group` of the process with global rank `global_rank`."""
+    if group is GroupMember.WORLD:
+        return global_rank
+    ranks = _rank_map(group)
+    if global_rank not in ranks:
+        raise ValueError(f"Global rank {global_rank} is not part of group {group}")
+    return ranks[global_rank]
+
+
+def get_global_rank(group, group_rank):
+    """The global rank of the process with rank `group_rank` in `group`."""
+    if group is GroupMember.WORLD:
+        return group_rank
+    for global_rank, rank in _rank_map(group).items():
+        if rank == group_rank:
+            return global_rank
+    raise ValueError(f"Group rank {group_rank} is not part of group {group}")
+
+
+def get_process_group_ranks(group):
+    """The global ranks of `group`'s members, ordered by group rank."""
+    return list(_rank_map(default_group() if group is None else group))
 
 
 def get_node_local_rank(fallback_rank=None):
@@ -218,16 +296,117 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         from .nccl import NcclEngine as engine_cls
     engine = engine_cls(addr, port, rank, world_size, local_rank, timeout, store, device_id)
     _default = ProcessGroup(name, engine, rank, world_size, local_rank, timeout, f"{addr}:{port}")
+    _group_ranks[_default] = {r: r for r in range(world_size)}
     group.WORLD = _default
 
 
 def destroy_process_group(group=None):
-    """Leave the default group and free the backend (and, on rank 0, the rendezvous store)."""
+    """Destroy `group`; for the default group (None or WORLD), every group, and leave the job (freeing
+    the backend and, on rank 0, the rendezvous store)."""
     global _default
-    pg = default_group(group)
-    _default = None
-    GroupMember.WORLD = None
-    pg.engine.close()
+    if _not_member(group):
+        return
+    if group is None or group is _default:
+        world = default_group()
+        subgroups = [pg for pg in _group_ranks if isinstance(pg, ProcessGroup) and pg is not world]
+        _default = None
+        GroupMember.WORLD = None
+        _group_ranks.clear()
+        for pg in reversed(subgroups):
+            pg.engine.close()
+        world.engine.close()
+        return
+    if not (isinstance(group, ProcessGroup) and group in _group_ranks):
+        raise ValueError("Invalid process group specified")
+    del _group_ranks[group]
+    group.engine.close()
+
+
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
+              group_desc=None, device_id=None, sort_ranks=True):
+    """A group of the processes with global ranks `ranks` (default: all). Every process of the job calls
+    it, in the same order, with the same ranks (with use_local_synchronization=True only the members
+    do); members get the group, the others GroupMember.NON_GROUP_MEMBER. The group uses the default
+    group's backend and device; pg_options is accepted for compatibility and unused."""
+    world = default_group()
+    name = Backend(backend or world.backend_name)
+    if name != world.backend_name:
+        raise ValueError(f"new_group: backend {name!r} differs from the default group's {world.backend_name!r}; "
+                         f"mytorch.distributed builds subgroups on the default group's backend")
+    if timeout is None:
+        timeout = _DEFAULT_TIMEOUTS[name]
+    if not isinstance(timeout, datetime.timedelta):
+        raise TypeError(f"Expected timeout argument to be of type datetime.timedelta, got {timeout}")
+    global_rank, global_size = world.rank(), world.size()
+    if use_local_synchronization and ranks is not None and global_rank not in ranks:
+        return None  # as torch: non-members need not call, and get None
+    if ranks is None:
+        ranks = list(range(global_size))
+    else:
+        ranks = [int(r) for r in ranks]
+        if sort_ranks:
+            ranks = sorted(ranks)
+        if len(set(ranks)) != len(ranks):
+            raise ValueError(f"ranks list must not contain duplicate entries, got {ranks}")
+        if len(ranks) > global_size:
+            raise ValueError("the new group's world size should be less or equal to the world size set by "
+                             "init_process_group")
+        for rank in ranks:
+            if rank < 0 or rank >= global_size:
+                raise ValueError(f"Rank {rank} is out of range. Valid ranks are 0 to {global_size - 1} "
+                                 f"(world_size={global_size})")
+    mapping = {r: i for i, r in enumerate(ranks)}
+    engine = world.engine.new_group(ranks, timeout, use_local_synchronization)
+    if engine is None:
+        _group_ranks[GroupMember.NON_GROUP_MEMBER] = mapping
+        return GroupMember.NON_GROUP_MEMBER
+    pg = ProcessGroup(name, engine, mapping[global_rank], len(ranks), world.local_rank, timeout, world.address,
+                      ranks, group_desc)
+    _group_ranks[pg] = mapping
+    return pg
+
+
+def new_subgroups(group_size=None, group=None, timeout=None, backend=None, pg_options=None, group_desc=None):
+    """Split `group` (default: WORLD) into consecutive subgroups of `group_size` ranks (default: the GPUs
+    per machine). Returns (this rank's subgroup, all the subgroups)."""
+    if group_size is None:
+        from .. import cuda
+
+        if not cuda.is_available():
+            raise ValueError("Default group size only takes effect when CUDA is available.If your subgroup using a "
+                             "backend that does not depend on CUDA,please pass in 'group_size' correctly.")
+        group_size = cuda.device_count()
+    if group_size <= 0:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must be positive")
+    world_size = get_world_size(group=group)
+    if world_size < group_size:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must not exceed the world size ({world_size})")
+    if world_size % group_size != 0:
+        raise ValueError(f"The world size ({world_size}) must be divisible by '{group_size=}'")
+    ranks = get_process_group_ranks(group)
+    return new_subgroups_by_enumeration([ranks[i:i + group_size] for i in range(0, len(ranks), group_size)],
+                                        timeout=timeout, backend=backend, pg_options=pg_options, group_desc=group_desc)
+
+
+def new_subgroups_by_enumeration(ranks_per_subgroup_list, timeout=None, backend=None, pg_options=None,
+                                 group_desc=None):
+    """One new_group per list of ranks (they must not overlap). Returns (this rank's subgroup or None,
+    all the subgroups)."""
+    if ranks_per_subgroup_list is None or len(ranks_per_subgroup_list) == 0:
+        raise ValueError("The arg 'ranks_per_subgroup_list' cannot be empty")
+    subgroups, mine, owner = [], None, {}
+    my_rank = get_rank()
+    for ranks in ranks_per_subgroup_list:
+        subgroup = new_group(ranks=ranks, timeout=timeout, backend=backend, pg_options=pg_options,
+                             group_desc=group_desc)
+        subgroups.append(subgroup)
+        for rank in ranks:
+            if rank in owner:
+                raise ValueError(f"Rank {rank} has appeared in both subgroup {owner[rank]} and {ranks}")
+            owner[rank] = ranks
+            if rank == my_rank:
+                mine = subgroup
+    return mine, subgroups
 
 
 # ---- pieces the backends share -----------------------------------------------------------------

@@ -100,7 +100,7 @@ class DistributedDataParallel(Module):
         for group in by_dtype.values():
             xp = get_array_module(group[0]._data)
             flat = xp.concatenate([t._data.reshape(-1) for t in group])
-            dist.broadcast(Tensor._make(flat), 0, group=self.process_group)
+            dist.broadcast(Tensor._make(flat), group=self.process_group, group_src=0)  # the group's first rank
             start = 0
             for t in group:
                 stop = start + t._data.size
