@@ -137,3 +137,36 @@ def test_make_tensor_ranges(dtype):
     assert not nc.is_contiguous() and nc.requires_grad and nc.is_leaf
     with pytest.raises(ValueError):
         mytorch.testing.make_tensor(2, dtype=mytorch.int64, device="cpu", requires_grad=True)
+
+
+def test_forward_ad_dual_tensors_match_torch():
+    x, t = np.array([1.0, 2.0, -0.5]), np.array([0.3, -1.0, 2.0])
+    w = np.random.default_rng(2).standard_normal((2, 3))
+
+    def run(lib):
+        fwAD = lib.autograd.forward_ad
+        with fwAD.dual_level():
+            d = fwAD.make_dual(lib.tensor(x), lib.tensor(t))
+            y = lib.nn.functional.gelu(lib.tensor(w) @ (d * d).sin())
+            primal, tangent = fwAD.unpack_dual(y)
+            _, own = fwAD.unpack_dual(d)
+            _, none = fwAD.unpack_dual(lib.tensor(w))
+        after = fwAD.unpack_dual(y).tangent
+        return primal, tangent, own, none, after
+
+    (p, tg, own, none, after), (p_t, tg_t, own_t, none_t, after_t) = _both(run)
+    np.testing.assert_allclose(_np(p), _np(p_t), rtol=1e-12)
+    np.testing.assert_allclose(_np(tg), _np(tg_t), rtol=1e-12)
+    np.testing.assert_allclose(_np(own), t)
+    assert none is None and none_t is None and after is None and after_t is None
+
+
+def test_forward_ad_errors():
+    fwAD = mytorch.autograd.forward_ad
+    with pytest.raises(RuntimeError, match="dual_level"):
+        fwAD.make_dual(mytorch.ones(2), mytorch.ones(2))
+    with fwAD.dual_level():
+        with pytest.raises(RuntimeError, match="different size"):
+            fwAD.make_dual(mytorch.ones(2), mytorch.ones(3))
+        with pytest.raises(RuntimeError, match="Nested forward mode AD"):
+            fwAD.enter_dual_level()

@@ -120,4 +120,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402
 
 
-from . import functional, graph  # noqa: E402,F401  (torch.autograd.functional, torch.autograd.graph)
+from . import forward_ad, functional, graph  # noqa: E402,F401  (torch.autograd.forward_ad, .functional, .graph)
