@@ -42,8 +42,8 @@ class dual_level:
 
 def _level(level):
     if not _levels:
-        raise RuntimeError("To make a dual tensor, you need to be inside a dual_level context (with "
-                           "forward_ad.dual_level():)")
+        raise RuntimeError("Trying to create a dual Tensor for forward AD but no level exists, make sure to "
+                           "enter_dual_level() first.")
     return _levels[-1 if level is None else level]
 
 
