@@ -12,6 +12,7 @@ _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"mytorch(\.|
 
 from . import _dtype  # noqa: E402
 from ._array import device, get_default_device, set_default_device
+from ._array import device as _device_type  # get_device_module's argument shadows `device`
 from ._dtype import (bfloat16, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
                      promote_types, set_default_dtype, uint8)
 from ._dtype import bool_ as bool  # noqa: A001  (mytorch.bool, like torch.bool)
@@ -71,11 +72,47 @@ from ._finfo import finfo, iinfo  # noqa: E402
 from ._precision import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402
 
 detach, detach_ = Tensor.detach, Tensor.detach_  # torch.detach(x) is x.detach()
+is_nonzero, is_same_size, is_signed, is_inference, get_device = (Tensor.is_nonzero, Tensor.is_same_size,
+                                                                 Tensor.is_signed, Tensor.is_inference,
+                                                                 Tensor.get_device)
+_warn_always = False
+from operator import truth as _truth  # noqa: E402
+
+
+def set_warn_always(b, /):
+    """Record whether warnings PyTorch gives once should be given every time (mytorch's warn through Python's
+    warnings module, whose filters decide that)."""
+    global _warn_always
+    _warn_always = _truth(b)  # (`bool` here is mytorch.bool)
+
+
+def is_warn_always_enabled():
+    return _warn_always
+
+
+def get_device_module(device=None):
+    """The module for a device type: mytorch.cuda for 'cuda:1', mytorch.cpu for 'cpu'; by default the
+    accelerator's when one is available, else mytorch.cpu."""
+    if isinstance(device, _device_type):
+        name = device.type
+    elif isinstance(device, str):
+        name = _device_type(device).type
+    elif device is None:
+        name = "cuda" if cuda.is_available() else "cpu"
+    else:
+        raise RuntimeError(f"Invalid value of device '{device}', expect torch.device, str, or None")
+    module = globals().get(name) or (_lazy(name) if name == "cpu" else None)
+    if module is None:
+        raise RuntimeError(f"Device '{name}' does not have a corresponding module registered as 'torch.{name}'.")
+    return module
+
+
 from ._determinism import (are_deterministic_algorithms_enabled, get_deterministic_debug_mode,  # noqa: E402
                            is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
                            use_deterministic_algorithms)
 from . import jit  # noqa: E402
 from ._legacy_tensors import CPU_TYPES as _LEGACY_TYPES  # noqa: E402  (torch.FloatTensor, torch.LongTensor, ...)
+from ._legacy_tensors import set_default_tensor_type  # noqa: E402
 
 globals().update(_LEGACY_TYPES)
 from ._torch_alias import install as _install_torch_alias  # noqa: E402
@@ -117,9 +154,20 @@ def __getattr__(name):  # noqa: F811  (torch.linalg / special / fft / signal / m
         return _lazy("func").vmap
     if name in _NN_FUNCTIONAL_AT_TOP:  # torch.pdist, torch.grid_sampler_2d, ...: the same functions as in F
         return getattr(_lazy("nn").functional, name)
+    if name in _NN_ATEN_AT_TOP:  # torch.dropout(input, p, train), torch.batch_norm(..., cudnn_enabled), ...
+        return getattr(_lazy("nn.functional.top_level"), name)
     return _getattr_core(name)
 
 
 _NN_FUNCTIONAL_AT_TOP = {"pdist", "channel_shuffle", "native_channel_shuffle", "rrelu", "rrelu_", "grid_sampler",
                          "grid_sampler_2d", "grid_sampler_3d", "affine_grid_generator", "pixel_shuffle",
-                         "pixel_unshuffle", "cosine_similarity", "pairwise_distance"}
+                         "pixel_unshuffle", "cosine_similarity", "pairwise_distance", "conv1d", "conv2d", "conv3d",
+                         "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "bilinear", "prelu", "hardshrink",
+                         "avg_pool1d", "adaptive_avg_pool1d", "rms_norm", "relu_", "selu_", "celu_", "threshold_"}
+# torch.<name> whose signature is ATen's rather than F's: thin wrappers in nn/functional/top_level.py
+_NN_ATEN_AT_TOP = {"convolution", "batch_norm", "instance_norm", "layer_norm", "group_norm", "dropout", "dropout_",
+                   "feature_dropout", "feature_dropout_", "alpha_dropout", "alpha_dropout_", "feature_alpha_dropout",
+                   "feature_alpha_dropout_", "selu", "celu", "threshold", "embedding", "embedding_renorm_",
+                   "embedding_bag", "kl_div", "margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss",
+                   "triplet_margin_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits", "ctc_loss",
+                   "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "adaptive_max_pool1d"}

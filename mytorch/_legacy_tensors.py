@@ -66,3 +66,30 @@ def resolve(spec):
             raise ValueError(f"invalid type: '{spec}'")
         spec = table[name]
     return spec.dtype, spec.device_type
+
+
+def set_default_tensor_type(t, /):
+    """Deprecated in PyTorch, still honoured: a floating legacy type (or its name) sets the default dtype, and
+    a torch.cuda one the default device too (until a CPU type is set)."""
+    if isinstance(t, str):
+        prefix, _, name = t.rpartition(".")
+        table = CUDA_TYPES if prefix == "torch.cuda" else CPU_TYPES if prefix == "torch" else None
+        if table is None or name not in table:
+            raise AttributeError(f"module '{prefix or t}' has no attribute '{name}'")
+        t = table[name]
+    if not isinstance(t, _LegacyType):
+        raise TypeError("invalid type object: only floating-point types are supported as the default type")
+    if not t.dtype.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    from ._array import set_default_device
+
+    global _cuda_by_default_type
+    _dtype.set_default_dtype(t.dtype)
+    if t.device_type == "cuda":
+        set_default_device("cuda")
+    elif _cuda_by_default_type:  # back from a torch.cuda type; a device set by set_default_device stays
+        set_default_device(None)
+    _cuda_by_default_type = t.device_type == "cuda"
+
+
+_cuda_by_default_type = False

@@ -7,7 +7,7 @@ import weakref
 
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _layout
 from ._array import CPU, device, device_of_array, move_array, to_device
 from .autograd import grad_mode
 from .autograd.function import AccumulateGrad
@@ -77,8 +77,7 @@ class Tensor:
                                "use a computed variable in a subgraph that doesn't require differentiation "
                                "use var_no_grad = var.detach().")
         if value and self._data.dtype.kind not in "fcV":  # "V": ml_dtypes' bfloat16
-            raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients "
-                               f"(got {self.dtype})")
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         self._requires_grad = bool(value)
 
     @property
@@ -195,6 +194,96 @@ class Tensor:
     @property
     def _version_value(self):
         return self._version.value
+
+    # mytorch tensors are dense and strided: never sparse, quantized, nested, meta or MKL-DNN
+    is_sparse = is_sparse_csr = is_quantized = is_meta = is_mkldnn = is_nested = property(lambda self: False)
+    layout = property(lambda self: _layout.strided)
+
+    def get_device(self):
+        """The CUDA device index, or -1 for a CPU tensor."""
+        dev = self.device
+        return -1 if dev.type == "cpu" else (dev.index or 0)
+
+    def storage_offset(self):
+        """Elements between the start of the storage (the base tensor's memory, for a view) and this tensor's."""
+        if self._base is None or self._data.size == 0:
+            return 0
+        return (self.data_ptr() - self._base.data_ptr()) // self._data.itemsize
+
+    def is_signed(self):
+        return self.dtype.is_signed
+
+    def is_inference(self):
+        return False  # inference_mode is no_grad here: no tensor is an inference tensor
+
+    def is_nonzero(self):
+        n = self._data.size
+        if n != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {'no values' if n == 0 else 'more than one value'} "
+                               "is ambiguous")
+        return bool(self._data.reshape(()) != 0)
+
+    def is_same_size(self, other):
+        return self._data.shape == other._data.shape
+
+    def dim_order(self, *, ambiguity_check=False):
+        """The dims from outermost to innermost in memory, by PyTorch's ordering of strides. ambiguity_check=True
+        refuses a tensor with several valid orders (size-1 dims, equal strides); a list of memory formats accepts
+        one that is dense in exactly one of them."""
+        if not isinstance(ambiguity_check, (bool, list)):
+            raise TypeError("The ambiguity_check argument must be a bool or a list of memory formats.")
+        shape, strides = tuple(self._data.shape), self.stride()
+        several = 1 in shape or any(a == b for a, b in zip(strides, strides[1:]))
+        formats = ambiguity_check if isinstance(ambiguity_check, list) else []
+        if (ambiguity_check is not False and several
+                and sum(_dense_in(f, shape, strides) for f in formats) != 1):
+            raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
+                               "memory formats.")
+        ndim = len(shape)
+        contiguous = _dense_in(_layout.contiguous_format, shape, strides)
+        channels_last = _dense_in(_layout.channels_last, shape, strides)
+        if ndim < 2 or (contiguous and not channels_last):
+            return tuple(range(ndim))
+        if channels_last and not contiguous:
+            return (0, *range(2, ndim), 1)
+
+        def should_swap(a, b):  # 1: dim a lies inside dim b (the smaller stride), -1: outside, 0: either
+            sa, sb = strides[a], strides[b]
+            if sa == 0 or sb == 0:
+                return 0
+            if sa == sb:
+                return 0 if shape[b] >= shape[a] else 1
+            return -1 if sb >= sa else 1
+
+        perm = list(reversed(range(ndim)))  # PyTorch's insertion sort, innermost dim first
+        for i in range(1, ndim):
+            d1 = i
+            for d0 in reversed(range(i)):
+                order = should_swap(perm[d0], perm[d1])
+                if order > 0:
+                    perm[d0], perm[d1] = perm[d1], perm[d0]
+                    d1 = d0
+                elif order < 0:
+                    break
+        if ambiguity_check and any(should_swap(a, b) != -1 for a, b in zip(perm, perm[1:])):
+            raise RuntimeError("The tensor does not have unique dim order.")
+        return tuple(reversed(perm))
+
+    def new(self, *args, device=None):
+        """Legacy constructor: a tensor of self's dtype (and device) from sizes, data, or nothing (empty)."""
+        from .ops.factory import empty, tensor
+
+        device = self.device if device is None else device
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            other = args[0]
+            if other._data.dtype != self._data.dtype or other.device != self.device:
+                raise TypeError(f"expected {self.type()} (got {other.type()})")
+            return other.view(other.shape)  # an alias, as PyTorch's
+        if not args or isinstance(args[0], (int, np.integer)) or (len(args) == 1 and isinstance(args[0], Size)):
+            return empty(*(args or (0,)), dtype=self.dtype, device=device)
+        if len(args) != 1 or isinstance(args[0], (float, complex, bool)):
+            raise TypeError(f"new(): data must be a sequence (got {type(args[0]).__name__})")
+        return tensor(args[0], dtype=self.dtype, device=device)
 
     def _wrap_dim(self, dim, ndim=None):
         ndim = self._data.ndim if ndim is None else ndim
@@ -332,8 +421,13 @@ class Tensor:
         arr = self.detach().cpu()._data
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
-    def __dlpack__(self, stream=None):
-        return self._data.__dlpack__()
+    def __dlpack__(self, stream=None, **kwargs):
+        """The DLPack capsule of this tensor's memory (kwargs: the protocol's max_version, dl_device, copy)."""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        if stream is not None:
+            kwargs["stream"] = stream
+        return self._data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
@@ -545,6 +639,29 @@ def _as_array(data):
     if cp is not None and isinstance(data, cp.ndarray):
         return data
     return np.asarray(data)
+
+
+def _dense_in(memory_format, shape, strides):
+    """Whether these sizes and strides are dense in memory_format's order (PyTorch's is_contiguous, size-1 dims
+    ignored); channels_last applies to 4-D tensors, channels_last_3d to 5-D."""
+    ndim = len(shape)
+    if memory_format is _layout.contiguous_format:
+        order = range(ndim - 1, -1, -1)
+    elif memory_format is _layout.channels_last and ndim == 4:
+        order = (1, 3, 2, 0)
+    elif memory_format is _layout.channels_last_3d and ndim == 5:
+        order = (1, 4, 3, 2, 0)
+    else:
+        return False
+    if 0 in shape:
+        return True
+    expected = 1
+    for d in order:
+        if shape[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= shape[d]
+    return True
 
 
 def wrap_dim(dim, ndim):

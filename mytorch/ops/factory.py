@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _dtype
 from .._array import CPU, array_module, device_of_array, factory_device, move_array, on_device, to_device, xp_of
+from ..autograd.function import Function
 from ..random import rng_for
 from ..tensor import Tensor
 from ._registry import public, tensor_methods
@@ -128,7 +129,56 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype, device=dev)
 
 
-asarray = as_tensor
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
+    """obj as a tensor, sharing its memory where dtype and device allow: a tensor, numpy array, DLPack or
+    buffer-protocol object (bytes read as `dtype`, default float). copy=True always copies; copy=False refuses to.
+    requires_grad=None keeps a tensor's own flag, with PyTorch's warning."""
+    from .inplace import type_name
+
+    dev = None if device is None else to_device(device)
+    want = _dtype.to_dtype(dtype)
+    if not isinstance(obj, (Tensor, np.ndarray)) and hasattr(obj, "__dlpack__"):
+        obj = from_dlpack(obj)
+    keep_grad = requires_grad if requires_grad is not None else isinstance(obj, Tensor) and obj._requires_grad
+    if keep_grad and requires_grad is None:
+        import warnings
+
+        warnings.warn("torch.asarray: unspecified requires_grad now defaults to obj.requires_grad instead of False. "
+                      "Pass requires_grad=False explicitly to get the old behavior and silence this warning.",
+                      UserWarning, stacklevel=2)
+    t, force_copy = None, copy is True
+    if isinstance(obj, Tensor):
+        t = obj
+    elif isinstance(obj, np.generic):
+        if copy is False:
+            raise RuntimeError("can't alias NumPy scalars. Either remove copy=False or transform it in a ndarray. ")
+        t, force_copy = from_numpy(np.array(obj)), False
+    elif isinstance(obj, np.ndarray):
+        t = from_numpy(obj)
+    else:
+        try:
+            memoryview(obj)
+        except TypeError:
+            pass
+        else:
+            t = frombuffer(obj, dtype=want or _dtype.get_default_dtype())
+    if t is None:  # a sequence or a number: always new memory
+        if copy is False:
+            raise ValueError("can't alias arbitrary sequence into a tensor.")
+        t = tensor(obj, dtype=want, device=dev)
+        return t.requires_grad_(True) if keep_grad else t
+    wrong_device = dev is not None and dev != t.device
+    wrong_dtype = want is not None and want != t.dtype
+    if force_copy or (copy is None and (wrong_device or wrong_dtype)):
+        t = t.to(device=dev or t.device, dtype=want or t.dtype, copy=True)
+    elif wrong_device:
+        raise ValueError(f"can't alias tensor from device '{t.device}' to '{dev}'.")
+    elif wrong_dtype:
+        raise ValueError(f"can't alias tensor with dtype '{type_name(t._data.dtype)}' into dtype "
+                         f"'{type_name(want.np)}'.")
+    if t.grad_fn is not None and not keep_grad:
+        return t.detach()
+    return t.requires_grad_(keep_grad)
 
 
 def from_numpy(ndarray):
@@ -147,6 +197,9 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
     if offset < 0 or offset > view.nbytes:
         raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than buffer length "
                          f"({view.nbytes} bytes) minus 1")
+    if count < 0 and (view.nbytes - offset) % np_dtype.itemsize:
+        raise ValueError(f"buffer length ({view.nbytes - offset} bytes) after offset ({offset} bytes) must be a "
+                         f"multiple of element size ({np_dtype.itemsize})")
     if count == 0 or (count < 0 and view.nbytes - offset < np_dtype.itemsize) or \
             (count > 0 and view.nbytes - offset < count * np_dtype.itemsize):
         raise ValueError(f"requested buffer length ({count} * {np_dtype.itemsize} bytes) after offset ({offset} "
@@ -165,11 +218,40 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
     return t
 
 
+class _Capsule:
+    """A bare DLPack capsule (from to_dlpack) in the protocol numpy's from_dlpack reads."""
+
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __dlpack__(self, **kwargs):
+        return self.capsule
+
+    def __dlpack_device__(self):
+        return 1, 0  # kDLCPU: a capsule of GPU memory is read by cupy instead
+
+
 def from_dlpack(ext_tensor):
+    """A tensor sharing the memory of a DLPack object (one with __dlpack__, or a capsule from to_dlpack)."""
+    if type(ext_tensor).__name__ == "PyCapsule":
+        for read in (lambda: np.from_dlpack(_Capsule(ext_tensor)),
+                     lambda: array_module(to_device("cuda")).from_dlpack(ext_tensor)):  # host memory, else a GPU's
+            try:
+                return Tensor._make(read())
+            except (BufferError, TypeError, ValueError, RuntimeError):
+                pass
+        raise RuntimeError("from_dlpack received an invalid capsule. Note that DLTensor capsules can be consumed "
+                           "only once, so you might have already constructed a tensor from it once.")
     dev_type, _ = ext_tensor.__dlpack_device__()
     if dev_type == 1:
         return Tensor._make(np.from_dlpack(ext_tensor))
     return Tensor._make(array_module(to_device("cuda")).from_dlpack(ext_tensor))
+
+
+def to_dlpack(tensor):
+    """A DLPack capsule of the tensor's memory (the legacy, unversioned kind), for another library's
+    from_dlpack. It may be consumed once."""
+    return tensor._data.__dlpack__()
 
 
 def _factory(fill):
@@ -386,6 +468,45 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     return Tensor._make(out.reshape(num_samples) if data.ndim == 1 else out)
 
 
+def _same_float_dtype(name, count, prob):
+    if count._data.dtype.kind not in "fV":
+        raise ValueError(f"{name} only supports floating-point dtypes for count, got: {count.type()[6:-6]}")
+    if prob._data.dtype != count._data.dtype:
+        raise RuntimeError(f"Found dtype {prob.type()[6:-6]} but expected {count.type()[6:-6]}")
+
+
+def binomial(count, prob, generator=None):
+    """Binomial(count, prob) draws (count floored, clipped at 0; prob clipped to [0, 1]), broadcast; not
+    differentiable (PyTorch's has no derivative)."""
+    _same_float_dtype("binomial", count, prob)
+    xp = xp_of(count._data)
+    n = xp.maximum(xp.floor(count._data), 0).astype(np.int64)
+    p = xp.clip(prob._data, 0, 1).astype(np.float64)
+    draws = rng_for(count.device, generator).binomial(n, p)
+    return Tensor._make(xp.asarray(draws).astype(count._data.dtype))
+
+
+class Poisson(Function):
+    """Poisson(rate) draws; the gradient is zero, as PyTorch's (PoissonBackward)."""
+
+    @staticmethod
+    def forward(ctx, rate, rng):
+        ctx.shape = rate.shape
+        return xp_of(rate).asarray(rng.poisson(rate.astype(np.float64))).astype(rate.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return xp_of(grad).zeros(ctx.shape, grad.dtype), None
+
+
+def poisson(input, generator=None):
+    if input._data.dtype.kind not in "fV":
+        raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{input.type()[6:-6]}'")
+    if not bool((input._data >= 0).all()):  # nan included
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    return Poisson.apply(input, rng_for(input.device, generator))
+
+
 # *_like ---------------------------------------------------------------------------------------
 def _like(factory):
     def make(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
@@ -430,6 +551,7 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
 
 tensor_methods(new_zeros=_new(zeros), new_ones=_new(ones), new_empty=_new(empty), new_full=_new_full,
                new_tensor=_new_tensor, bernoulli=bernoulli, multinomial=multinomial)
-public(tensor, as_tensor, asarray, from_numpy, frombuffer, zeros, ones, empty, full, scalar_tensor, arange, linspace, logspace,
+public(tensor, as_tensor, asarray, from_numpy, frombuffer, from_dlpack, to_dlpack, binomial, poisson, zeros, ones,
+       empty, full, scalar_tensor, arange, linspace, logspace,
        eye, randn, rand, randint, randperm, normal, bernoulli, multinomial, zeros_like, ones_like, empty_like,
        randn_like, rand_like, full_like, randint_like)

@@ -166,6 +166,11 @@ def check_no_overlap(dst):
                            "single memory location. Please clone() the tensor before performing the operation.")
 
 
+def type_name(np_dtype):
+    """PyTorch's scalar type name of a numpy dtype (Float, Long, ComplexDouble, ...), as its errors spell it."""
+    return Tensor._make(np.empty(0, np_dtype)).type()[len("torch."):-len("Tensor")]
+
+
 def write_into(target, result, allow_overlap=False):
     """Copy result's values into target's storage, with PyTorch's shape and casting checks.
     allow_overlap: fill_, masked_fill_, index_put_ and the like write an expanded tensor's shared memory."""
@@ -182,8 +187,8 @@ def write_into(target, result, allow_overlap=False):
     if src.dtype != dst.dtype:
         src_k, dst_k = _dtype.from_numpy_dtype(src.dtype)._kind, _dtype.from_numpy_dtype(dst.dtype)._kind
         if src_k > dst_k:
-            raise RuntimeError(f"result type {_dtype.from_numpy_dtype(src.dtype).name.capitalize()} can't be "
-                               f"cast to the desired output type {_dtype.from_numpy_dtype(dst.dtype).name.capitalize()}")
+            raise RuntimeError(f"result type {type_name(src.dtype)} can't be cast to the desired output type "
+                               f"{type_name(dst.dtype)}")
     if not allow_overlap:
         check_no_overlap(dst)
     elif dst.size > 1 and any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
@@ -198,11 +203,13 @@ def write_into(target, result, allow_overlap=False):
     target._version.value += 1
 
 
-def _inplace(op):
+def _inplace(op, name=None):
+    """The in-place method `name` (op's name + "_") of out-of-place `op`: op's result written back."""
+
     def method(self, *args, **kwargs):
         return apply_inplace(self, op, *args, **kwargs)
 
-    method.__name__ = op.__name__ + "_"
+    method.__name__ = method.__qualname__ = name or op.__name__ + "_"
     return method
 
 

@@ -71,3 +71,95 @@ def lu_solve(b, LU_data, LU_pivots):
 lu_unpack = _la.lu_unpack
 tensor_methods(lu=lu, lu_solve=lu_solve)
 public(lu, lu_solve, lu_unpack=lu_unpack)
+
+
+# ---------------------------------------------------------------------------------------------
+# deprecated spellings PyTorch keeps: chain_matmul, frobenius_norm, nuclear_norm
+# ---------------------------------------------------------------------------------------------
+def _deprecated(name, use):
+    import warnings
+
+    warnings.warn(f"{name} is deprecated and {use}", UserWarning, stacklevel=3)
+
+
+def chain_matmul(*matrices, out=None):
+    """The product of 2-D matrices (linalg.multi_dot, which picks the cheapest order)."""
+    _deprecated("torch.chain_matmul", "will be removed in a future PyTorch release. Use torch.linalg.multi_dot "
+                "instead, which accepts a list of two or more tensors rather than multiple parameters.")
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for m in matrices:
+        if m.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m.ndim}, expected 2 instead.")
+    for i, (a, b) in enumerate(zip(matrices, matrices[1:])):
+        if a.shape[1] != b.shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(a.shape)} and "
+                               f"{list(b.shape)} cannot be multiplied")
+    result = matrices[0].clone() if len(matrices) == 1 else _la.multi_dot(matrices)
+    return result if out is None else out.set_data_(result)
+
+
+def frobenius_norm(input, dim, keepdim=False):
+    _deprecated("at::frobenius_norm", "it is just left for JIT compatibility. It will be removed in a future "
+                "PyTorch release. Please use `linalg.vector_norm(A, 2., dim, keepdim)` instead")
+    return _la.vector_norm(input, 2, dim, keepdim)
+
+
+def nuclear_norm(input, dim=None, keepdim=False):
+    """nuclear_norm(input, keepdim=False) over the last two dims, or nuclear_norm(input, dim, keepdim=False)."""
+    _deprecated("at::nuclear_norm", "it is just left for JIT compatibility. It will be removed in a future "
+                "PyTorch release. Please use `linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead")
+    if isinstance(dim, bool):
+        dim, keepdim = None, dim
+    return _la.matrix_norm(input, "nuc", (-2, -1) if dim is None else tuple(dim), keepdim)
+
+
+public(chain_matmul, frobenius_norm, nuclear_norm)
+
+
+# ---------------------------------------------------------------------------------------------
+# removed in PyTorch 1.9: the names remain, raising the errors that say what replaces them
+# ---------------------------------------------------------------------------------------------
+_REMOVED = "This function was deprecated since version 1.9 and is now removed. "
+
+
+def matrix_rank(input, tol=None, symmetric=False, *, out=None):
+    raise RuntimeError(_REMOVED.rstrip(" ") + "\nPlease use the `torch.linalg.matrix_rank` function instead. "
+                       "The parameter 'symmetric' was renamed in `torch.linalg.matrix_rank()` to 'hermitian'.")
+
+
+def solve(input, A, *, out=None):
+    raise RuntimeError(_REMOVED + "`torch.solve` is deprecated in favor of `torch.linalg.solve`. `torch.linalg.solve` "
+                       "has its arguments reversed and does not return the LU factorization.\n\nTo get the LU "
+                       "factorization see `torch.lu`, which can be used with `torch.lu_solve` or `torch.lu_unpack`.\n"
+                       "X = torch.solve(B, A).solution should be replaced with:\nX = torch.linalg.solve(A, B)")
+
+
+def lstsq(input, A, *, out=None):
+    raise RuntimeError(_REMOVED + "`torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`.\n`torch.linalg.lstsq` "
+                       "has reversed arguments and does not return the QR decomposition in the returned tuple "
+                       "(although it returns other information about the problem).\n\nTo get the QR decomposition "
+                       "consider using `torch.linalg.qr`.\n\nThe returned solution in `torch.lstsq` stored the "
+                       "residuals of the solution in the last m - n columns of the returned value whenever m > n. In "
+                       "torch.linalg.lstsq, the residuals are in the field 'residuals' of the returned named tuple.\n\n"
+                       "The unpacking of the solution, as in\nX, _ = torch.lstsq(B, A).solution[:A.size(1)]\nshould be "
+                       "replaced with:\nX = torch.linalg.lstsq(A, B).solution")
+
+
+def symeig(input, eigenvectors=False, upper=True, *, out=None):
+    raise RuntimeError(_REMOVED + "The default behavior has changed from using the upper triangular portion of the "
+                       "matrix by default to using the lower triangular portion.\n\nL, _ = torch.symeig(A, "
+                       "upper=upper) should be replaced with:\nL = torch.linalg.eigvalsh(A, UPLO='U' if upper else "
+                       "'L')\n\nand\n\nL, V = torch.symeig(A, eigenvectors=True) should be replaced with:\nL, V = "
+                       "torch.linalg.eigh(A, UPLO='U' if upper else 'L')")
+
+
+def eig(self, eigenvectors=False, *, e=None, v=None):
+    raise RuntimeError(_REMOVED + "`torch.linalg.eig` returns complex tensors of dtype `cfloat` or `cdouble` rather "
+                       "than real tensors mimicking complex tensors.\n\nL, _ = torch.eig(A) should be replaced with:\n"
+                       "L_complex = torch.linalg.eigvals(A)\n\nand\n\nL, V = torch.eig(A, eigenvectors=True) should be "
+                       "replaced with:\nL_complex, V_complex = torch.linalg.eig(A)")
+
+
+tensor_methods(solve=solve, lstsq=lstsq, symeig=symeig, eig=eig)
+public(matrix_rank, solve, lstsq, symeig, eig)

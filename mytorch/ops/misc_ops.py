@@ -793,13 +793,20 @@ def _copy_variant(name, view_fn):
     return op
 
 
+def _slice(input, dim=0, start=None, end=None, step=1):
+    """input[..., start:end:step, ...] along dim (aten's slice)."""
+    return input[(slice(None),) * wrap_dim(dim, input.ndim) + (slice(start, end, step),)]
+
+
 def _views():
     from . import shape
 
     return {"alias": lambda x: x, "diagonal": shape.diagonal, "expand": lambda x, *s: x.expand(*s),
             "narrow": shape.narrow, "permute": shape.permute, "squeeze": shape.squeeze, "t": shape.t,
             "transpose": shape.transpose, "unbind": shape.unbind, "unfold": _unfold, "unsqueeze": shape.unsqueeze,
-            "view": lambda x, *s: x.view(*s), "split_with_sizes": split_with_sizes, "as_strided": as_strided}
+            "view": lambda x, *s: x.view(*s), "split_with_sizes": split_with_sizes, "as_strided": as_strided,
+            "detach": lambda x: x.detach(), "select": shape.select, "slice": _slice, "split": shape.split,
+            "view_as_real": lambda x: _ops().view_as_real(x), "view_as_complex": lambda x: _ops().view_as_complex(x)}
 
 
 COPY_OPS = {f"{k}_copy": _copy_variant(f"{k}_copy", v) for k, v in _views().items()}
@@ -1028,6 +1035,14 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     out = IndexReduce.apply(x, src.to(x.dtype), d, idx, reduce, include_self)
     return out.reshape(()) if input.ndim == 0 else out
 
+def hardshrink(self, lambd=0.5):
+    return _ops().nn.functional.hardshrink(self, lambd)
+
+
+def prelu(self, weight):
+    return _ops().nn.functional.prelu(self, weight)
+
+
 from .inplace import _random_inplace  # noqa: E402
 
 tensor_methods(cauchy_=_random_inplace(_cauchy), geometric_=_random_inplace(_geometric),
@@ -1040,7 +1055,8 @@ tensor_methods(cross=cross, kron=kron, trace=trace, vdot=vdot, diagflat=diagflat
                slice_scatter=slice_scatter, diagonal_scatter=diagonal_scatter, as_strided=as_strided,
                as_strided_scatter=as_strided_scatter,
                unfold=_unfold, split_with_sizes=split_with_sizes, unsafe_split=unsafe_split,
-               unsafe_chunk=unsafe_chunk, dist=dist)
+               unsafe_chunk=unsafe_chunk, dist=dist, cov=cov, corrcoef=corrcoef, hardshrink=hardshrink, prelu=prelu,
+               narrow_copy=COPY_OPS["narrow_copy"])
 public(meshgrid, cartesian_prod, combinations, vander, cdist, dist, cross, kron, block_diag, trace, vdot, diagflat, diff,
        trapezoid, trapz, cumulative_trapezoid, renorm, cov, corrcoef, cummax, cummin, logcumsumexp, bincount, histc,
        isin, quantile, nanquantile, nanmedian, tril_indices, triu_indices, select_scatter, slice_scatter,

@@ -14,6 +14,23 @@ from .linear import _renorm_rows
 __all__ = ["embedding_bag"]
 
 
+def bag_max(rows, bag_of, keep, counts, n_bags):
+    """(max per (bag, column), position in the lookups of the row holding it: -1 for an empty bag, whose max
+    is 0). rows: the looked-up rows; keep: which lookups count (not padding_idx)."""
+    xp = xp_of(rows)
+    longest = max(int(counts.max()) if n_bags else 0, 1)
+    kept = xp.nonzero(keep)[0]
+    slot = xp.arange(len(kept)) - (xp.cumsum(counts) - counts)[bag_of[kept]]
+    grouped = xp.full((n_bags, longest, rows.shape[1]), -xp.inf, dtype=rows.dtype)
+    grouped[bag_of[kept], slot] = rows[kept]
+    lookup = xp.full((n_bags, longest), -1, dtype=np.int64)  # position in the lookups of each bag member
+    lookup[bag_of[kept], slot] = kept
+    pos = grouped.argmax(1)  # (bags, D): the member holding each column's max
+    argmax = xp.take_along_axis(lookup, pos, 1)
+    out = xp.take_along_axis(grouped, pos[:, None], 1)[:, 0]
+    return xp.where(argmax >= 0, out, 0).astype(rows.dtype, copy=False), argmax
+
+
 class EmbeddingBag(Function):
     @staticmethod
     def forward(ctx, weight, flat, bag_of, keep, per_sample_weights, n_bags, mode, scale_grad_by_freq):
@@ -28,17 +45,8 @@ class EmbeddingBag(Function):
         ctx.save_for_backward(weight, per_sample_weights)
         ctx.meta = (flat, bag_of, keep, counts, mode, scale_grad_by_freq)
         if mode == "max":
-            longest = max(int(counts.max()) if n_bags else 0, 1)
-            kept = xp.nonzero(keep)[0]
-            slot = xp.arange(len(kept)) - (xp.cumsum(counts) - counts)[bag_of[kept]]
-            grouped = xp.full((n_bags, longest, D), -xp.inf, dtype=weight.dtype)
-            grouped[bag_of[kept], slot] = rows[kept]
-            lookup = xp.full((n_bags, longest), -1, dtype=np.int64)  # position in `flat` of each bag member
-            lookup[bag_of[kept], slot] = kept
-            pos = grouped.argmax(1)  # (bags, D): the member holding each column's max
-            ctx.argmax = xp.take_along_axis(lookup, pos, 1)  # -1 for an empty bag
-            out = xp.take_along_axis(grouped, pos[:, None], 1)[:, 0]
-            return xp.where(ctx.argmax >= 0, out, 0).astype(weight.dtype, copy=False)
+            out, ctx.argmax = bag_max(rows, bag_of, keep, counts, n_bags)
+            return out
         out = xp.zeros((n_bags, D), dtype=weight.dtype)
         add_at(out, bag_of[keep], rows[keep])
         if mode == "mean":
