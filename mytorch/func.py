@@ -152,21 +152,15 @@ def grad(func, argnums=0, has_aux=False):
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn[, aux]); vjp_fn(cotangents) returns the cotangents' products with the
     Jacobian, one per primal. vjp_fn can be called several times."""
-    nested = any(t.requires_grad for p in primals for t in _leaves(p)) and autograd.is_grad_enabled()
-    inputs = [_map(p, _lift if nested else lambda t: t.detach().requires_grad_(True)) for p in primals]
-    with autograd.enable_grad():
-        out = func(*inputs)
-    out, aux = (out if has_aux else (out, None))
-    outs = _leaves(out)
+    out, aux, outs, leaves, nested = _primal_graph(func, primals, has_aux, "vjp")
 
     def vjp_fn(cotangents):
         cts = _leaves(cotangents)
-        leaves = [t for p in inputs for t in _leaves(p)]
         grads = autograd.grad(outs, leaves, grad_outputs=cts, retain_graph=True, allow_unused=True,
                               create_graph=nested or any(c.requires_grad for c in cts))
         grads = [g if g is not None else _zeros_like(t) for g, t in zip(grads, leaves)]
         per, k = [], 0
-        for p in inputs:
+        for p in primals:  # the primals' pytree structure
             n = len(_leaves(p))
             per.append(_rebuild(p, grads[k:k + n]))
             k += n

@@ -64,44 +64,23 @@ def _feature_shape(input, p, train):
     return _feature_mask_shape(input, True)
 
 
-def dropout(input, p, train):
-    _check_p(p)
-    return _dropout(input, p, train, False, input.shape)
+def _dropout_variant(body, inplace, feature):
+    """torch.<kind>dropout[_](input, p, train): F's body over the whole input or (feature) whole channels."""
+    def op(input, p, train):
+        _check_p(p)
+        return body(input, p, train, inplace, _feature_shape(input, p, train) if feature else input.shape)
+    return op
 
 
-def dropout_(input, p, train):
-    _check_p(p)
-    return _dropout(input, p, train, True, input.shape)
-
-
-def feature_dropout(input, p, train):
-    _check_p(p)
-    return _dropout(input, p, train, False, _feature_shape(input, p, train))
-
-
-def feature_dropout_(input, p, train):
-    _check_p(p)
-    return _dropout(input, p, train, True, _feature_shape(input, p, train))
-
-
-def alpha_dropout(input, p, train):
-    _check_p(p)
-    return _alpha_dropout(input, p, train, False, input.shape)
-
-
-def alpha_dropout_(input, p, train):
-    _check_p(p)
-    return _alpha_dropout(input, p, train, True, input.shape)
-
-
-def feature_alpha_dropout(input, p, train):
-    _check_p(p)
-    return _alpha_dropout(input, p, train, False, _feature_shape(input, p, train))
-
-
-def feature_alpha_dropout_(input, p, train):
-    _check_p(p)
-    return _alpha_dropout(input, p, train, True, _feature_shape(input, p, train))
+dropout, dropout_ = _dropout_variant(_dropout, False, False), _dropout_variant(_dropout, True, False)
+feature_dropout, feature_dropout_ = _dropout_variant(_dropout, False, True), _dropout_variant(_dropout, True, True)
+alpha_dropout, alpha_dropout_ = _dropout_variant(_alpha_dropout, False, False), _dropout_variant(_alpha_dropout,
+                                                                                                 True, False)
+feature_alpha_dropout = _dropout_variant(_alpha_dropout, False, True)
+feature_alpha_dropout_ = _dropout_variant(_alpha_dropout, True, True)
+for _name in ("dropout", "dropout_", "feature_dropout", "feature_dropout_", "alpha_dropout", "alpha_dropout_",
+              "feature_alpha_dropout", "feature_alpha_dropout_"):
+    globals()[_name].__name__ = globals()[_name].__qualname__ = _name
 
 
 # activations without F's inplace flag --------------------------------------------------------------------
