@@ -143,6 +143,19 @@ def default_complex_dtype():
     return complex128 if _default_float is float64 else complex64
 
 
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+               "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def type_name(d):
+    """PyTorch's scalar type name ('Float', 'Long', 'ComplexDouble') of a dtype, a numpy dtype or a tensor, as its
+    errors and Tensor.type() spell it."""
+    d = getattr(d, "dtype", d)
+    name = d.name if isinstance(d, dtype) else np.dtype(d).name
+    return _TYPE_NAMES.get(name, name)
+
+
 def from_numpy_dtype(np_dtype):
     try:
         return _FROM_NP[np.dtype(np_dtype)]

@@ -57,14 +57,20 @@ CPU_TYPES = _make("torch", "cpu")
 CUDA_TYPES = _make("torch.cuda", "cuda")
 
 
+def _by_name(spec):
+    """The legacy class named 'torch.FloatTensor' / 'torch.cuda.LongTensor', or None; with the name's parts."""
+    prefix, _, name = spec.rpartition(".")
+    table = CUDA_TYPES if prefix == "torch.cuda" else CPU_TYPES if prefix == "torch" else {}
+    return table.get(name), prefix, name
+
+
 def resolve(spec):
     """A legacy class or its name ('torch.FloatTensor', 'torch.cuda.LongTensor') -> (dtype, device type)."""
     if isinstance(spec, str):
-        prefix, _, name = spec.rpartition(".")
-        table = CUDA_TYPES if prefix == "torch.cuda" else CPU_TYPES if prefix == "torch" else None
-        if table is None or name not in table:
+        found = _by_name(spec)[0]
+        if found is None:
             raise ValueError(f"invalid type: '{spec}'")
-        spec = table[name]
+        spec = found
     return spec.dtype, spec.device_type
 
 
@@ -72,11 +78,10 @@ def set_default_tensor_type(t, /):
     """Deprecated in PyTorch, still honoured: a floating legacy type (or its name) sets the default dtype, and
     a torch.cuda one the default device too (until a CPU type is set)."""
     if isinstance(t, str):
-        prefix, _, name = t.rpartition(".")
-        table = CUDA_TYPES if prefix == "torch.cuda" else CPU_TYPES if prefix == "torch" else None
-        if table is None or name not in table:
+        found, prefix, name = _by_name(t)
+        if found is None:
             raise AttributeError(f"module '{prefix or t}' has no attribute '{name}'")
-        t = table[name]
+        t = found
     if not isinstance(t, _LegacyType):
         raise TypeError("invalid type object: only floating-point types are supported as the default type")
     if not t.dtype.is_floating_point:

@@ -291,11 +291,8 @@ class Tensor:
 
     def type(self, dtype=None):
         if dtype is None:
-            names = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                     "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                     "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
             prefix = "torch.cuda." if self.device.type == "cuda" else "torch."
-            return f"{prefix}{names[self.dtype.name]}Tensor"
+            return f"{prefix}{_dtype.type_name(self.dtype)}Tensor"
         if isinstance(dtype, (str, type)):  # 'torch.cuda.FloatTensor' or torch.FloatTensor: dtype and device
             from ._legacy_tensors import resolve
 

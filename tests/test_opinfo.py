@@ -276,9 +276,11 @@ def _check_values(op, fn, dtype):
     return judged
 
 
-def _check_grads(op, fn, dtype):
-    judged = 0
-    for s in _samples(op, dtype, requires_grad=True):
+def _grad_samples(op, dtype, limit=None):
+    """(sample, [(torch leaf, mytorch leaf)], mytorch arguments) for the samples whose gradients can be judged."""
+    for i, s in enumerate(_samples(op, dtype, requires_grad=True)):
+        if limit is not None and i >= limit:
+            return
         if _uses_dropout(op, s):
             continue
         leaves = []
@@ -286,8 +288,13 @@ def _check_grads(op, fn, dtype):
             m_args = to_mytorch([s.input, s.args, s.kwargs], leaves)
         except Unsupported:
             continue
-        if not leaves:
-            continue
+        if leaves:
+            yield s, leaves, m_args
+
+
+def _check_grads(op, fn, dtype):
+    judged = 0
+    for s, leaves, m_args in _grad_samples(op, dtype):
         try:
             ref_out = _call(op, op.op, s, (s.input, s.args, s.kwargs))
             ref_loss = _weighted_sum(_flat_tensors(ref_out), torch)
@@ -317,18 +324,7 @@ def _check_gradgrads(op, fn, dtype):
     """Second derivatives: the weighted sum of the input gradients (taken with create_graph=True) differentiated
     again, against torch's, wherever torch has a double backward for the sample."""
     judged = 0
-    for i, s in enumerate(_samples(op, dtype, requires_grad=True)):
-        if i >= GRADGRAD_SAMPLES_PER_OP:
-            break
-        if _uses_dropout(op, s):
-            continue
-        leaves = []
-        try:
-            m_args = to_mytorch([s.input, s.args, s.kwargs], leaves)
-        except Unsupported:
-            continue
-        if not leaves:
-            continue
+    for s, leaves, m_args in _grad_samples(op, dtype, GRADGRAD_SAMPLES_PER_OP):
         ref_leaves = [t for t, _ in leaves]
         try:
             ref_loss = _weighted_sum(_flat_tensors(_call(op, op.op, s, (s.input, s.args, s.kwargs))), torch)

@@ -511,7 +511,7 @@ def _bitwise(ufunc, name):
         a, b = promote(name, input, other)
         t = a if isinstance(a, Tensor) else b
         if t._data.dtype.kind == "f":
-            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{t.type()[6:-6]}'")
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_dtype.type_name(t)}'")
         return NonDiffBinary.apply(a, b, ufunc)
 
     op.__name__ = name
@@ -525,7 +525,7 @@ bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
 
 def bitwise_not(input):
     if input._data.dtype.kind == "f":
-        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{input.type()[6:-6]}'")
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{_dtype.type_name(input)}'")
     return Tensor._make(xp_of(input._data).invert(input._data))
 
 

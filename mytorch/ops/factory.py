@@ -470,9 +470,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
 
 def _same_float_dtype(name, count, prob):
     if count._data.dtype.kind not in "fV":
-        raise ValueError(f"{name} only supports floating-point dtypes for count, got: {count.type()[6:-6]}")
+        raise ValueError(f"{name} only supports floating-point dtypes for count, got: {_dtype.type_name(count)}")
     if prob._data.dtype != count._data.dtype:
-        raise RuntimeError(f"Found dtype {prob.type()[6:-6]} but expected {count.type()[6:-6]}")
+        raise RuntimeError(f"Found dtype {_dtype.type_name(prob)} but expected {_dtype.type_name(count)}")
 
 
 def binomial(count, prob, generator=None):
@@ -501,7 +501,7 @@ class Poisson(Function):
 
 def poisson(input, generator=None):
     if input._data.dtype.kind not in "fV":
-        raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{input.type()[6:-6]}'")
+        raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{_dtype.type_name(input)}'")
     if not bool((input._data >= 0).all()):  # nan included
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     return Poisson.apply(input, rng_for(input.device, generator))

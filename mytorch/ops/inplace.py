@@ -166,9 +166,7 @@ def check_no_overlap(dst):
                            "single memory location. Please clone() the tensor before performing the operation.")
 
 
-def type_name(np_dtype):
-    """PyTorch's scalar type name of a numpy dtype (Float, Long, ComplexDouble, ...), as its errors spell it."""
-    return Tensor._make(np.empty(0, np_dtype)).type()[len("torch."):-len("Tensor")]
+type_name = _dtype.type_name
 
 
 def write_into(target, result, allow_overlap=False):

@@ -90,9 +90,7 @@ def _float_required(name, t):
                            f"or complex dtype. Got: {_type_name(t)}")
 
 
-def _type_name(t):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[t.dtype.name]
+_type_name = _dtype.type_name
 
 
 def _cast(t, dtype):

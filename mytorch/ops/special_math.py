@@ -377,7 +377,7 @@ def _int_binary(name, ufunc):
         t = a if isinstance(a, Tensor) else b
         if t._data.dtype.kind not in "biu":
             kernel = {"bitwise_left_shift": "lshift", "bitwise_right_shift": "rshift"}.get(name, name)
-            raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for '{t.type()[6:-6]}'")
+            raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for '{_dtype.type_name(t)}'")
         xp = xp_of(t._data)
         return Tensor._make(xp.asarray(getattr(xp, ufunc)(ad, bd)).astype(t._data.dtype, copy=False))
 

@@ -317,11 +317,7 @@ def _check_class_target(x, target):
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}".replace("mytorch.", ""))
 
 
-def _tname(t):
-    """PyTorch's short name ('Long', 'Float') of a tensor's dtype or a dtype, used in its kernel errors."""
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[
-        getattr(t, "dtype", t).name]
+_tname = _dtype.type_name
 
 
 def _check_class_weight(input, weight):
