@@ -4,11 +4,13 @@ memory a step needs in each.
     python benchmarks/bench_train_step.py                     # dim 128, 2 layers, batch 16 x 64 tokens
     python benchmarks/bench_train_step.py --dim 256 --batch 8 --ctx 128
     python benchmarks/bench_train_step.py --threads 1         # both libraries on one thread
+    python benchmarks/bench_train_step.py --threads 0         # each library's own default (follows the load)
     python benchmarks/bench_train_step.py --same-process      # alternate steps in one process instead
     python benchmarks/bench_train_step.py --profile           # cProfile of the mytorch steps
 
 Both libraries get the same thread count (mytorch.set_num_threads / torch.set_num_threads; default:
-numpy's BLAS thread count) and the same batches. Each library trains in its own fresh process (so
+numpy's BLAS thread count; `--threads 0` leaves each library's default, mytorch's following the machine's
+load, PyTorch's fixed) and the same batches. Each library trains in its own fresh process (so
 neither's idle worker threads get in the other's way), the processes taking turns for --rounds rounds
 so both see the same machine load; the time is the median step over all rounds. The speed ratio is
 torch time / mytorch time (above 1: mytorch is faster); on a machine whose speed drifts, the per-round
@@ -92,7 +94,8 @@ def child(lib_name, args):
     else:
         lib = mytorch
         mytorch.cpu_kernels.warm_up()  # the compiled code is the library's, like torch's own .so files
-    lib.set_num_threads(args.threads)
+    if args.threads:
+        lib.set_num_threads(args.threads)
     step = make_run(lib, args)
     batches = list(text_batches(args.steps + args.warmup, batch=args.batch, ctx=args.ctx, vocab=args.vocab))
     try:  # restart the high-water mark here, so that imports and set-up don't count (Linux >= 4.0)
@@ -145,7 +148,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="turns of fresh processes per library")
-    parser.add_argument("--threads", type=int, default=None, help="threads for both (default: numpy's BLAS)")
+    parser.add_argument("--threads", type=int, default=None, help="threads for both (default: numpy's BLAS; 0: each library's default)")
     parser.add_argument("--same-process", action="store_true", help="alternate steps in one process")
     parser.add_argument("--profile", action="store_true", help="cProfile the mytorch steps (--same-process)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -160,12 +163,14 @@ def main(argv=None):
     if args.same_process or args.profile:
         import torch
 
-        mytorch.set_num_threads(args.threads)
-        torch.set_num_threads(args.threads)
+        if args.threads:
+            mytorch.set_num_threads(args.threads)
+            torch.set_num_threads(args.threads)
         t, mem, how = time_both(args, torch), None, "same process, alternating steps"
     else:
         (t, mem), how = separate_processes(args), f"separate processes, {args.rounds} rounds"
-    line = (f"GPT step (dim={args.dim}, batch={args.batch}x{args.ctx}, gelu={args.gelu}, {args.threads} threads each, "
+    line = (f"GPT step (dim={args.dim}, batch={args.batch}x{args.ctx}, gelu={args.gelu}, "
+            f"{f'{args.threads} threads each' if args.threads else 'default threads'}, "
             f"{how}, load {load:.1f}): mytorch {t['mytorch'] * 1e3:.1f} ms, torch {t['torch'] * 1e3:.1f} ms, "
             f"speed ratio torch/mytorch = {t['torch'] / t['mytorch']:.2f}")
     if len(t.get("ratios", ())) > 1:
