@@ -8,7 +8,7 @@ environment (OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS, NUMBA_NUM_T
 body runs on are re-read from the machine's load about twice a second (Linux): the CPUs this process may
 use, less those other processes kept busy since the last look (/proc/stat, less this process's own
 os.times()). Parallel code whose threads are preempted waits at every barrier for the slowest one: beside
-one other CPU-bound process on 2 cores a training step on 2 threads ran 5.6x slower than on 1. The count
+one other CPU-bound process on 2 cores a GPT step on 2 threads ran 3x slower than on 1 (231 vs 75 ms). The count
 goes down once the free CPUs fall half a CPU below it, back up once they are three quarters of a CPU
 above it, never above the default (numpy's BLAS thread count, capped at those CPUs), and numpy's BLAS pool
 is sized with it."""
