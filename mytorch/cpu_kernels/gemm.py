@@ -185,8 +185,11 @@ def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, one, a, lda, s
             if add:
                 r0, r1 = (lo, hi) if how == _ROWS else (0, m)
                 c0, c1 = (lo, hi) if how == _COLS else (0, n)
-                for r in range(r0, r1):
-                    ci[r, c0:c1] = bias[c0:c1]
+                src = bias[c0:c1]
+                for r in range(r0, r1):  # indices from 0, for the loop to vectorise
+                    dst = ci[r, c0:c1]
+                    for j in range(dst.shape[0]):
+                        dst[j] = src[j]
             if how == _BATCH:
                 _cblas_gemm(gemm, ta, tb, m, n, k, one, pa, lda, pb, ldb, beta, pc, n)
             elif how == _ROWS and hi > lo:  # rows lo..hi of op(A) and of C
