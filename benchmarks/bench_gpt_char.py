@@ -171,13 +171,16 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
 
     threads = args.threads or blas_threads()
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)  # PyTorch's intra-op pool and numpy's BLAS (mytorch): the same count
+    torch_threads, mine_threads = torch.get_num_threads(), mytorch.get_num_threads()
+    # PyTorch's intra-op pool, and mytorch's (its compiled bodies, its GEMMs and numpy's BLAS): the same count
+    torch.set_num_threads(threads)
+    mytorch.set_num_threads(threads)
     try:
-        with threadpool_limits(threads):
+        with threadpool_limits(threads):  # BLAS libraries loaded later (scipy's) too
             return run(args, torch, threads)
     finally:
         torch.set_num_threads(torch_threads)
+        mytorch.set_num_threads(mine_threads)
 
 
 def run(args, torch, threads):

@@ -49,8 +49,17 @@ def set_num_threads(int):  # noqa: A002  (PyTorch's parameter name)
     _intra_op = int
 
 
+_private = set()  # real paths of BLAS libraries loaded for mytorch's own pool (cpu_kernels.gemm), on one thread
+
+
+def private_blas(path):
+    """Leave the library at path out of the thread count: mytorch loaded it on its sequential layer, and it
+    reports the machine's CPU count, not threads of its own."""
+    _private.add(os.path.realpath(path))
+
+
 def _blas_threads():
-    info = _blas_pools().info()
+    info = [pool for pool in _blas_pools().info() if os.path.realpath(pool["filepath"]) not in _private]
     return max((pool["num_threads"] for pool in info), default=os.cpu_count() or 1)
 
 

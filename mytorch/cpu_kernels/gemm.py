@@ -37,6 +37,7 @@ from numba.core import types
 from numba.extending import intrinsic
 
 from . import _parallel
+from .. import _threads
 from .._threads import intra_op_threads
 
 MIN_FLOPS = 1 << 18  # m * n * k up to which OpenBLAS stays on one thread itself: numpy's call then
@@ -101,6 +102,7 @@ def _load_mkl():
         found = {np.dtype(dtype): _address(lib, f"cblas_{letter}gemm_64")
                  for letter, dtype in (("s", np.float32), ("d", np.float64))}
         if all(found.values()):
+            _threads.private_blas(lib._name)  # sequential: not a pool the thread count is read from
             return Blas("mkl", found, 0)
         return None
     return None
