@@ -627,3 +627,22 @@ def test_exp_special_values_and_range_as_numpy():
     finite = np.isfinite(want32)
     assert np.isnan(got[0]) and np.array_equal(np.isinf(got[1:]), np.isinf(want32[1:]))
     assert np.all(np.abs(got[finite] - want[finite]) <= 1.5 * np.spacing(want32[finite]) + 1e-45)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (65, 17), (200, 48), (129, 1000)])
+def test_column_sums_match_a_float64_sum(shape):
+    """The bias gradient's column sums (split by columns over three threads, rows in float32 chunks) against
+    numpy's float64 sum and PyTorch's, and through linear's backward."""
+    from mytorch.cpu_kernels import reduce
+
+    g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    scale = np.abs(g).astype(np.float64).sum(0)  # float32 rounding grows with the terms' sizes, not the sum's
+    err = np.abs(reduce.column_sums(g) - g.astype(np.float64).sum(0))
+    assert np.all(err <= 2e-6 * scale + 1e-7), (err / scale).max()
+    x = np.random.default_rng(2).standard_normal((shape[0], 5)).astype(np.float32)
+    w = np.random.default_rng(3).standard_normal((shape[1], 5)).astype(np.float32)
+    b = mytorch.zeros(shape[1], requires_grad=True)
+    F.linear(mytorch.tensor(x), mytorch.tensor(w), b).backward(mytorch.tensor(g))
+    tb = torch.zeros(shape[1], requires_grad=True)
+    TF.linear(torch.tensor(x), torch.tensor(w), tb).backward(torch.tensor(g))
+    assert np.all(np.abs(b.grad.numpy() - tb.grad.numpy()) <= 4e-6 * scale + 1e-7)

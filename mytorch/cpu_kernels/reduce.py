@@ -33,3 +33,38 @@ def trailing_sum(x, k):
     out = np.empty(len(rows), np.float64)
     _row_sums.run(_parallel.threads(rows.size, _package.PAR_MIN_ARITH), rows, out)
     return out.reshape(lead)
+
+
+COLUMN_CHUNK = 64  # rows summed in float32 before their sum joins the float64 total
+
+
+@_parallel.kernel(fastmath=_math.REDUCE)
+def _column_sums(x, out, parts):
+    """out[j] = sum over rows of x[:, j]; the columns split into `parts` ranges (one per thread), each summed
+    row by row (contiguous runs of a row: the loop is vectorised across columns), COLUMN_CHUNK rows at a time
+    in float32, the chunks' sums in float64 (float64 all the way would halve the SIMD lanes)."""
+    rows, cols = x.shape
+    for t in nb.prange(parts):
+        lo, hi = cols * t // parts, cols * (t + 1) // parts
+        total = np.zeros(hi - lo, np.float64)
+        acc = np.empty(hi - lo, np.float32)
+        for start in range(0, rows, COLUMN_CHUNK):
+            acc[:] = 0
+            for i in range(start, min(rows, start + COLUMN_CHUNK)):
+                seg = x[i, lo:hi]
+                for j in range(seg.shape[0]):
+                    acc[j] += seg[j]
+            for j in range(acc.shape[0]):
+                total[j] += acc[j]
+        dst = out[lo:hi]
+        for j in range(dst.shape[0]):
+            dst[j] = total[j]
+
+
+def column_sums(x):
+    """x.sum(0) of a C-contiguous float32 (rows, cols) array, summed in float64, as float32."""
+    out = np.empty(x.shape[1], x.dtype)
+    n = _parallel.threads(x.size, _package.PAR_MIN_ARITH)
+    n = max(1, min(n, x.shape[1] // 16))  # at least 16 columns (a 64-byte line) per thread
+    _column_sums.run(n, x, out, n)
+    return out

@@ -108,6 +108,10 @@ def column_sums(a):
     """a.sum(0) of a 2-D float array (a bias's gradient). On the CPU it is a row of ones times a, a product
     that reads a once on the pool's threads (numpy's sum(0) adds a's rows into the result one after another
     on one thread); half arrays sum in float32, as PyTorch's do."""
+    if cpu_kernels.use(a):  # float32: one compiled pass over a's rows, by columns over the threads
+        from ..cpu_kernels import reduce
+
+        return reduce.column_sums(a)
     if type(a) is np.ndarray and a.dtype.char in "fd":
         return _matmul(np.ones((1, a.shape[0]), a.dtype), a)[0]
     return a.sum(axis=0, dtype=acc_dtype(a))
