@@ -26,8 +26,9 @@ def _fwd(x, y, scale, lq, log):
     n = x.shape[1]
     bad = 0
     for r in nb.prange(x.shape[0]):
-        row, out = x[r], y[r]
         visible = n if lq == 0 else min(n, r % lq + 1)
+        # views of the visible keys: loops from 0 over a view vectorise where ones up to `visible` stayed scalar
+        row, out = x[r, :visible], y[r, :visible]
         m = (_math.row_max(row, visible) if scale >= 0 else _math.row_min(row, visible)) * scale
         if m > -np.inf and m < np.inf:
             m32 = f32(m)
@@ -50,8 +51,9 @@ def _fwd(x, y, scale, lq, log):
                     for j in range(visible):
                         out[j] *= inv
                     hidden = 0.0
-                for j in range(visible, n):
-                    out[j] = hidden
+                rest = y[r, visible:]
+                for j in range(rest.shape[0]):
+                    rest[j] = hidden
             else:
                 bad += 1
         else:
