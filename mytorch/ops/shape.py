@@ -42,7 +42,8 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.transpose(np.argsort(ctx.dims)), None
+        dims = ctx.dims  # the inverse permutation, in Python (np.argsort costs ~2 us here)
+        return grad.transpose(sorted(range(len(dims)), key=dims.__getitem__)), None
 
     @staticmethod
     def differentiable_backward(ctx, grad):
