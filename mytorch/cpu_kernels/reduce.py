@@ -18,17 +18,27 @@ def _row_sums(x, out):
         out[r] = _math.row_sum(x[r], n)
 
 
+@_parallel.kernel(fastmath=_math.REDUCE)
+def _flat_sum(flat, parts):
+    """sum(flat) in float64: its BLOCK-element blocks summed in parallel into parts, then parts and the tail
+    added up (one call: the adding-up in Python cost as much as a thread's share of a 1M-element sum)."""
+    for i in nb.prange(parts.shape[0]):
+        parts[i] = _math.row_sum(flat[i * BLOCK:(i + 1) * BLOCK], BLOCK)
+    total = 0.0
+    for i in range(parts.shape[0]):
+        total += parts[i]
+    cut = parts.shape[0] * BLOCK
+    return total + _math.row_sum(flat[cut:], flat.shape[0] - cut)
+
+
 def trailing_sum(x, k):
     """float64 sums of x (C-contiguous float32) over its last k axes: an array of x.shape[:-k]."""
     lead = x.shape[:x.ndim - k]
     rows = x.reshape(-1, x.size // max(math.prod(lead), 1)) if x.size else x.reshape(len(x) if lead else 1, 0)
     if len(rows) == 1 and rows.shape[1] >= 2 * BLOCK:  # one long row: sum blocks in parallel, then add up
         flat = rows[0]
-        cut = len(flat) - len(flat) % BLOCK
-        parts = np.empty(cut // BLOCK, np.float64)
-        blocks = flat[:cut].reshape(-1, BLOCK)
-        _row_sums.run(_parallel.threads(blocks.size, _package.PAR_MIN_ARITH), blocks, parts)
-        total = parts.sum() + _math.row_sum(flat[cut:], len(flat) - cut)
+        parts = np.empty(len(flat) // BLOCK, np.float64)
+        total = _flat_sum.run(_parallel.threads(flat.size, _package.PAR_MIN_ARITH), flat, parts)
         return np.asarray(total).reshape(lead)
     out = np.empty(len(rows), np.float64)
     _row_sums.run(_parallel.threads(rows.size, _package.PAR_MIN_ARITH), rows, out)
