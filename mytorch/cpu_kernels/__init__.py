@@ -168,6 +168,8 @@ def warm_up():
                 copy.copy_c(v, threads)
             copy.copy_into(np.zeros((4, 16), np.float32)[:, 8:], x, threads)  # a piece of a concatenation
             reduce.trailing_sum(x, 1)
+            reduce.trailing_sum(np.zeros(2 * reduce.BLOCK, np.float32), 1)  # one long row: the block sums
+            reduce.column_sums(np.zeros((4, 64), np.float32))  # 16 columns or more per thread
             for dtype in (np.float32, np.float64):  # large enough for the pool (gemm.MIN_FLOPS)
                 square = np.zeros((80, 80), dtype)
                 gemm.matmul(square, square)
