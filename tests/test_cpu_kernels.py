@@ -646,3 +646,31 @@ def test_column_sums_match_a_float64_sum(shape):
     tb = torch.zeros(shape[1], requires_grad=True)
     TF.linear(torch.tensor(x), torch.tensor(w), tb).backward(torch.tensor(g))
     assert np.all(np.abs(b.grad.numpy() - tb.grad.numpy()) <= 4e-6 * scale + 1e-7)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_on_a_split_qkv_matches_pytorch(causal):
+    """q, k, v split from one projection (GPT's attention): their gradients are written side by side into one
+    buffer laid out as the projection, which the split's backward then hands on without concatenating."""
+    B, T, H, D = 2, 8, 2, 4
+    x = np.random.default_rng(4).standard_normal((B, T, 3 * H * D)).astype(np.float32)
+    go = np.random.default_rng(5).standard_normal((B, T, H * D)).astype(np.float32)
+    grads = []
+    for lib, fn in ((mytorch, F), (torch, TF)):
+        qkv = lib.tensor(x, requires_grad=True)
+        q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in qkv.split(H * D, dim=2))
+        y = fn.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        (y.transpose(1, 2).reshape(B, T, H * D) * lib.tensor(go)).sum().backward()
+        grads.append(qkv.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-6)
+
+
+def test_split_backward_hands_on_side_by_side_gradients():
+    from mytorch.ops.shape import _side_by_side
+
+    whole = np.arange(24.0).reshape(2, 12).copy()  # an array that owns its data, as a gradient buffer does
+    pieces = [(0, 4), (4, 4), (8, 4)]
+    views = [whole[:, s:s + n] for s, n in pieces]
+    assert _side_by_side(views, whole.shape, 1, pieces) is whole
+    assert _side_by_side([v.copy() for v in views], whole.shape, 1, pieces) is None  # separate arrays: concatenate
+    assert _side_by_side(views[::-1], whole.shape, 1, pieces) is None  # out of order

@@ -142,6 +142,23 @@ def _concatenate(arrays, dim):
     return cpu_kernels.concatenate(arrays, dim) if xp is np else xp.concatenate(arrays, dim)
 
 
+def _side_by_side(grads, shape, dim, pieces):
+    """The array whose pieces along dim the gradients already are (attention's q, k, v gradients, written into
+    one buffer laid out as the qkv projection: nn/functional/attention.py), so that concatenating them would
+    copy it into itself; else None."""
+    base = grads[0].base
+    if type(base) is not np.ndarray or base.shape != shape or base.dtype != grads[0].dtype or \
+            not base.flags.c_contiguous:
+        return None
+    start = base.__array_interface__["data"][0]
+    step = base.strides[dim]
+    for g, (first, _) in zip(grads, pieces):
+        if type(g) is not np.ndarray or g.base is not base or g.strides != base.strides or \
+                g.__array_interface__["data"][0] != start + first * step:
+            return None
+    return base
+
+
 class Split(Function):
     """One node, several view outputs (split/chunk/unbind/tensor_split). pieces: (start, length) along dim;
     squeeze: unbind's integer selects. Unused outputs arrive as zero grads."""
@@ -164,7 +181,8 @@ class Split(Function):
         if squeeze:
             return xp.stack(grads, dim), None, None, None
         if all(p[0] == q[0] + q[1] for q, p in zip(pieces, pieces[1:])) and sum(n for _, n in pieces) == shape[dim]:
-            return _concatenate(grads, dim), None, None, None
+            whole = _side_by_side(grads, shape, dim, pieces)
+            return (_concatenate(grads, dim) if whole is None else whole), None, None, None
         out = xp.zeros(shape, grads[0].dtype)  # overlapping pieces (tensor_split with unsorted indices)
         key = (slice(None),) * dim
         for (start, n), g in zip(pieces, grads):

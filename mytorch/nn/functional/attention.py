@@ -40,6 +40,26 @@ def _swap(a):
     return a.swapaxes(-1, -2)
 
 
+def _like_inputs(inputs, grads):
+    """grads laid out as their inputs are, in one buffer shaped as the inputs' common base, where the inputs are
+    views of one C-contiguous array (q, k, v split from one qkv projection): the views' backward (transpose,
+    reshape) then stays copy-free, and the split's backward finds the three pieces already side by side in
+    that buffer (ops/shape.py Split) instead of concatenating them. grads as they are otherwise."""
+    base = inputs[0].base
+    if type(base) is not np.ndarray or not base.flags.c_contiguous or base.dtype != inputs[0].dtype or any(
+            type(a) is not np.ndarray or a.base is not base for a in inputs):
+        return grads
+    buf = np.empty_like(base)
+    start = base.__array_interface__["data"][0]
+    out = []
+    for a, g in zip(inputs, grads):
+        view = np.ndarray(a.shape, a.dtype, buffer=buf, offset=a.__array_interface__["data"][0] - start,
+                          strides=a.strides)
+        cpu_kernels.copy_into(view, g)
+        out.append(view)
+    return tuple(out)
+
+
 class _Attention(Function):
     """fused=True: the flash attention kernels (mytorch.kernels.flash_attention) stream over key blocks and
     save only out and the row logsumexp instead of P; GQA is native there (no repeated k/v), the window is
@@ -134,6 +154,8 @@ class _Attention(Function):
             dq = _matmul(ds, k) if needs[0] else None
             dk = _matmul(_swap(ds), q) if needs[1] else None
             dv = _matmul(_swap(p), g_out) if needs[2] else None
+            if rep == 1 and all(needs[:3]):
+                dq, dk, dv = _like_inputs((q, k, v), (dq, dk, dv))
             if rep > 1:
                 dk, dv = (None if d is None else d.reshape(d.shape[:-3] + (-1, rep) + d.shape[-2:]).sum(-3)
                           for d in (dk, dv))
