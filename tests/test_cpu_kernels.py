@@ -674,3 +674,20 @@ def test_split_backward_hands_on_side_by_side_gradients():
     assert _side_by_side(views, whole.shape, 1, pieces) is whole
     assert _side_by_side([v.copy() for v in views], whole.shape, 1, pieces) is None  # separate arrays: concatenate
     assert _side_by_side(views[::-1], whole.shape, 1, pieces) is None  # out of order
+
+
+@pytest.mark.parametrize("batch", [(), (3,), (2, 3)])
+def test_product_written_into_a_strided_output(batch):
+    """gemm.matmul(a, b, out=view): the product lands in a view with its own row and batch strides (attention's
+    gradients into the qkv layout), and nothing else of the buffer changes."""
+    from mytorch.cpu_kernels import gemm
+
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal(batch + (100, 64)).astype(np.float32)  # above gemm.MIN_FLOPS even unbatched
+    b = rng.standard_normal(batch + (64, 50)).astype(np.float32)
+    buf = np.full(batch + (100, 3 * 50), 7.0, np.float32)
+    out = buf[..., 50:100]
+    assert gemm.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    assert (buf[..., :50] == 7).all() and (buf[..., 100:] == 7).all()
+    assert gemm.matmul(a, b, bias=np.zeros(50, np.float32), out=out) is None  # a bias goes to a fresh array

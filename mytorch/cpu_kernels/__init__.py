@@ -196,19 +196,6 @@ def contiguous_copy(a):
     return np.array(a, order="C")
 
 
-def copy_into(dst, src):
-    """dst[...] = src (numpy arrays of one shape and dtype, dst any strides): float arrays of MIN_SIZE or more
-    elements by the compiled copies, transposed ones tile by tile, over the threads where that pays."""
-    if type(src) is np.ndarray and type(dst) is np.ndarray and src.size >= MIN_SIZE and src.dtype.char in "fd" \
-            and dst.dtype == src.dtype and dst.shape == src.shape and available():
-        from . import _parallel, copy
-
-        n = _parallel.threads(src.size) if copy.is_transposed(src) else _threads(src.size)
-        if copy.copy_into(dst, src, n):
-            return
-    dst[...] = src
-
-
 def concatenate(arrays, axis):
     """np.concatenate(arrays, axis); float arrays of one dtype with MIN_SIZE or more elements in all are
     copied into place piece by piece over the threads (numpy copies on one)."""

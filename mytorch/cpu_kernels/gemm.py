@@ -46,6 +46,7 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enums
 _BATCH, _ROWS, _COLS = 0, 1, 2  # how a product is shared out
 _NO_BIAS = {np.dtype(t): np.zeros(0, t) for t in (np.float32, np.float64)}
 _ONE = {dtype: dtype.type(1) for dtype in _NO_BIAS}
+_NO_C = {dtype: np.zeros((1, 1, 1), dtype) for dtype in _NO_BIAS}  # C's array is only read for the bias
 
 
 def _data_reader():
@@ -182,12 +183,14 @@ def _cblas_gemm(typingctx, address, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, be
 
 
 @_parallel.kernel()
-def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, one, a, lda, sa1, sa2, b, ldb, sb1, sb2, c, bias):
+def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, one, a, lda, sa1, sa2, b, ldb, sb1, sb2,
+          pc0, ldc, sc1, sc2, c, bias):
     """C = op(A) op(B) (+ bias, a row added to every row of C where bias has n entries) by the gemm at address
     `gemm` on `parts` threads, each set to one OpenBLAS thread (`local`: 0 for a library without threads of
-    its own) while it multiplies. a, b: addresses of the first matrices, matrix (i, j) of the batch lying
-    sa1 * i + sa2 * j bytes on; c: the C-contiguous (batch, m, n) result; one: 1 in the matrices' float type.
-    Each thread writes the bias into its own part of C, then has the gemm add the product to it (beta = 1)."""
+    its own) while it multiplies. a, b, pc0: addresses of the first matrices, matrix (i, j) of the batch lying
+    sa1 * i + sa2 * j bytes on (sb1, sb2; sc1, sc2 for C, whose rows are ldc elements apart); c: C as a
+    C-contiguous (batch, m, n) array where there is a bias; one: 1 in the matrices' float type. Each thread
+    writes the bias into its own part of C, then has the gemm add the product to it (beta = 1)."""
     batch = outer * inner
     es = c.itemsize
     zero = one - one
@@ -202,9 +205,9 @@ def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, one, a, lda, s
         for i in range(first, last):
             pa = a + (i // inner) * sa1 + (i % inner) * sa2
             pb = b + (i // inner) * sb1 + (i % inner) * sb2
-            ci = c[i]
-            pc = ci.ctypes.data
+            pc = pc0 + (i // inner) * sc1 + (i % inner) * sc2
             if add:
+                ci = c[i]
                 r0, r1 = (lo, hi) if how == _ROWS else (0, m)
                 c0, c1 = (lo, hi) if how == _COLS else (0, n)
                 src = bias[c0:c1]
@@ -213,13 +216,13 @@ def _gemm(gemm, local, parts, how, ta, tb, outer, inner, m, n, k, one, a, lda, s
                     for j in range(dst.shape[0]):
                         dst[j] = src[j]
             if how == _BATCH:
-                _cblas_gemm(gemm, ta, tb, m, n, k, one, pa, lda, pb, ldb, beta, pc, n)
+                _cblas_gemm(gemm, ta, tb, m, n, k, one, pa, lda, pb, ldb, beta, pc, ldc)
             elif how == _ROWS and hi > lo:  # rows lo..hi of op(A) and of C
                 _cblas_gemm(gemm, ta, tb, hi - lo, n, k, one, pa + es * lo * (1 if ta == _TRANS else lda), lda,
-                            pb, ldb, beta, pc + es * lo * n, n)
+                            pb, ldb, beta, pc + es * lo * ldc, ldc)
             elif how == _COLS and hi > lo:  # columns lo..hi of op(B) and of C
                 _cblas_gemm(gemm, ta, tb, m, hi - lo, k, one, pa, lda, pb + es * lo * (ldb if tb == _TRANS else 1),
-                            ldb, beta, pc + es * lo, n)
+                            ldb, beta, pc + es * lo, ldc)
         if local != 0:
             _set_threads_local(local, before)
 
@@ -269,14 +272,13 @@ def _fold(shape, strides):
     return stride or 0
 
 
-_NO_BATCH = (1, 1, ((0, 0), (0, 0)))
 
 
 def _batch_strides(operands, batch_shape):
     """(outer, inner) batch sizes and each operand's two strides in bytes, the batch axes folded into two
     runs (the (batch, heads) axes of attention's q = qkv[..., :d] don't fold into one), or None."""
     if not batch_shape:
-        return _NO_BATCH
+        return 1, 1, ((0, 0),) * len(operands)
     for cut in range(len(batch_shape) + 1):
         strides = []
         for x in operands:
@@ -292,11 +294,12 @@ def _batch_strides(operands, batch_shape):
     return None
 
 
-def matmul(a, b, bias=None):
+def matmul(a, b, bias=None, out=None):
     """a @ b (+ bias, a 1-D array of b.shape[-1] entries of their dtype) for numpy arrays a (..., m, k),
     b (..., k, n) of one float dtype with equal batch shapes (or one of them 2-D), on the pool; None where
-    numpy's matmul is to be used."""
-    if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype:
+    numpy's matmul is to be used. out: an array of the product's shape and dtype to write it into, rows
+    contiguous (any row and batch strides), without a bias."""
+    if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or out is not None and bias is not None:
         return None
     m, k = a.shape[-2:]
     n = b.shape[-1]
@@ -318,15 +321,22 @@ def matmul(a, b, bias=None):
     la, lb = _matrix(a, m, k), _matrix(b, k, n)
     if gemm is None or la is None or lb is None:
         return None
-    folded = _batch_strides((a, b), batch_shape)
+    if out is None:
+        c = np.empty(batch_shape + (m, n), a.dtype)
+    elif type(out) is not np.ndarray or out.shape != batch_shape + (m, n) or out.dtype != a.dtype or \
+            _matrix(out, m, n) is None or _matrix(out, m, n)[0] != _NO_TRANS:
+        return None
+    else:
+        c = out
+    folded = _batch_strides((a, b, c), batch_shape)
     if folded is None:
         return None
-    outer, inner, ((sa1, sa2), (sb1, sb2)) = folded
+    outer, inner, ((sa1, sa2), (sb1, sb2), (sc1, sc2)) = folded
     # by rows where A is the larger operand or tall enough (128 rows: faster in every GPT-step shape measured),
     # else by columns (a few rows of A, copied by every thread, against many columns of B)
     how = _BATCH if outer * inner >= parts else (_ROWS if m >= min(n, 128) else _COLS)
-    c = np.empty(batch_shape + (m, n), a.dtype)
     _gemm.run(parts, gemm, found.local, parts, how, la[0], lb[0], outer, inner, m, n, k, _ONE[a.dtype],
-              _data(a), la[1], sa1, sa2, _data(b), lb[1], sb1, sb2, c.reshape(-1, m, n),
+              _data(a), la[1], sa1, sa2, _data(b), lb[1], sb1, sb2, _data(c), _matrix(c, m, n)[1], sc1, sc2,
+              _NO_C[a.dtype] if bias is None else c.reshape(-1, m, n),
               _NO_BIAS[a.dtype] if bias is None else np.ascontiguousarray(bias))
     return c

@@ -89,19 +89,22 @@ def _matmul(a, b, out_dtype=None, bias=None):
     return _product(a, b, bias)
 
 
-def _product(a, b, bias=None):
+def _product(a, b, bias=None, out=None):
     """a @ b (+ bias); large float CPU products on mytorch's thread pool (cpu_kernels.gemm), like its other
-    bodies, which write the bias in place before the product is added to it."""
+    bodies, which write the bias in place before the product is added to it. out: an array of the product's
+    shape and dtype to write it into (no bias)."""
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind == "f" and cpu_kernels.available():
         from ..cpu_kernels import gemm
 
-        out = gemm.matmul(a, b, bias)
-        if out is not None:
-            return out
-    out = a @ b
+        res = gemm.matmul(a, b, bias, out)
+        if res is not None:
+            return res
+    if out is not None:
+        return xp_of(a).matmul(a, b, out=out)
+    res = a @ b
     if bias is not None:
-        out += bias
-    return out
+        res += bias
+    return res
 
 
 def column_sums(a):

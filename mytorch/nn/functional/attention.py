@@ -19,7 +19,7 @@ import numpy as np
 from ... import cpu_kernels
 from ..._array import xp_of
 from ...autograd.function import Function, autocast
-from ...ops.linalg import _matmul, acc_dtype
+from ...ops.linalg import _matmul, _product, acc_dtype
 from ...tensor import Tensor
 from .linear import _use_fused
 
@@ -40,24 +40,19 @@ def _swap(a):
     return a.swapaxes(-1, -2)
 
 
-def _like_inputs(inputs, grads):
-    """grads laid out as their inputs are, in one buffer shaped as the inputs' common base, where the inputs are
-    views of one C-contiguous array (q, k, v split from one qkv projection): the views' backward (transpose,
-    reshape) then stays copy-free, and the split's backward finds the three pieces already side by side in
-    that buffer (ops/shape.py Split) instead of concatenating them. grads as they are otherwise."""
+def _like_inputs(inputs):
+    """Empty arrays laid out as the inputs are, in one buffer shaped as their common base, where the inputs are
+    views of one C-contiguous array (q, k, v split from one qkv projection): gradients written into them keep
+    the views' backward (transpose, reshape) copy-free, and the split's backward finds the three pieces side by
+    side in that buffer (ops/shape.py Split) instead of concatenating them. Nones otherwise."""
     base = inputs[0].base
     if type(base) is not np.ndarray or not base.flags.c_contiguous or base.dtype != inputs[0].dtype or any(
             type(a) is not np.ndarray or a.base is not base for a in inputs):
-        return grads
+        return (None,) * len(inputs)
     buf = np.empty_like(base)
     start = base.__array_interface__["data"][0]
-    out = []
-    for a, g in zip(inputs, grads):
-        view = np.ndarray(a.shape, a.dtype, buffer=buf, offset=a.__array_interface__["data"][0] - start,
-                          strides=a.strides)
-        cpu_kernels.copy_into(view, g)
-        out.append(view)
-    return tuple(out)
+    return tuple(np.ndarray(a.shape, a.dtype, buffer=buf, offset=a.__array_interface__["data"][0] - start,
+                            strides=a.strides) for a in inputs)
 
 
 class _Attention(Function):
@@ -151,11 +146,11 @@ class _Attention(Function):
             n = p.shape[-1]
             ds = cpu.backward(_matmul(g_out, _swap(v)).reshape(-1, n), p.reshape(-1, n), scale).reshape(p.shape)
             needs = ctx.needs_input_grad
-            dq = _matmul(ds, k) if needs[0] else None
-            dk = _matmul(_swap(ds), q) if needs[1] else None
-            dv = _matmul(_swap(p), g_out) if needs[2] else None
-            if rep == 1 and all(needs[:3]):
-                dq, dk, dv = _like_inputs((q, k, v), (dq, dk, dv))
+            # q, k, v split from one projection: their gradients go side by side into one buffer laid out as it
+            out = _like_inputs((q, k, v)) if rep == 1 and all(needs[:3]) else (None,) * 3
+            dq = _product(ds, k, out=out[0]) if needs[0] else None
+            dk = _product(_swap(ds), q, out=out[1]) if needs[1] else None
+            dv = _product(_swap(p), g_out, out=out[2]) if needs[2] else None
             if rep > 1:
                 dk, dv = (None if d is None else d.reshape(d.shape[:-3] + (-1, rep) + d.shape[-2:]).sum(-3)
                           for d in (dk, dv))
