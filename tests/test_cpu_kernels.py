@@ -671,7 +671,8 @@ def test_split_backward_hands_on_side_by_side_gradients():
     whole = np.arange(24.0).reshape(2, 12).copy()  # an array that owns its data, as a gradient buffer does
     pieces = [(0, 4), (4, 4), (8, 4)]
     views = [whole[:, s:s + n] for s, n in pieces]
-    assert _side_by_side(views, whole.shape, 1, pieces) is whole
+    found = _side_by_side(views, whole.shape, 1, pieces)
+    assert found is not None and found.shape == whole.shape and np.shares_memory(found, whole)
     assert _side_by_side([v.copy() for v in views], whole.shape, 1, pieces) is None  # separate arrays: concatenate
     assert _side_by_side(views[::-1], whole.shape, 1, pieces) is None  # out of order
 
@@ -691,3 +692,13 @@ def test_product_written_into_a_strided_output(batch):
     np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
     assert (buf[..., :50] == 7).all() and (buf[..., 100:] == 7).all()
     assert gemm.matmul(a, b, bias=np.zeros(50, np.float32), out=out) is None  # a bias goes to a fresh array
+
+
+def test_split_backward_hands_on_gradients_side_by_side_in_a_flat_buffer():
+    from mytorch.ops.shape import _side_by_side
+
+    owner = np.arange(48.0)  # the projection's buffer, (rows, 3C) or flat, split as (2, 2, 12)
+    whole = owner.reshape(2, 2, 12)
+    pieces = [(0, 4), (4, 4), (8, 4)]
+    found = _side_by_side([whole[..., s:s + n] for s, n in pieces], whole.shape, 2, pieces)
+    assert found is not None and found.shape == whole.shape and np.shares_memory(found, owner)

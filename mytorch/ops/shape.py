@@ -147,13 +147,14 @@ def _side_by_side(grads, shape, dim, pieces):
     one buffer laid out as the qkv projection: nn/functional/attention.py), so that concatenating them would
     copy it into itself; else None."""
     base = grads[0].base
-    if type(base) is not np.ndarray or base.shape != shape or base.dtype != grads[0].dtype or \
+    if type(base) is not np.ndarray or base.size != math.prod(shape) or base.dtype != grads[0].dtype or \
             not base.flags.c_contiguous:
         return None
+    owner, base = base, base.reshape(shape)  # the buffer may have the projection's (rows, 3C) shape
     start = base.__array_interface__["data"][0]
     step = base.strides[dim]
     for g, (first, _) in zip(grads, pieces):
-        if type(g) is not np.ndarray or g.base is not base or g.strides != base.strides or \
+        if type(g) is not np.ndarray or g.base is not owner or g.strides != base.strides or \
                 g.__array_interface__["data"][0] != start + first * step:
             return None
     return base
