@@ -148,7 +148,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="turns of fresh processes per library")
-    parser.add_argument("--threads", type=int, default=None, help="threads for both (default: numpy's BLAS; 0: each library's default)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both (default: numpy's BLAS; 0: each library's default)")
     parser.add_argument("--same-process", action="store_true", help="alternate steps in one process")
     parser.add_argument("--profile", action="store_true", help="cProfile the mytorch steps (--same-process)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)

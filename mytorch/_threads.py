@@ -68,7 +68,7 @@ def get_num_threads():
     the most the load-following default uses."""
     if _intra_op is not None:
         return _intra_op
-    if _adaptive is not None and _adaptive.ceiling is not None:
+    if _adaptive is not None:
         return _adaptive.ceiling
     return _blas_threads()
 

@@ -38,6 +38,7 @@ from numba.extending import intrinsic
 
 from . import _parallel
 from .. import _threads
+from .._array import data_address as _data
 from .._threads import intra_op_threads
 
 MIN_FLOPS = 1 << 18  # m * n * k up to which OpenBLAS stays on one thread itself: numpy's call then
@@ -49,23 +50,6 @@ _ONE = {dtype: dtype.type(1) for dtype in _NO_BIAS}
 _NO_C = {dtype: np.zeros((1, 1, 1), dtype) for dtype in _NO_BIAS}  # C's array is only read for the bias
 
 
-def _data_reader():
-    """A fast reader of an array's data address. ndarray.ctypes.data builds a ctypes helper object on every
-    call (~0.7 us, twice per product); numpy's C struct keeps the address right after the object header
-    (PyArrayObject's `data`, fixed since numpy 1.0), which ctypes reads in ~0.1 us where id() is the object's
-    address (CPython). Checked against ctypes.data on a view here; elsewhere the ctypes way."""
-    read = ctypes.c_void_p.from_address
-    offset = object.__basicsize__
-    probe = np.zeros((3, 5), np.float32)[1:, 2:]
-    try:
-        if read(id(probe) + offset).value == probe.ctypes.data:
-            return lambda a: read(id(a) + offset).value
-    except (OSError, ValueError, TypeError):
-        pass
-    return lambda a: a.ctypes.data
-
-
-_data = _data_reader()
 
 
 class Blas(NamedTuple):
@@ -272,8 +256,6 @@ def _fold(shape, strides):
     return stride or 0
 
 
-
-
 def _batch_strides(operands, batch_shape):
     """(outer, inner) batch sizes and each operand's two strides in bytes, the batch axes folded into two
     runs (the (batch, heads) axes of attention's q = qkv[..., :d] don't fold into one), or None."""
@@ -323,11 +305,13 @@ def matmul(a, b, bias=None, out=None):
         return None
     if out is None:
         c = np.empty(batch_shape + (m, n), a.dtype)
-    elif type(out) is not np.ndarray or out.shape != batch_shape + (m, n) or out.dtype != a.dtype or \
-            _matrix(out, m, n) is None or _matrix(out, m, n)[0] != _NO_TRANS:
+    elif type(out) is not np.ndarray or out.shape != batch_shape + (m, n) or out.dtype != a.dtype:
         return None
     else:
         c = out
+    lc = _matrix(c, m, n)
+    if lc is None or lc[0] != _NO_TRANS:  # C's rows contiguous (the gemm writes row-major)
+        return None
     folded = _batch_strides((a, b, c), batch_shape)
     if folded is None:
         return None
@@ -336,7 +320,7 @@ def matmul(a, b, bias=None, out=None):
     # else by columns (a few rows of A, copied by every thread, against many columns of B)
     how = _BATCH if outer * inner >= parts else (_ROWS if m >= min(n, 128) else _COLS)
     _gemm.run(parts, gemm, found.local, parts, how, la[0], lb[0], outer, inner, m, n, k, _ONE[a.dtype],
-              _data(a), la[1], sa1, sa2, _data(b), lb[1], sb1, sb2, _data(c), _matrix(c, m, n)[1], sc1, sc2,
+              _data(a), la[1], sa1, sa2, _data(b), lb[1], sb1, sb2, _data(c), lc[1], sc1, sc2,
               _NO_C[a.dtype] if bias is None else c.reshape(-1, m, n),
               _NO_BIAS[a.dtype] if bias is None else np.ascontiguousarray(bias))
     return c

@@ -108,10 +108,11 @@ def _product(a, b, bias=None, out=None):
 
 
 def column_sums(a):
-    """a.sum(0) of a 2-D float array (a bias's gradient). On the CPU it is a row of ones times a, a product
-    that reads a once on the pool's threads (numpy's sum(0) adds a's rows into the result one after another
-    on one thread); half arrays sum in float32, as PyTorch's do."""
-    if cpu_kernels.use(a):  # float32: one compiled pass over a's rows, by columns over the threads
+    """a.sum(0) of a 2-D float array (a bias's gradient). Large float32 CPU arrays take one compiled pass over
+    a's rows, by columns over the threads (cpu_kernels.reduce); other float CPU arrays a row of ones times a,
+    a product that reads a once on the pool's threads (numpy's sum(0) adds a's rows into the result one after
+    another on one thread); half arrays sum in float32, as PyTorch's do."""
+    if cpu_kernels.use(a):
         from ..cpu_kernels import reduce
 
         return reduce.column_sums(a)

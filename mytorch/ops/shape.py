@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _dtype, cpu_kernels
-from .._array import xp_of
+from .._array import data_address, xp_of
 from ..autograd.function import Function
 from ..tensor import Size, Tensor, wrap_dim
 from ._registry import public, tensor_methods
@@ -151,11 +151,11 @@ def _side_by_side(grads, shape, dim, pieces):
             not base.flags.c_contiguous:
         return None
     owner, base = base, base.reshape(shape)  # the buffer may have the projection's (rows, 3C) shape
-    start = base.__array_interface__["data"][0]
+    start = data_address(base)
     step = base.strides[dim]
     for g, (first, _) in zip(grads, pieces):
         if type(g) is not np.ndarray or g.base is not owner or g.strides != base.strides or \
-                g.__array_interface__["data"][0] != start + first * step:
+                data_address(g) != start + first * step:
             return None
     return base
 

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ... import cpu_kernels
-from ..._array import xp_of
+from ..._array import data_address, xp_of
 from ...autograd.function import Function, autocast
 from ...ops.linalg import _matmul, _product, acc_dtype
 from ...tensor import Tensor
@@ -50,9 +50,9 @@ def _like_inputs(inputs):
             type(a) is not np.ndarray or a.base is not base for a in inputs):
         return (None,) * len(inputs)
     buf = np.empty_like(base)
-    start = base.__array_interface__["data"][0]
-    return tuple(np.ndarray(a.shape, a.dtype, buffer=buf, offset=a.__array_interface__["data"][0] - start,
-                            strides=a.strides) for a in inputs)
+    start = data_address(base)
+    return tuple(np.ndarray(a.shape, a.dtype, buffer=buf, offset=data_address(a) - start, strides=a.strides)
+                 for a in inputs)
 
 
 class _Attention(Function):
